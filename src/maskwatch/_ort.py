@@ -1,0 +1,16 @@
+"""ONNX Runtime session creation, with the thread count under our control."""
+from __future__ import annotations
+
+import os
+
+
+def make_session(model: bytes | str, threads: int | None = None):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    # Default: all cores for one image, one inter-op thread (the graphs are sequential).
+    opts.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
+    opts.inter_op_num_threads = 1
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])

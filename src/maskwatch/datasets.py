@@ -1,0 +1,64 @@
+"""Box-annotated photo sets (the ../shared/data `annotations.json` format) and their splits."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .types import LABELS
+
+# Names other datasets use for our labels.
+LABEL_ALIASES = {
+    "mask_weared_incorrect": "mask_worn_incorrectly",
+    "mask_worn_incorrect": "mask_worn_incorrectly",
+    "incorrect_mask": "mask_worn_incorrectly",
+    "with_mask": "with_mask",
+    "mask": "with_mask",
+    "without_mask": "without_mask",
+    "no_mask": "without_mask",
+}
+
+
+def canonical_label(name: str) -> str:
+    label = LABEL_ALIASES.get(name, name)
+    if label not in LABELS:
+        raise ValueError(f"unknown label {name!r}: expected one of {', '.join(LABELS)} (or {', '.join(LABEL_ALIASES)})")
+    return label
+
+
+@dataclass(frozen=True)
+class AnnotatedImage:
+    path: Path
+    key: str  # the file as named in annotations.json
+    width: int
+    height: int
+    boxes: tuple[tuple[float, float, float, float, str], ...]  # x1, y1, x2, y2, canonical label
+
+
+def load_annotations(annotations: str | Path, split: str | Path | None = None, part: str | None = None) -> list[AnnotatedImage]:
+    """Images of an annotations.json, optionally only those of one part of a split.json."""
+    annotations = Path(annotations)
+    try:
+        data = json.loads(annotations.read_text())
+        entries = data["images"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"cannot read annotations {annotations}: {exc}") from None
+    wanted = None
+    if split is not None:
+        if part is None:
+            raise ValueError("--split needs --part (e.g. train or test)")
+        try:
+            split_data = json.loads(Path(split).read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read split {split}: {exc}") from None
+        if part not in split_data or not isinstance(split_data[part], list):
+            parts = [k for k, v in split_data.items() if isinstance(v, list)]
+            raise ValueError(f"split {split} has no part {part!r}; parts: {', '.join(parts)}")
+        wanted = set(split_data[part])
+    out = []
+    for entry in entries:
+        if wanted is not None and entry["file"] not in wanted:
+            continue
+        boxes = tuple((float(b[0]), float(b[1]), float(b[2]), float(b[3]), canonical_label(b[4])) for b in entry["boxes"])
+        out.append(AnnotatedImage(annotations.parent / entry["file"], entry["file"], int(entry["width"]), int(entry["height"]), boxes))
+    return out

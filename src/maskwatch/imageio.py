@@ -1,0 +1,58 @@
+"""Reading images robustly: any failure becomes a one-line ValueError, never a crash."""
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".pbm", ".gif"}
+# Decompression bombs: refuse images whose header claims more pixels than this.
+MAX_PIXELS = 100_000_000
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Decode a file into a 3-channel uint8 BGR image (EXIF rotation applied), or raise ValueError."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except IsADirectoryError:
+        raise ValueError(f"{path} is a directory") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return decode_image(data, name=str(path))
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    if not data:
+        raise ValueError(f"{name} is empty (0 bytes)")
+    buf = np.frombuffer(data, np.uint8)
+    # IMREAD_COLOR applies EXIF orientation and converts grey/CMYK/16-bit to 8-bit BGR.
+    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{name} is not a readable image (corrupt or unsupported format)")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise ValueError(f"{name} is too large ({image.shape[1]}x{image.shape[0]} pixels)")
+    return image
+
+
+def expand_inputs(inputs: list[str]) -> list[str]:
+    """Files, folders (their images, sorted, recursively) and glob patterns, in the order given.
+
+    Paths that exist nowhere are kept, so the caller reports them as errors.
+    """
+    out: list[str] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            out += sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+        elif p.exists():
+            out.append(item)
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(glob.glob(item, recursive=True))
+            out += matches if matches else [item]
+        else:
+            out.append(item)
+    return out

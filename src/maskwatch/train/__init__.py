@@ -1,0 +1,1 @@
+"""Training the mask classifier (needs the `train` extra: pip install 'maskwatch[train]')."""

@@ -1,0 +1,150 @@
+"""Training samples: class folders and box-annotated photos, grouped so that validation does not leak.
+
+Every sample is a face crop held in memory at a fixed size, with a group id: crops of one photo, a
+photo and its edited copies (e.g. the same face with a pasted mask), and near-identical images
+(by a 64-bit difference hash) share a group, and a group goes wholly to train or to validation.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..crops import crop_face
+from ..datasets import canonical_label, load_annotations
+from ..imageio import IMAGE_EXTS, read_image
+from ..types import LABELS
+
+STORE_SIZE = 128  # crops are cached at this size; augmentation crops/scales to the input size
+MIN_BOX_PX = 8  # annotated faces smaller than this carry no usable signal
+NEAR_DUP_BITS = 4
+
+
+@dataclass
+class Samples:
+    images: np.ndarray  # (n, S, S, 3) uint8 BGR
+    labels: np.ndarray  # (n,) int64 index into LABELS
+    groups: np.ndarray  # (n,) int64
+    sources: list[str] = field(default_factory=list)  # where each came from
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def subset(self, idx: np.ndarray) -> "Samples":
+        return Samples(self.images[idx], self.labels[idx], self.groups[idx], [self.sources[i] for i in idx])
+
+    def class_counts(self) -> dict[str, int]:
+        return {label: int((self.labels == i).sum()) for i, label in enumerate(LABELS)}
+
+
+def dhash(image: np.ndarray) -> int:
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA)
+    bits = (small[:, 1:] > small[:, :-1]).reshape(-1)
+    return int(np.packbits(bits).view(">u8")[0])
+
+
+def _source_stem(path: Path) -> str:
+    # "12-with-mask.jpg" is the same photo as "12.jpg" with a mask pasted on (prajna's layout).
+    return re.sub(r"[-_ ]?with[-_ ]?mask$", "", path.stem, flags=re.I)
+
+
+def load_samples(sources: list[str], split: str | None = None, part: str | None = None, margin: float = 0.15, log=print) -> Samples:
+    """Read every source: a folder of class folders, or an annotations.json of photos with boxes."""
+    images, labels, keys, hashes, names = [], [], [], [], []
+    for source in sources:
+        p = Path(source)
+        if p.is_file() and p.suffix == ".json":
+            n0 = len(labels)
+            for item in load_annotations(p, split, part):
+                try:
+                    photo = read_image(item.path)
+                except ValueError as exc:
+                    log(f"skipped: {exc}")
+                    continue
+                h = dhash(photo)
+                for x1, y1, x2, y2, label in item.boxes:
+                    if y2 - y1 < MIN_BOX_PX or x2 - x1 < MIN_BOX_PX:
+                        continue
+                    images.append(crop_face(photo, (x1, y1, x2, y2), margin, STORE_SIZE))
+                    labels.append(LABELS.index(label))
+                    keys.append(f"{p}:{item.key}")
+                    hashes.append(h)
+                    names.append(f"{item.key}@{int(x1)},{int(y1)}")
+            log(f"{source}: {len(labels) - n0} face crops")
+        elif p.is_dir():
+            class_dirs = sorted(d for d in p.iterdir() if d.is_dir())
+            if not class_dirs:
+                raise ValueError(f"{source} has no class folders (expected e.g. {source}/with_mask/*.jpg)")
+            for d in class_dirs:
+                label = canonical_label(d.name)
+                files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS)
+                n0 = len(labels)
+                for f in files:
+                    try:
+                        img = read_image(f)
+                    except ValueError as exc:
+                        log(f"skipped: {exc}")
+                        continue
+                    images.append(cv2.resize(img, (STORE_SIZE, STORE_SIZE), interpolation=cv2.INTER_AREA))
+                    labels.append(LABELS.index(label))
+                    keys.append(f"{p}:{_source_stem(f)}")
+                    hashes.append(dhash(img))
+                    names.append(str(f))
+                log(f"{d}: {len(labels) - n0} images ({label})")
+        else:
+            raise ValueError(f"training data {source} is neither a folder of class folders nor an annotations .json file")
+    if not labels:
+        raise ValueError("no training images found")
+    groups = group_ids(keys, hashes)
+    return Samples(np.stack(images), np.array(labels, np.int64), groups, names)
+
+
+def group_ids(keys: list[str], hashes: list[int], max_bits: int = NEAR_DUP_BITS) -> np.ndarray:
+    """Union-find over samples: same key, or hashes within max_bits of each other."""
+    n = len(keys)
+    parent = np.arange(n)
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a: int, b: int) -> None:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+
+    first: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k in first:
+            union(i, first[k])
+        else:
+            first[k] = i
+    # Compare one representative per key (a photo's crops share its hash).
+    reps = np.array(sorted(first.values()))
+    h = np.array([hashes[i] for i in reps], np.uint64)
+    for start in range(0, len(reps), 512):
+        block = h[start : start + 512]
+        dist = np.bitwise_count(block[:, None] ^ h[None, :])
+        for a, b in zip(*np.nonzero(dist <= max_bits)):
+            if start + a < b:
+                union(int(reps[start + a]), int(reps[b]))
+    return np.array([find(i) for i in range(n)], np.int64)
+
+
+def split_by_group(groups: np.ndarray, val_fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of train and validation samples; whole groups go to one side."""
+    rng = np.random.default_rng(seed)
+    unique = np.unique(groups)
+    rng.shuffle(unique)
+    n_val = int(round(len(unique) * val_fraction))
+    if val_fraction > 0 and len(unique) > 1:
+        n_val = min(max(n_val, 1), len(unique) - 1)
+    val_groups = set(unique[:n_val].tolist())
+    is_val = np.array([g in val_groups for g in groups])
+    return np.flatnonzero(~is_val), np.flatnonzero(is_val)

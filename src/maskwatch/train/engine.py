@@ -1,0 +1,176 @@
+"""Fine-tune MobileNetV2 on face crops, validate on held-out groups, export to ONNX."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..types import LABELS
+from .augment import augment, plain
+from .data import Samples, load_samples, split_by_group
+from .report import confusion, format_report, per_class, plot_confusion, plot_history
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    out: str = "mask_classifier.onnx"
+    split: str | None = None
+    part: str | None = None
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 1e-3
+    input_size: int = 112
+    margin: float = 0.15
+    val_fraction: float = 0.15
+    lowres_p: float = 0.3
+    pretrained: bool = True
+    seed: int = 0
+    threads: int | None = None
+    progress: bool = True
+
+
+def pick_threads(requested: int | None) -> int:
+    if requested:
+        return requested
+    cores = os.cpu_count() or 1
+    # Two threads on a busy 2-core box run slower than one: back off when the load says so.
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return 1 if cores <= 2 and load > 0.8 else cores
+
+
+def train(cfg: TrainConfig, log=print) -> dict:
+    try:
+        import torch
+    except ImportError:
+        raise RuntimeError("training needs PyTorch: pip install 'maskwatch[train]'") from None
+    from .model import Deployable, MobileNetV2
+    from .pretrained import load_imagenet_backbone
+
+    t_start = time.time()
+    torch.manual_seed(cfg.seed)
+    threads = pick_threads(cfg.threads)
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(cfg.seed)
+
+    samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log)
+    tr_idx, va_idx = split_by_group(samples.groups, cfg.val_fraction, cfg.seed)
+    train_set, val_set = samples.subset(tr_idx), samples.subset(va_idx)
+    log(f"samples: {len(samples)} in {len(np.unique(samples.groups))} groups; train {train_set.class_counts()}, validation {val_set.class_counts()}")
+
+    net = MobileNetV2(num_classes=len(LABELS))
+    if cfg.pretrained:
+        load_imagenet_backbone(net)
+    net = net.to(memory_format=torch.channels_last)
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255
+
+    def to_tensor(batch: np.ndarray):
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).flip(1).float()
+        return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
+
+    # Rare classes are drawn more often (weights ~ 1/sqrt(count)) without drowning the rest.
+    counts = np.bincount(train_set.labels, minlength=len(LABELS)).astype(float)
+    w = 1.0 / np.sqrt(np.maximum(counts, 1))
+    sample_p = w[train_set.labels]
+    sample_p /= sample_p.sum()
+    steps = max(1, len(train_set) // cfg.batch_size)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps * cfg.epochs, pct_start=0.15)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
+
+    history = []
+    val_pred = None
+    for epoch in range(1, cfg.epochs + 1):
+        net.train()
+        tot_loss = tot_ok = seen = 0.0
+        bar = _progress(range(steps), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
+        for _ in bar:
+            idx = rng.choice(len(train_set), size=cfg.batch_size, p=sample_p)
+            x = to_tensor(np.stack([augment(train_set.images[i], cfg.input_size, rng, cfg.lowres_p) for i in idx]))
+            y = torch.from_numpy(train_set.labels[idx])
+            logits = net(x)
+            loss = loss_fn(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot_loss += loss.item() * len(idx)
+            tot_ok += (logits.argmax(1) == y).sum().item()
+            seen += len(idx)
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{tot_loss / seen:.3f}", acc=f"{tot_ok / seen:.3f}")
+        row = {"epoch": epoch, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen}
+        if len(val_set):
+            val_loss, val_pred = _evaluate(net, val_set, cfg.input_size, to_tensor, loss_fn)
+            cm = confusion(val_set.labels, val_pred, len(LABELS))
+            stats = per_class(cm, LABELS)
+            recalls = [s["recall"] for s in stats.values() if s["support"]]
+            row.update(val_loss=val_loss, val_acc=float(np.trace(cm) / cm.sum()), val_bal_acc=float(np.mean(recalls)))
+        history.append(row)
+        log(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+
+    out = Path(cfg.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    net.eval()
+    export_onnx(Deployable(net.to(memory_format=torch.contiguous_format), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), out, cfg)
+    plot_history(history, out.with_name(out.stem + "_plot.png"))
+    result = {"config": asdict(cfg), "history": history, "seconds": round(time.time() - t_start, 1), "threads": threads,
+              "train_counts": train_set.class_counts(), "val_counts": val_set.class_counts()}
+    if len(val_set):
+        cm = confusion(val_set.labels, val_pred, len(LABELS))
+        stats = per_class(cm, LABELS)
+        plot_confusion(cm, LABELS, out.with_name(out.stem + "_confusion.png"))
+        report = format_report(stats, cm)
+        log("validation report (held-out groups):\n" + report)
+        result.update(val_report=stats, confusion=cm.tolist())
+        out.with_name(out.stem + "_report.txt").write_text(report + "\n")
+    out.with_name(out.stem + "_metrics.json").write_text(json.dumps(result, indent=2))
+    log(f"wrote {out} in {result['seconds']:.0f} s")
+    return result
+
+
+def _evaluate(net, val: Samples, size: int, to_tensor, loss_fn) -> tuple[float, np.ndarray]:
+    import torch
+
+    net.eval()
+    preds, total = [], 0.0
+    with torch.no_grad():
+        for s in range(0, len(val), 128):
+            x = to_tensor(np.stack([plain(im, size) for im in val.images[s : s + 128]]))
+            y = torch.from_numpy(val.labels[s : s + 128])
+            logits = net(x)
+            total += loss_fn(logits, y).item() * len(y)
+            preds.append(logits.argmax(1).numpy())
+    return total / len(val), np.concatenate(preds)
+
+
+def export_onnx(model, path: Path, cfg: TrainConfig) -> None:
+    import onnx
+    import torch
+
+    dummy = torch.zeros(2, cfg.input_size, cfg.input_size, 3)
+    torch.onnx.export(model, (dummy,), str(path), input_names=["crops"], output_names=["probs"],
+                      dynamic_axes={"crops": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
+    proto = onnx.load(str(path))
+    # Labels, input size and crop geometry travel inside the file (read back by classify.py).
+    meta = {"labels": json.dumps(list(LABELS)), "input_size": str(cfg.input_size), "margin": str(cfg.margin),
+            "input_format": "BGR uint8 values as float32, NHWC; normalisation is inside the graph",
+            "architecture": "MobileNetV2 (torchvision layout), ImageNet-pretrained" if cfg.pretrained else "MobileNetV2, random init",
+            "trained_on": json.dumps(cfg.data), "created": time.strftime("%Y-%m-%d")}
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        proto.metadata_props.add(key=k, value=v)
+    onnx.save(proto, str(path))
+
+
+def _progress(it, desc: str, enabled: bool):
+    if not enabled:
+        return it
+    from tqdm import tqdm
+
+    return tqdm(it, desc=desc, unit="batch", leave=True)

@@ -1,0 +1,98 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from maskwatch.cli import main
+from maskwatch.types import LABELS
+
+FACE_KEYS = {"box", "face_score", "label", "score", "probs"}
+
+
+def check_schema(doc: dict) -> None:
+    assert set(doc) == {"model", "images"}
+    assert set(doc["model"]) == {"classifier", "detector", "version"}
+    for img in doc["images"]:
+        assert set(img) == {"file", "width", "height", "error", "faces"}
+        for face in img["faces"]:
+            assert set(face) == FACE_KEYS
+            assert len(face["box"]) == 4 and face["label"] in LABELS
+            assert set(face["probs"]) == set(LABELS)
+            x1, y1, x2, y2 = face["box"]
+            assert 0 <= x1 < x2 <= img["width"] and 0 <= y1 < y2 <= img["height"]
+
+
+def test_image_folder_writes_json_csv_and_annotated_images(examples, tmp_path, capsys):
+    rc = main(["image", str(examples), "--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json"),
+               "--csv", str(tmp_path / "r.csv"), "--threads", "2"])
+    assert rc == 0
+    doc = json.loads((tmp_path / "r.json").read_text())
+    check_schema(doc)
+    assert len(doc["images"]) == 4 and all(i["error"] is None for i in doc["images"])
+    assert sum(len(i["faces"]) for i in doc["images"]) >= 25
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        p.stem + ".jpg" for p in examples.glob("*.jpg"))
+    rows = (tmp_path / "r.csv").read_text().strip().splitlines()
+    assert rows[0].startswith("file,face,x1") and len(rows) - 1 == sum(len(i["faces"]) for i in doc["images"])
+    out = capsys.readouterr().out
+    assert "face 1:" in out and "crowd_702.jpg" in out
+
+
+def test_bad_files_are_reported_and_skipped(examples, tmp_path, capsys):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "notes.jpg").write_text("this is text, not an image")
+    good = (examples / "street_717.jpg").read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    (tmp_path / "good.jpg").write_bytes(good)
+    rc = main(["image", str(tmp_path / "empty.jpg"), str(tmp_path / "notes.jpg"), str(tmp_path / "good.jpg"),
+               str(tmp_path / "missing.png"), "--no-save", "--json", str(tmp_path / "r.json")])
+    assert rc == 1
+    doc = json.loads((tmp_path / "r.json").read_text())
+    check_schema(doc)
+    by_file = {img["file"].rsplit("/", 1)[-1]: img for img in doc["images"]}
+    assert by_file["good.jpg"]["error"] is None and by_file["good.jpg"]["faces"]
+    for name in ("empty.jpg", "notes.jpg", "missing.png"):
+        assert by_file[name]["error"] and by_file[name]["faces"] == []
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("maskwatch: error:") == 3
+    # OpenCV decodes a truncated JPEG partially (grey bottom): it is read, not an error.
+    assert main(["image", str(tmp_path / "truncated.jpg"), "--no-save", "-q"]) == 0
+
+
+def test_glob_and_no_match(examples, tmp_path, capsys):
+    assert main(["image", str(examples / "street_*.jpg"), "--no-save", "-q"]) == 0
+    assert main(["image", str(tmp_path / "nothing_*.jpg"), "--no-save"]) == 1
+    assert main(["image", str(tmp_path), "--no-save"]) == 2  # empty folder
+    assert "no images found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["image"], ["image", "x.jpg", "--conf", "2"], ["image", "x.jpg", "--upscale", "-1"], ["frobnicate"]])
+def test_usage_errors_exit_2(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    assert "usage:" in capsys.readouterr().err
+
+
+def test_missing_model_exits_2_with_one_line(examples, tmp_path, capsys):
+    assert main(["image", str(examples / "street_717.jpg"), "--model", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "classifier model not found" in err[0]
+
+
+def test_subprocess_json_to_stdout(examples):
+    out = subprocess.run([sys.executable, "-m", "maskwatch.cli", "image", str(examples / "group_698.jpg"), "--json", "-", "--no-save"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)  # stdout is pure JSON; the summary went to stderr
+    check_schema(doc)
+    assert doc["images"][0]["faces"]
+    assert "face 1:" in out.stderr
+
+
+def test_subprocess_help():
+    for cmd in (["--help"], ["image", "--help"], ["train", "--help"], ["evaluate", "--help"]):
+        out = subprocess.run([sys.executable, "-m", "maskwatch.cli", *cmd], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0 and "usage: maskwatch" in out.stdout

@@ -1,0 +1,111 @@
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+
+from maskwatch.cli import main  # noqa: E402
+from maskwatch.train.data import dhash, group_ids, split_by_group  # noqa: E402
+from maskwatch.types import LABELS  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory, examples, example_annotations):
+    """Class folders of real face crops cut from the example photos, plus the photos' annotations."""
+    root = tmp_path_factory.mktemp("tiny")
+    for name, boxes in example_annotations.items():
+        image = cv2.imread(str(examples / name))
+        for k, (x1, y1, x2, y2, label) in enumerate(boxes):
+            label = label.replace("mask_weared_incorrect", "mask_worn_incorrectly")
+            (root / "faces" / label).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / "faces" / label / f"{name[:-4]}_{k}.jpg"), image[y1:y2, x1:x2])
+    shutil.copy(examples / "annotations.json", root / "annotations.json")
+    for name in example_annotations:
+        shutil.copy(examples / name, root / name)
+    return root
+
+
+def test_train_cli_writes_model_plots_and_report(tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "m.onnx"
+    rc = main(["train", "--data", str(tiny_dataset / "faces"), str(tiny_dataset / "annotations.json"), "--epochs", "1",
+               "--batch-size", "8", "--val-fraction", "0.3", "--out", str(out), "--no-progress", "--threads", "2"])
+    assert rc == 0
+    for suffix in ("_plot.png", "_confusion.png", "_report.txt", "_metrics.json"):
+        assert out.with_name("m" + suffix).stat().st_size > 0
+    metrics = json.loads(out.with_name("m_metrics.json").read_text())
+    assert len(metrics["history"]) == 1 and metrics["val_counts"]
+    assert "precision" in capsys.readouterr().err
+    # The exported model runs in the inference path, labels read from its metadata.
+    from maskwatch import Detector
+
+    det = Detector(model=out, threads=2)
+    assert det.classifier.labels == LABELS
+    faces = det.detect(str(tiny_dataset / "street_717.jpg"))
+    assert faces and all(abs(sum(f.probs.values()) - 1) < 1e-4 for f in faces)
+
+
+def test_onnx_export_matches_torch(tmp_path):
+    import onnxruntime as ort
+
+    from maskwatch.train.engine import TrainConfig, export_onnx
+    from maskwatch.train.model import Deployable, MobileNetV2
+
+    torch.manual_seed(0)
+    model = Deployable(MobileNetV2(num_classes=3), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).eval()
+    path = tmp_path / "x.onnx"
+    export_onnx(model, path, TrainConfig(data=[], input_size=64))
+    x = np.random.default_rng(0).integers(0, 256, (5, 64, 64, 3)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    got = sess.run(None, {"crops": x})[0]
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    meta = sess.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["labels"]) == list(LABELS) and meta["input_size"] == "64"
+
+
+def test_pretrained_weights_load_into_our_mobilenet():
+    from maskwatch.train.model import MobileNetV2
+    from maskwatch.train.pretrained import load_imagenet_backbone
+
+    net = MobileNetV2(num_classes=3)
+    before = net.features[0][0].weight.clone()
+    try:
+        load_imagenet_backbone(net)
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    assert not torch.equal(before, net.features[0][0].weight)
+
+
+def test_group_split_keeps_edited_copies_together():
+    rng = np.random.default_rng(1)
+    base = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    other = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    near = base.copy()
+    near[:4, :4] = 0  # a tiny edit keeps the hash within a few bits
+    keys = ["a:1", "a:1", "b:x", "c:y"]  # two crops of one photo, then two photos
+    hashes = [dhash(base), dhash(base), dhash(near), dhash(other)]
+    g = group_ids(keys, hashes)
+    assert g[0] == g[1] == g[2] and g[3] != g[0]
+    tr, va = split_by_group(np.array([0, 0, 0, 1, 2, 3, 4, 5, 6, 7]), 0.3, seed=0)
+    assert set(tr).isdisjoint(va) and len(tr) + len(va) == 10
+    assert not ({0, 1, 2} & set(tr) and {0, 1, 2} & set(va))
+
+
+def test_prajna_pairs_share_a_group():
+    from maskwatch.train.data import _source_stem
+    from pathlib import Path
+
+    assert _source_stem(Path("12-with-mask.jpg")) == _source_stem(Path("12.jpg")) == "12"
+
+
+def test_bad_training_data_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")]) == 2
+    assert "no class folders" in capsys.readouterr().err
+    (tmp_path / "cats").mkdir()
+    assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")]) == 2
+    assert "unknown label 'cats'" in capsys.readouterr().err

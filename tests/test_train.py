@@ -63,7 +63,8 @@ def test_onnx_export_matches_torch(tmp_path):
         expected = model(torch.from_numpy(x)).numpy()
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = sess.run(None, {"crops": x})[0]
-    np.testing.assert_allclose(got, expected, atol=1e-5)
+    # Weights are stored as float16 (half the file): outputs agree to ~1e-4.
+    np.testing.assert_allclose(got, expected, atol=1e-3)
     meta = sess.get_modelmeta().custom_metadata_map
     assert json.loads(meta["labels"]) == list(LABELS) and meta["input_size"] == "64"
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ._ort import make_session
 from .crops import crop_face
-from .specs import DEFAULT_CLASSIFIER
+from .specs import DEFAULT_CLASSIFIER, sha256_file
 from .types import LABELS
 
 
@@ -22,6 +22,8 @@ class MaskClassifier:
         path = Path(model) if model else DEFAULT_CLASSIFIER.file
         if not path.is_file():
             raise ValueError(f"classifier model not found: {path}")
+        if model is None and DEFAULT_CLASSIFIER.sha256 and sha256_file(path) != DEFAULT_CLASSIFIER.sha256:
+            raise ValueError(f"the shipped classifier {path} is damaged (sha256 mismatch): reinstall maskwatch")
         try:
             self._session = make_session(str(path), threads)
         except Exception as exc:  # onnxruntime raises its own exception types

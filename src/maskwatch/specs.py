@@ -14,6 +14,7 @@ MODELS_DIR = Path(__file__).parent / "models"
 class ClassifierSpec:
     name: str
     file: Path
+    sha256: str | None = None
     input_size: int = 112
     # ImageNet statistics, RGB order: the backbone was pretrained with them.
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
@@ -35,7 +36,11 @@ class DetectorSpec:
     variances: tuple[float, float] = (0.1, 0.2)
 
 
-DEFAULT_CLASSIFIER = ClassifierSpec(name="maskwatch-mobilenetv2-112", file=MODELS_DIR / "mask_classifier.onnx")
+DEFAULT_CLASSIFIER = ClassifierSpec(
+    name="maskwatch-mobilenetv2-112",
+    file=MODELS_DIR / "mask_classifier.onnx",
+    sha256="5c8e38964545d70753515de30715d3d42bd7aa3811901d422124474672504505",
+)
 DEFAULT_DETECTOR = DetectorSpec()
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -154,18 +155,43 @@ def export_onnx(model, path: Path, cfg: TrainConfig) -> None:
     import torch
 
     dummy = torch.zeros(2, cfg.input_size, cfg.input_size, 3)
-    torch.onnx.export(model, (dummy,), str(path), input_names=["crops"], output_names=["probs"],
-                      dynamic_axes={"crops": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
+    with warnings.catch_warnings():
+        # The TorchScript exporter is deprecated but needs no onnxscript, and handles this plain CNN.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(model, (dummy,), str(path), input_names=["crops"], output_names=["probs"],
+                          dynamic_axes={"crops": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
     proto = onnx.load(str(path))
     # Labels, input size and crop geometry travel inside the file (read back by classify.py).
     meta = {"labels": json.dumps(list(LABELS)), "input_size": str(cfg.input_size), "margin": str(cfg.margin),
             "input_format": "BGR uint8 values as float32, NHWC; normalisation is inside the graph",
             "architecture": "MobileNetV2 (torchvision layout), ImageNet-pretrained" if cfg.pretrained else "MobileNetV2, random init",
             "trained_on": json.dumps(cfg.data), "created": time.strftime("%Y-%m-%d")}
+    store_weights_fp16(proto)
     del proto.metadata_props[:]
     for k, v in meta.items():
         proto.metadata_props.add(key=k, value=v)
     onnx.save(proto, str(path))
+
+
+def store_weights_fp16(proto) -> None:
+    """Store large float32 weights as float16 plus a Cast: half the file, same fp32 compute.
+
+    ONNX Runtime folds the Casts when the session loads, so inference speed is unchanged.
+    """
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = proto.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT or np.prod(init.dims) < 1024:
+            continue
+        arr = numpy_helper.to_array(init)
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(arr.astype(np.float16), name + "_fp16"))
+        casts.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT, name=name + "_cast"))
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)
 
 
 def _progress(it, desc: str, enabled: bool):

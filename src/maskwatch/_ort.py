@@ -13,4 +13,7 @@ def make_session(model: bytes | str, threads: int | None = None):
     opts.inter_op_num_threads = 1
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
+    # Detector and classifier sessions run one after the other: idle threads that spin-wait
+    # would steal the cores the other session needs (measured: classify 2x slower with spinning).
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])

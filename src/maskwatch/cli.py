@@ -30,11 +30,11 @@ def _unit_float(text: str) -> float:
     return v
 
 
-def _add_pipeline_options(p: argparse.ArgumentParser) -> None:
+def _add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.0) -> None:
     from_defaults = "(default: %(default)s)"
     p.add_argument("--model", help="classifier .onnx (default: the model shipped with maskwatch)")
     p.add_argument("--conf", type=_unit_float, default=0.5, help=f"face detector score threshold {from_defaults}")
-    p.add_argument("--upscale", type=_positive_float, default=2.0,
+    p.add_argument("--upscale", type=_positive_float, default=upscale,
                    help=f"enlarge images by this factor before face detection; finds small faces {from_defaults}")
     p.add_argument("--max-side", type=int, default=1280, help=f"cap on the detector's input side, for big photos {from_defaults}")
     p.add_argument("--raw-boxes", action="store_true", help="report the detector's own boxes, without the face-box adjustment")
@@ -65,6 +65,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the metrics as JSON")
     p.add_argument("--plot", metavar="PNG", default="pr_curve.png", help="precision-recall plot (default: %(default)s)")
     _add_pipeline_options(p)
+
+    p = sub.add_parser("video", help="detect, track and count masks in video, webcams and streams",
+                       description="Run on a webcam (0), a video file, an rtsp:// or http(s):// stream, or a folder of frames. "
+                                   "Ctrl-C stops cleanly and still writes the video, events and summary.")
+    p.add_argument("--source", required=True, metavar="SRC", help="webcam index, video file, stream URL, or folder of frames")
+    p.add_argument("--show", action="store_true", help="show a window (quit with q or Esc)")
+    p.add_argument("--out", metavar="VIDEO", help="write the annotated video (.mp4 or .avi)")
+    p.add_argument("--events", metavar="JSONL", help="one JSON line per event: track appears, changes label, ends")
+    p.add_argument("--summary", metavar="JSON", help="counts, compliance rate, per-minute series, timings")
+    p.add_argument("--blur", action="store_true", help="pixelate every face in the written/shown video (counts stay)")
+    p.add_argument("--detect-every", type=int, default=1, metavar="N",
+                   help="run detection every Nth frame; the tracker carries boxes in between (default: %(default)s)")
+    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--fps", type=_positive_float, default=None, help="frame rate for a folder of frames (default 25) or to override")
+    p.add_argument("--stall-timeout", type=_positive_float, default=5.0, help="seconds without data before a stream counts as stalled (default: %(default)s)")
+    p.add_argument("--reconnect-timeout", type=_positive_float, default=30.0, help="seconds to keep reconnecting a lost stream (default: %(default)s)")
+    _add_pipeline_options(p, upscale=1.0)
 
     p = sub.add_parser("train", help="train the mask classifier",
                        description="Fine-tune MobileNetV2 on face images and export it to ONNX, with plots and a per-class report.")
@@ -188,7 +205,26 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"image": cmd_image, "evaluate": cmd_evaluate, "train": cmd_train}
+def cmd_video(args) -> int:
+    import json
+
+    from .video import VideoConfig, run_video
+
+    cfg = VideoConfig(source=args.source, out=args.out, events=args.events, summary=args.summary, show=args.show, blur=args.blur,
+                      detect_every=args.detect_every, max_frames=args.max_frames, fps=args.fps,
+                      stall_timeout=args.stall_timeout, reconnect_timeout=args.reconnect_timeout)
+    detector = _detector(args)
+    summary = run_video(detector, cfg, log=lambda msg: print(f"maskwatch: {msg}", file=sys.stderr))
+    keys = ("stopped", "frames", "fps", "people", "with_mask", "without_mask", "mask_worn_incorrectly", "compliance_rate",
+            "frames_dropped", "corrupt_frames", "reconnects")
+    print(json.dumps({k: summary[k] for k in keys}))
+    if summary["stopped"].startswith("error"):
+        print(f"maskwatch: error: {summary['stopped'][7:]}", file=sys.stderr)
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+COMMANDS = {"image": cmd_image, "evaluate": cmd_evaluate, "video": cmd_video, "train": cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -103,12 +103,14 @@ class FaceDetector:
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
         interp = cv2.INTER_LINEAR if scale >= 1 else cv2.INTER_AREA
         resized = image if (nh, nw) == (h, w) else cv2.resize(image, (nw, nh), interpolation=interp)
-        # Pad to a multiple of the largest stride so anchor grids match the feature maps exactly.
+        # Pad to a multiple of the largest stride so anchor grids match the feature maps exactly;
+        # the pad is the mean colour, i.e. zero after mean subtraction.
         ph, pw = _ceil_to(nh, 32), _ceil_to(nw, 32)
-        canvas = np.zeros((ph, pw, 3), np.float32)
-        canvas[:nh, :nw] = resized
-        canvas[:nh, :nw] -= np.asarray(self.spec.mean_bgr, np.float32)
-        return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]), (ph, pw)
+        if (ph, pw) != (nh, nw):
+            resized = cv2.copyMakeBorder(resized, 0, ph - nh, 0, pw - nw, cv2.BORDER_CONSTANT, value=self.spec.mean_bgr)
+        # blobFromImage: mean subtraction and HWC->NCHW in one optimised pass.
+        blob = cv2.dnn.blobFromImage(resized, 1.0, (pw, ph), self.spec.mean_bgr, swapRB=False, crop=False)
+        return blob, (ph, pw)
 
     def _priors(self, ph: int, pw: int) -> np.ndarray:
         key = (ph, pw)

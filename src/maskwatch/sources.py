@@ -1,0 +1,246 @@
+"""Frame sources for video: webcams, files, HTTP/RTSP streams and folders of frames.
+
+A reader thread decodes into a small bounded queue, so decoding overlaps inference. Live sources
+drop the oldest frame when the consumer falls behind (latency stays low); files never drop.
+Streams that fail or stall are reopened with exponential back-off until `reconnect_timeout`.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import cv2
+import numpy as np
+
+from .imageio import IMAGE_EXTS, read_image
+
+STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
+
+
+@dataclass
+class Frame:
+    index: int  # position in the source (dropped frames count too)
+    timestamp: float  # seconds: media time for files, time since start for live sources
+    image: np.ndarray
+
+
+@dataclass
+class SourceStats:
+    frames_read: int = 0
+    frames_dropped: int = 0
+    corrupt_frames: int = 0
+    reconnects: int = 0
+    decode_s: float = 0.0
+    messages: list[str] = field(default_factory=list)
+
+
+class _End:
+    def __init__(self, error: str | None = None):
+        self.error = error
+
+
+class FrameSource:
+    """Iterate frames of one source; `error` tells why it ended early, if it did."""
+
+    def __init__(self, spec: str, fps: float | None = None, queue_size: int = 4, stall_timeout: float = 5.0,
+                 reconnect_timeout: float = 30.0, log=None):
+        self.spec = spec
+        self.kind = source_kind(spec)
+        self.live = self.kind in ("webcam", "stream")
+        self.stall_timeout = stall_timeout
+        self.reconnect_timeout = reconnect_timeout
+        self.stats = SourceStats()
+        self.error: str | None = None
+        self._log = log or (lambda msg: None)
+        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._files: list[Path] = []
+        self._cap = None
+        if self.kind == "folder":
+            self._files = sorted(f for f in Path(spec).iterdir() if f.suffix.lower() in IMAGE_EXTS)
+            if not self._files:
+                raise ValueError(f"no images in folder {spec}")
+            first = read_image(self._files[0])
+            self.size = (first.shape[1], first.shape[0])
+            self.fps = fps or 25.0
+        else:
+            if self.kind == "file" and not Path(spec).is_file():
+                raise ValueError(f"no such video file: {spec}")
+            self._cap = self._open()
+            if self._cap is None:
+                raise ValueError(f"cannot open video source {spec}" + (" (is the address right, is the camera on?)" if self.live else
+                                                                      " (not a video, or an unsupported format)"))
+            w, h = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+            self.size = (w, h)
+            reported = self._cap.get(cv2.CAP_PROP_FPS)
+            self.fps = fps or (reported if 1 <= reported <= 240 else 25.0)
+        self.frame_count = len(self._files) if self._files else int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+
+    def _open(self):
+        if self.kind == "webcam":
+            cap = cv2.VideoCapture(int(self.spec))
+        elif self.kind == "stream":
+            # FFmpeg's own timeouts keep a dead stream from blocking read() forever.
+            ms = int(self.stall_timeout * 1000)
+            cap = cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        else:
+            cap = cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            return None
+        return cap
+
+    def __iter__(self) -> Iterator[Frame]:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="maskwatch-reader", daemon=True)
+            self._thread.start()
+        # The reader has its own timeouts; this is the last guard against a hung backend.
+        patience = self.stall_timeout + self.reconnect_timeout + 10 if self.live else 120
+        while True:
+            try:
+                item = self._queue.get(timeout=patience)
+            except queue.Empty:
+                self.error = f"no frame from {self.spec} for {patience:.0f} s; giving up"
+                return
+            if isinstance(item, _End):
+                self.error = item.error
+                return
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        # Unblock a reader waiting on a full queue.
+        try:
+            while True:
+                self._queue.get_nowait()
+        except queue.Empty:
+            pass
+        if self._thread is not None:
+            self._thread.join(timeout=self.stall_timeout + 1)
+        if self._cap is not None and not (self._thread and self._thread.is_alive()):
+            self._cap.release()
+
+    # -- reader thread ----------------------------------------------------------------------
+    def _put(self, item) -> None:
+        if isinstance(item, Frame) and self.live:
+            while True:
+                try:
+                    self._queue.put_nowait(item)
+                    return
+                except queue.Full:
+                    try:
+                        self._queue.get_nowait()  # drop the oldest: live video wants the newest frame
+                        self.stats.frames_dropped += 1
+                    except queue.Empty:
+                        pass
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _run(self) -> None:
+        try:
+            if self.kind == "folder":
+                self._run_folder()
+            elif self.kind == "file":
+                self._run_file()
+            else:
+                self._run_live()
+        except Exception as exc:  # a backend failure must end the run, not hang it
+            self._put(_End(f"reading {self.spec} failed: {exc}"))
+
+    def _run_folder(self) -> None:
+        for i, f in enumerate(self._files):
+            if self._stop.is_set():
+                break
+            t0 = time.perf_counter()
+            try:
+                image = read_image(f)
+            except ValueError as exc:
+                self.stats.corrupt_frames += 1
+                self._log(f"skipped frame: {exc}")
+                continue
+            self.stats.decode_s += time.perf_counter() - t0
+            self.stats.frames_read += 1
+            self._put(Frame(i, i / self.fps, image))
+        self._put(_End())
+
+    def _run_file(self) -> None:
+        cap, index, failures = self._cap, 0, 0
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            ok, image = cap.read()
+            if not ok or image is None:
+                # A damaged frame mid-file: skip a few before deciding the file has ended.
+                pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
+                if self.frame_count and pos < self.frame_count - 1 and failures < 25:
+                    failures += 1
+                    self.stats.corrupt_frames += 1
+                    index += 1
+                    continue
+                break
+            failures = 0
+            self.stats.decode_s += time.perf_counter() - t0
+            self.stats.frames_read += 1
+            self._put(Frame(index, index / self.fps, image))
+            index += 1
+        if self.frame_count and index < self.frame_count - 1:
+            self._log(f"{self.spec} ended after {index} of {self.frame_count} frames (truncated or damaged)")
+        self._put(_End())
+
+    def _run_live(self) -> None:
+        start = time.monotonic()
+        index = 0
+        cap = self._cap
+        while not self._stop.is_set():
+            t0 = time.perf_counter()
+            ok, image = cap.read() if cap is not None else (False, None)
+            if ok and image is not None:
+                self.stats.decode_s += time.perf_counter() - t0
+                self.stats.frames_read += 1
+                self._put(Frame(index, time.monotonic() - start, image))
+                index += 1
+                continue
+            if self.kind == "webcam":
+                self._put(_End(f"camera {self.spec} stopped sending frames"))
+                return
+            self._log(f"stream {self.spec} dropped or stalled; reconnecting")
+            if cap is not None:
+                cap.release()
+            cap = self._reconnect()
+            self._cap = cap
+            if cap is None:
+                if not self._stop.is_set():
+                    self._put(_End(f"stream {self.spec} lost; no reconnection within {self.reconnect_timeout:.0f} s"))
+                return
+        self._put(_End())
+
+    def _reconnect(self):
+        deadline = time.monotonic() + self.reconnect_timeout
+        delay = 0.25
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            cap = self._open()
+            if cap is not None:
+                self.stats.reconnects += 1
+                self._log(f"stream {self.spec} reconnected")
+                return cap
+            self._stop.wait(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 4.0)
+        return None
+
+
+def source_kind(spec: str) -> str:
+    if spec.isdigit():
+        return "webcam"
+    if spec.lower().startswith(STREAM_PREFIXES):
+        return "stream"
+    if Path(spec).is_dir():
+        return "folder"
+    return "file"

@@ -1,0 +1,161 @@
+"""Per-person answers from per-frame guesses: ByteTrack ids, smoothed class probabilities,
+a status per track with hysteresis, events, and counts."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .faces import FaceBoxes
+from .types import LABELS
+
+
+@dataclass
+class Track:
+    id: int
+    first_frame: int
+    first_time: float
+    last_frame: int
+    last_time: float
+    box: np.ndarray
+    ema: np.ndarray  # smoothed class probabilities
+    observations: int = 0  # frames classified
+    status: str | None = None  # the confident label, once there is one
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
+    last_classified: int = -1
+
+
+@dataclass(frozen=True)
+class TrackedFace:
+    track_id: int
+    box: tuple[float, float, float, float]
+    face_score: float
+    status: str | None  # the track's decided label (None until confident)
+    probs: dict[str, float]  # smoothed over the track
+
+
+@dataclass
+class TrackerConfig:
+    smoothing: float = 0.3  # weight of a new frame's probabilities in the running average
+    min_observations: int = 3  # frames before a track gets a status
+    confident: float = 0.6  # smoothed probability needed for a first status
+    switch: float = 0.7  # smoothed probability a different label needs to replace the status
+    lost_frames: int = 30  # a track unseen this many frames has ended
+    classify_every: int = 3  # re-classify a track that has a status every N frames
+
+
+class FaceTracker:
+    """Wraps a ByteTrack tracker (Roboflow `trackers`) and keeps per-track state and counts."""
+
+    def __init__(self, fps: float = 30.0, config: TrackerConfig | None = None, labels=LABELS):
+        from trackers import ByteTrackTracker
+
+        self.cfg = config or TrackerConfig()
+        self.labels = tuple(labels)
+        self._bt = ByteTrackTracker(lost_track_buffer=self.cfg.lost_frames, frame_rate=fps, track_activation_threshold=0.6,
+                                    high_conf_det_threshold=0.6, minimum_consecutive_frames=2, minimum_iou_threshold=0.1)
+        self.tracks: dict[int, Track] = {}
+        self.ended: list[Track] = []
+        self.events: list[dict] = []  # drained by the caller
+        self._minutes: dict[int, dict[int, str]] = defaultdict(dict)  # minute -> track -> status
+
+    def update(self, found: FaceBoxes, classify, frame: int, timestamp: float) -> list[TrackedFace]:
+        """Associate this frame's faces with tracks; `classify(rows)` gives class probabilities
+        for the rows of `found` that need them (new tracks, and each track every few frames)."""
+        import supervision as sv
+
+        n = len(found)
+        dets = sv.Detections(xyxy=found.xyxy.astype(np.float32).reshape(-1, 4), confidence=found.scores.astype(np.float32),
+                             data={"row": np.arange(n)})
+        out = self._bt.update(dets, timestamp=timestamp)
+        pairs = [(int(tid), int(row)) for tid, row in zip(out.tracker_id, out.data.get("row", [])) if tid >= 0]
+        # Classifying every face on every frame is the costliest stage; a track's label is
+        # smoothed anyway, so settled tracks are re-checked every `classify_every` frames.
+        need = [row for tid, row in pairs if self._needs_class(tid, frame)]
+        probs = dict(zip(need, classify(np.array(need, np.int64)))) if need else {}
+        result = [self._observe(tid, found.xyxy[row], float(found.scores[row]), probs.get(row), frame, timestamp) for tid, row in pairs]
+        self._end_lost(frame)
+        return result
+
+    def _needs_class(self, tid: int, frame: int) -> bool:
+        t = self.tracks.get(tid)
+        return t is None or t.status is None or frame - t.last_classified >= self.cfg.classify_every
+
+    def carry(self, frame: int, timestamp: float) -> list[TrackedFace]:
+        """Faces for a frame without detection: each live track's box moved on at its last velocity."""
+        out = []
+        for t in self.tracks.values():
+            gap = frame - t.last_frame
+            if t.status is None or gap > self.cfg.lost_frames:
+                continue
+            box = t.box + t.velocity * gap
+            out.append(TrackedFace(t.id, tuple(float(v) for v in box), 0.0, t.status, dict(zip(self.labels, map(float, t.ema)))))
+        return out
+
+    def _observe(self, tid, box, face_score, p, frame, ts) -> TrackedFace:
+        t = self.tracks.get(tid)
+        if t is None:
+            t = self.tracks[tid] = Track(tid, frame, ts, frame, ts, box, p.astype(np.float64).copy(), last_classified=frame)
+            t.observations = 1
+        else:
+            if p is not None:
+                a = self.cfg.smoothing
+                t.ema = (1 - a) * t.ema + a * p
+                t.observations += 1
+                t.last_classified = frame
+            if frame > t.last_frame:
+                t.velocity = 0.5 * t.velocity + 0.5 * (box - t.box) / (frame - t.last_frame)
+        t.last_frame, t.last_time, t.box = frame, ts, box
+        k = int(np.argmax(t.ema))
+        label, conf = self.labels[k], float(t.ema[k])
+        if t.observations >= self.cfg.min_observations:
+            if t.status is None and conf >= self.cfg.confident:
+                t.status = label
+                self.events.append(self._event("appear", t, frame, ts, label=label, box=[round(float(v), 1) for v in box]))
+            elif t.status is not None and label != t.status and conf >= self.cfg.switch:
+                self.events.append(self._event("change", t, frame, ts, **{"from": t.status, "to": label}))
+                t.status = label
+        if t.status is not None:
+            self._minutes[int(ts // 60)][tid] = t.status
+        return TrackedFace(tid, tuple(float(v) for v in box), face_score, t.status, dict(zip(self.labels, map(float, t.ema))))
+
+    def _end_lost(self, frame: int) -> None:
+        for tid in [tid for tid, t in self.tracks.items() if frame - t.last_frame > self.cfg.lost_frames]:
+            self._end(tid)
+
+    def _end(self, tid: int) -> None:
+        t = self.tracks.pop(tid)
+        if t.status is not None:
+            self.ended.append(t)
+            self.events.append(self._event("end", t, t.last_frame, t.last_time, label=t.status, frames_seen=t.last_frame - t.first_frame + 1,
+                                           first_time=round(t.first_time, 3), first_frame=t.first_frame))
+
+    def finish(self) -> None:
+        """End every open track (end of stream)."""
+        for tid in list(self.tracks):
+            self._end(tid)
+
+    def _event(self, kind: str, t: Track, frame: int, ts: float, **extra) -> dict:
+        return {"event": kind, "track": t.id, "frame": frame, "time": round(ts, 3), **extra,
+                "probs": {l: round(float(v), 4) for l, v in zip(self.labels, t.ema)}}
+
+    # -- counts ---------------------------------------------------------------------------
+    def people(self) -> dict[int, str]:
+        """Every person seen so far (tracks that reached a status) -> current or final status."""
+        out = {t.id: t.status for t in self.ended}
+        out.update({t.id: t.status for t in self.tracks.values() if t.status is not None})
+        return out
+
+    def counts(self) -> dict:
+        return count_statuses(self.people().values(), self.labels)
+
+    def per_minute(self) -> list[dict]:
+        return [{"minute": m, **count_statuses(seen.values(), self.labels)} for m, seen in sorted(self._minutes.items())]
+
+
+def count_statuses(statuses, labels=LABELS) -> dict:
+    statuses = list(statuses)
+    by = {label: sum(1 for s in statuses if s == label) for label in labels}
+    n = len(statuses)
+    return {"people": n, **by, "compliance_rate": round(by.get("with_mask", 0) / n, 4) if n else None}

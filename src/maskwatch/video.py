@@ -1,0 +1,204 @@
+"""Real-time video: read -> detect -> classify -> track -> draw -> encode, with counts and events.
+
+Decoding runs in the source's reader thread and encoding in a writer thread; inference (ONNX
+Runtime, which releases the GIL) runs in the caller's thread, so the three overlap.
+"""
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .annotate import TrackAnnotator, blur_faces, draw_counts
+from .sources import FrameSource
+from .tracking import FaceTracker, TrackerConfig
+
+
+@dataclass
+class VideoConfig:
+    source: str
+    out: str | None = None
+    events: str | None = None
+    summary: str | None = None
+    show: bool = False
+    blur: bool = False
+    detect_every: int = 1
+    max_frames: int | None = None
+    fps: float | None = None  # for folders of frames, or to override a file's reported rate
+    stall_timeout: float = 5.0
+    reconnect_timeout: float = 30.0
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+
+class _Writer:
+    """Encodes frames in its own thread; a bounded queue, never dropping (output must be whole)."""
+
+    def __init__(self, path: str, fps: float, size: tuple[int, int]):
+        fourcc = cv2.VideoWriter_fourcc(*("MJPG" if path.lower().endswith(".avi") else "mp4v"))
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._vw = cv2.VideoWriter(path, fourcc, fps, size)
+        if not self._vw.isOpened():
+            raise ValueError(f"cannot write video {path} (use .mp4 or .avi)")
+        self.size = size
+        self.frames = 0
+        self.encode_s = 0.0
+        self._q: queue.Queue = queue.Queue(maxsize=8)
+        self._thread = threading.Thread(target=self._run, name="maskwatch-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, image: np.ndarray) -> None:
+        if (image.shape[1], image.shape[0]) != self.size:  # a stream that changed resolution
+            image = cv2.resize(image, self.size)
+        self._q.put(image)
+
+    def _run(self) -> None:
+        while True:
+            image = self._q.get()
+            if image is None:
+                return
+            t0 = time.perf_counter()
+            self._vw.write(image)
+            self.encode_s += time.perf_counter() - t0
+            self.frames += 1
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join()
+        self._vw.release()
+
+
+class _Events:
+    """JSON Lines, flushed per line so other systems can tail it and a crash loses nothing."""
+
+    def __init__(self, path: str | None):
+        self._fh = None
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._fh = open(path, "w", encoding="utf-8")
+        self.count = 0
+
+    def write(self, events: list[dict]) -> None:
+        self.count += len(events)
+        if self._fh:
+            for e in events:
+                self._fh.write(json.dumps(e) + "\n")
+            self._fh.flush()
+
+    def close(self) -> None:
+        if self._fh:
+            self._fh.close()
+
+
+def run_video(detector, cfg: VideoConfig, log=print) -> dict:
+    """Process a whole source; returns the summary (also written to cfg.summary)."""
+    if cfg.detect_every < 1:
+        raise ValueError("--detect-every must be at least 1")
+    if cfg.out and not cfg.out.lower().endswith((".mp4", ".avi")):
+        raise ValueError(f"--out {cfg.out}: use a .mp4 or .avi file name")
+    if cfg.show and os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise ValueError("--show needs a display (no DISPLAY set); run without --show to process headless")
+    source = FrameSource(cfg.source, fps=cfg.fps, stall_timeout=cfg.stall_timeout, reconnect_timeout=cfg.reconnect_timeout, log=log)
+    tracker = FaceTracker(fps=source.fps, config=cfg.tracker, labels=detector.classifier.labels)
+    annotator = TrackAnnotator()
+    writer = None
+    events = _Events(cfg.events)
+    timing = {"detect": 0.0, "classify": 0.0, "track": 0.0, "draw": 0.0}
+    processed = 0
+    stopped = "end of stream"
+    wall0 = time.perf_counter()
+    last_ts = 0.0
+    try:
+        for frame in source:
+            if cfg.max_frames and processed >= cfg.max_frames:
+                stopped = "max frames reached"
+                break
+            image = frame.image
+            t0 = time.perf_counter()
+            cls_s = 0.0
+            if processed % cfg.detect_every == 0:
+                found = detector.faces.detect(image)
+                t1 = time.perf_counter()
+
+                def classify(rows, image=image, found=found):
+                    nonlocal cls_s
+                    c0 = time.perf_counter()
+                    p = detector.classifier.predict(image, found.xyxy[rows])
+                    cls_s += time.perf_counter() - c0
+                    return p
+
+                tracked = tracker.update(found, classify, frame.index, frame.timestamp)
+            else:
+                t1 = time.perf_counter()
+                tracked = tracker.carry(frame.index, frame.timestamp)
+            t3 = time.perf_counter()
+            events.write(tracker.events)
+            tracker.events.clear()
+            if cfg.out or cfg.show:
+                vis = image.copy()
+                if cfg.blur:
+                    blur_faces(vis, [t.box for t in tracked])
+                annotator.annotate(vis, tracked)
+                draw_counts(vis, tracker.counts())
+                if cfg.out and writer is None:
+                    writer = _Writer(cfg.out, source.fps, (vis.shape[1], vis.shape[0]))
+                if writer:
+                    writer.write(vis)
+                if cfg.show:
+                    cv2.imshow("maskwatch", vis)
+                    if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+                        stopped = "closed by user"
+                        break
+            t4 = time.perf_counter()
+            for k, dt in zip(timing, (t1 - t0, cls_s, t3 - t1 - cls_s, t4 - t3)):
+                timing[k] += dt
+            processed += 1
+            last_ts = frame.timestamp
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    finally:
+        source.close()
+        tracker.finish()
+        events.write(tracker.events)
+        tracker.events.clear()
+        events.close()
+        if writer:
+            writer.close()
+        if cfg.show:
+            cv2.destroyAllWindows()
+    if source.error and stopped == "end of stream":
+        stopped = f"error: {source.error}"
+    wall = time.perf_counter() - wall0
+    per = 1000 / max(processed, 1)
+    summary = {
+        "source": cfg.source,
+        "stopped": stopped,
+        "frames": processed,
+        "frames_dropped": source.stats.frames_dropped,
+        "corrupt_frames": source.stats.corrupt_frames,
+        "reconnects": source.stats.reconnects,
+        "video_seconds": round(last_ts, 3),
+        "wall_seconds": round(wall, 3),
+        "fps": round(processed / wall, 2) if wall > 0 else None,
+        **tracker.counts(),
+        "per_minute": tracker.per_minute(),
+        "events": events.count,
+        "timing_ms_per_frame": {"decode": round(source.stats.decode_s * per, 2), **{k: round(v * per, 2) for k, v in timing.items()},
+                                "encode": round(writer.encode_s * per, 2) if writer else 0.0},
+        "settings": {"detect_every": cfg.detect_every, "upscale": detector.faces.upscale, "conf": detector.faces.score_threshold,
+                     "blur": cfg.blur, "source_fps": source.fps, "size": list(source.size)},
+        "model": detector.info(),
+    }
+    if cfg.summary:
+        path = Path(cfg.summary)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(summary, indent=2))
+        os.replace(tmp, path)  # a reader never sees half a summary
+    return summary

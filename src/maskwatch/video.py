@@ -124,6 +124,8 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             cls_s = 0.0
             if processed % cfg.detect_every == 0:
                 found = detector.faces.detect(image)
+                # Privacy covers every detected face, tracked or not yet.
+                hide = list(found.xyxy)
                 t1 = time.perf_counter()
 
                 def classify(rows, image=image, found=found):
@@ -137,13 +139,14 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             else:
                 t1 = time.perf_counter()
                 tracked = tracker.carry(frame.index, frame.timestamp)
+                hide = [t.box for t in tracked]
             t3 = time.perf_counter()
             events.write(tracker.events)
             tracker.events.clear()
             if cfg.out or cfg.show:
                 vis = image.copy()
                 if cfg.blur:
-                    blur_faces(vis, [t.box for t in tracked])
+                    blur_faces(vis, hide)
                 annotator.annotate(vis, tracked)
                 draw_counts(vis, tracker.counts())
                 if cfg.out and writer is None:

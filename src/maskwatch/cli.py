@@ -54,6 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-save", action="store_true", help="do not write annotated images")
     p.add_argument("--json", metavar="FILE", help="write results as JSON to FILE, or - for stdout")
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per face to FILE, or - for stdout")
+    p.add_argument("--jsonl", metavar="FILE", help="write one JSON line per image to FILE (or -): for runs of any size")
+    p.add_argument("--parquet", metavar="FILE", help="write one row per image to a Parquet file (needs pyarrow)")
+    p.add_argument("--resume", action="store_true", help="skip files already in the --jsonl output and append the rest")
+    p.add_argument("--workers", type=int, default=0, metavar="N",
+                   help="N worker processes, one inference thread each (default 0: this process, all cores)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="run here, or on a Ray cluster (default: %(default)s)")
+    p.add_argument("--address", help="with --engine ray: cluster address ('auto', 'ray://head:10001'); default: a local Ray")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", "-q", action="store_true", help="no per-face summary")
     _add_pipeline_options(p)
 
@@ -102,75 +110,128 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _detector_kwargs(args) -> dict:
+    kwargs = {"model": args.model, "conf": args.conf, "upscale": args.upscale, "max_side": args.max_side, "threads": args.threads}
+    if args.raw_boxes:
+        kwargs["box_adjust"] = (0.0, 0.0, 0.0, 0.0)
+    return kwargs
+
+
 def _detector(args):
     from .pipeline import Detector
 
-    adjust = (0.0, 0.0, 0.0, 0.0) if args.raw_boxes else None
-    kwargs = {} if adjust is None else {"box_adjust": adjust}
-    return Detector(model=args.model, conf=args.conf, upscale=args.upscale, max_side=args.max_side, threads=args.threads, **kwargs)
+    return Detector(**_detector_kwargs(args))
 
 
 def cmd_image(args) -> int:
     import contextlib
+    import os
     from pathlib import Path
 
-    import cv2
-
-    from .annotate import FaceAnnotator
+    from .batch import JobSpec, duplicate_stems, run_local
     from .imageio import expand_inputs
-    from .sinks import CsvSink, JsonSink
+    from .sinks import CsvSink, JsonlSink, JsonSink, ParquetSink
 
-    if args.json == "-" and args.csv == "-":
-        raise ValueError("--json - and --csv - cannot both write to stdout")
+    stdout_sinks = [name for name, v in (("--json", args.json), ("--csv", args.csv), ("--jsonl", args.jsonl)) if v == "-"]
+    if len(stdout_sinks) > 1:
+        raise ValueError(f"{' and '.join(stdout_sinks)} cannot all write to stdout")
+    if args.resume and (not args.jsonl or args.jsonl == "-"):
+        raise ValueError("--resume needs --jsonl FILE (the results written so far tell what to skip)")
+    if args.resume and (args.json or args.csv or args.parquet):
+        raise ValueError("--resume works with --jsonl only (JSON, CSV and Parquet files are rewritten whole)")
     files = expand_inputs(args.paths)
     if not files:
         raise ValueError(f"no images found in {' '.join(args.paths)}")
-    detector = _detector(args)
-    annotator = FaceAnnotator()
+    if args.workers < 0:
+        raise ValueError("--workers must be 0 or more")
     out_dir = None if args.no_save else Path(args.out)
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
-    # Summaries go to stderr when stdout carries JSON/CSV, so pipes stay clean.
-    report = sys.stderr if "-" in (args.json, args.csv) else sys.stdout
-    failed = 0
-    used_names: set[str] = set()
+    detector_kwargs = _detector_kwargs(args)
+    if args.workers > 0 or args.engine == "ray":
+        # Fail here, in one line, rather than in every worker (a failing Pool initializer respawns forever).
+        from .pipeline import Detector
+
+        Detector(**{**detector_kwargs, "threads": 1})
+    job = JobSpec(detector_kwargs, str(out_dir) if out_dir else None, duplicate_stems(files))
+    from .pipeline import model_info
+
+    info = model_info(args.model)
+    # Summaries go to stderr when stdout carries results, so pipes stay clean.
+    report = sys.stderr if stdout_sinks else sys.stdout
+    failed = processed = 0
     with contextlib.ExitStack() as stack:
         sinks = []
+        if args.jsonl == "-":
+            sinks.append(stack.enter_context(_StdoutJsonl()))
+        elif args.jsonl:
+            jsonl = stack.enter_context(JsonlSink(args.jsonl, info, resume=args.resume))
+            sinks.append(jsonl)
+            if jsonl.done:
+                before = len(files)
+                files = [f for f in files if f not in jsonl.done]
+                print(f"maskwatch: resuming: {before - len(files)} file(s) already in {args.jsonl}, {len(files)} to go", file=sys.stderr)
         if args.json:
-            sinks.append(stack.enter_context(JsonSink(args.json, detector.info())))
+            sinks.append(stack.enter_context(JsonSink(args.json, info)))
         if args.csv:
             sinks.append(stack.enter_context(CsvSink(args.csv)))
-        for path in files:
-            result, image = detector.process_file(path)
-            for s in sinks:
-                s.append(result)
-            if result.error:
-                failed += 1
-                print(f"maskwatch: error: {result.error}", file=sys.stderr)
-                continue
-            if not args.quiet:
-                print(result.summary(), file=report)
-                for i, f in enumerate(result.faces, 1):
-                    box = ", ".join(f"{v:.0f}" for v in f.box)
-                    print(f"  face {i}: {f.label} {f.score:.2f} (face {f.face_score:.2f}) at [{box}]", file=report)
-            if out_dir is not None:
-                name = _unique_name(Path(path).stem, used_names) + ".jpg"
-                if not cv2.imwrite(str(out_dir / name), annotator.annotate(image, result.faces)):
-                    print(f"maskwatch: error: cannot write {out_dir / name}", file=sys.stderr)
+        if args.parquet:
+            sinks.append(stack.enter_context(ParquetSink(args.parquet)))
+        missing = [f for f in files if "://" not in f and not os.path.exists(f)]
+        if args.engine == "ray":
+            from .ray_engine import run_ray
+            from .types import ImageResult
+
+            present = [f for f in files if f not in set(missing)]
+            results = _chain([ImageResult(file=f, error=f"cannot read {f}: No such file or directory") for f in missing],
+                             run_ray(present, job, workers=args.workers, address=args.address) if present else [])
+        else:
+            results = run_local(files, job, workers=args.workers)
+        show_bar = not args.no_progress and sys.stderr.isatty() and len(files) > 1
+        if show_bar:
+            from tqdm import tqdm
+
+            results = tqdm(results, total=len(files), unit="img", desc="maskwatch", dynamic_ncols=True)
+        try:
+            for result in results:
+                processed += 1
+                for s in sinks:
+                    s.append(result)
+                if result.error:
                     failed += 1
+                    print(f"maskwatch: error: {result.error}", file=sys.stderr)
+                    continue
+                if not args.quiet:
+                    print(result.summary(), file=report)
+                    for i, f in enumerate(result.faces, 1):
+                        box = ", ".join(f"{v:.0f}" for v in f.box)
+                        print(f"  face {i}: {f.label} {f.score:.2f} (face {f.face_score:.2f}) at [{box}]", file=report)
+        except KeyboardInterrupt:
+            print(f"maskwatch: interrupted after {processed} image(s); results so far are written"
+                  + (" (continue with --resume)" if args.jsonl and args.jsonl != "-" else ""), file=sys.stderr)
+            return 130
     n = len(files)
     tail = f"; annotated images in {out_dir}/" if out_dir else ""
     print(f"{n - failed}/{n} image(s) processed{tail}", file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def _unique_name(stem: str, used: set[str]) -> str:
-    name, k = stem, 1
-    while name in used:
-        k += 1
-        name = f"{stem}_{k}"
-    used.add(name)
-    return name
+def _chain(first, rest):
+    yield from first
+    yield from rest
+
+
+class _StdoutJsonl:
+    def __enter__(self):
+        return self
+
+    def append(self, result) -> None:
+        import json
+
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+
+    def __exit__(self, *exc):
+        sys.stdout.flush()
 
 
 def cmd_evaluate(args) -> int:

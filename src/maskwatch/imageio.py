@@ -28,14 +28,35 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     if not data:
         raise ValueError(f"{name} is empty (0 bytes)")
+    _check_size(data, name)
     buf = np.frombuffer(data, np.uint8)
-    # IMREAD_COLOR applies EXIF orientation and converts grey/CMYK/16-bit to 8-bit BGR.
-    image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
-    if image is None:
+    try:
+        # IMREAD_COLOR applies EXIF orientation and converts grey/CMYK/16-bit to 8-bit BGR.
+        image = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise ValueError(f"{name} is not a readable image ({str(exc).strip().splitlines()[-1][:120]})") from None
+    if image is None or image.size == 0:
         raise ValueError(f"{name} is not a readable image (corrupt or unsupported format)")
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise ValueError(f"{name} is too large ({image.shape[1]}x{image.shape[0]} pixels)")
     return image
+
+
+def _check_size(data: bytes, name: str) -> None:
+    """Refuse decompression bombs from the header alone, before any pixel is decoded."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:  # reads the header only
+            w, h = im.size
+    except Image.DecompressionBombError:
+        raise ValueError(f"{name} is too large (decompression bomb)") from None
+    except Exception:  # not a format Pillow knows: OpenCV gets its chance
+        return
+    if w * h > MAX_PIXELS:
+        raise ValueError(f"{name} is too large ({w}x{h} pixels, limit {MAX_PIXELS:,})")
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:

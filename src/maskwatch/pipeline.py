@@ -8,11 +8,20 @@ import numpy as np
 
 from .classify import MaskClassifier
 from .faces import DEFAULT_BOX_ADJUST, FaceBoxes, FaceDetector
-from .imageio import read_image
+from .imageio import decode_image, read_image
+from .specs import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
 from .types import Face, ImageResult
 
 DEFAULT_FACE_THRESHOLD = 0.5
 DEFAULT_UPSCALE = 2.0
+
+
+def model_info(model: str | Path | None = None) -> dict:
+    """Names of the models a pipeline uses (without loading them)."""
+    from . import __version__
+
+    name = Path(model).stem if model else DEFAULT_CLASSIFIER.name
+    return {"classifier": name, "detector": DEFAULT_DETECTOR.name, "version": __version__}
 
 
 class Detector:
@@ -37,9 +46,7 @@ class Detector:
         self.classifier = MaskClassifier(model, threads=threads)
 
     def info(self) -> dict:
-        from . import __version__
-
-        return {"classifier": self.classifier.name, "detector": self.faces.spec.name, "version": __version__}
+        return model_info(self.classifier.path if self.classifier.path != DEFAULT_CLASSIFIER.file else None)
 
     def detect(self, image: np.ndarray | str | os.PathLike) -> list[Face]:
         """Faces in a BGR image (numpy array) or an image file."""
@@ -61,10 +68,11 @@ class Detector:
             out.append(Face(tuple(float(v) for v in box), float(fs), labels[k], float(p[k]), {l: float(v) for l, v in zip(labels, p)}))
         return out
 
-    def process_file(self, path: str) -> tuple[ImageResult, np.ndarray | None]:
-        """Read and detect one file; a bad file gives an ImageResult with `error`, never an exception."""
+    def process_file(self, path: str, data: bytes | None = None) -> tuple[ImageResult, np.ndarray | None]:
+        """Read (or decode `data` of) one file and detect; a bad file gives an ImageResult with
+        `error`, never an exception."""
         try:
-            image = read_image(path)
+            image = read_image(path) if data is None else decode_image(data, name=path)
         except ValueError as exc:
             return ImageResult(file=path, error=str(exc)), None
         h, w = image.shape[:2]

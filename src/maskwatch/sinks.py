@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -73,3 +74,104 @@ class CsvSink(_Sink):
             d = f.to_dict()
             self._writer.writerow([result.file, i, *d["box"], d["face_score"], d["label"], d["score"],
                                    *[d["probs"].get(l, "") for l in LABELS], ""])
+
+
+class JsonlSink:
+    """One JSON line per image, for runs of any size: nothing is held in memory, and a killed run
+    leaves only whole lines (each line goes out in one write; a torn last line is cut on resume).
+
+    With resume=True, `done` holds the files already in the output; new lines are appended.
+    """
+
+    def __init__(self, path: str, model_info: dict, resume: bool = False):
+        self.path = Path(path)
+        self.model_info = model_info
+        self.resume = resume
+        self.done: set[str] = set()
+        self._fd: int | None = None
+
+    def __enter__(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.resume and self.path.exists():
+            self.done = self._scan_and_repair()
+            flags = os.O_WRONLY | os.O_APPEND
+        else:
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        self._fd = os.open(self.path, flags, 0o644)
+        return self
+
+    def _scan_and_repair(self) -> set[str]:
+        done, good_end = set(), 0
+        with open(self.path, "rb") as fh:
+            for line in fh:
+                if not line.endswith(b"\n"):
+                    break  # torn by a crash: cut below, and the file is done again
+                try:
+                    done.add(json.loads(line)["file"])
+                except (ValueError, KeyError, TypeError):
+                    break
+                good_end += len(line)
+        if good_end != self.path.stat().st_size:
+            os.truncate(self.path, good_end)
+        return done
+
+    def append(self, result: ImageResult) -> None:
+        line = json.dumps(result.to_dict()) + "\n"
+        os.write(self._fd, line.encode("utf-8"))
+
+    def __exit__(self, *exc):
+        if self._fd is not None:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+
+
+class ParquetSink:
+    """One row per image (faces as a list of structs), written in row groups as results arrive."""
+
+    def __init__(self, path: str, rows_per_group: int = 1000):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise RuntimeError("Parquet output needs pyarrow: pip install 'maskwatch[parquet]'") from None
+        self.path = path
+        self.rows_per_group = rows_per_group
+        self._rows: list[dict] = []
+        self._writer = None
+
+    def __enter__(self):
+        import pyarrow as pa
+
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        face = pa.struct([("box", pa.list_(pa.float32(), 4)), ("face_score", pa.float32()), ("label", pa.string()),
+                          ("score", pa.float32()), *[(f"p_{l}", pa.float32()) for l in LABELS]])
+        self._schema = pa.schema([("file", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
+                                  ("error", pa.string()), ("faces", pa.list_(face))])
+        return self
+
+    def append(self, result: ImageResult) -> None:
+        faces = [{"box": [float(v) for v in f.box], "face_score": f.face_score, "label": f.label, "score": f.score,
+                  **{f"p_{l}": f.probs.get(l) for l in LABELS}} for f in result.faces]
+        self._rows.append({"file": result.file, "width": result.width, "height": result.height, "error": result.error, "faces": faces})
+        if len(self._rows) >= self.rows_per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if not self._rows:
+            return
+        table = pa.Table.from_pylist(self._rows, schema=self._schema)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, self._schema)
+        self._writer.write_table(table)
+        self._rows.clear()
+
+    def __exit__(self, *exc):
+        self._flush()
+        if self._writer is None:  # no rows at all: still a valid, empty file
+            import pyarrow.parquet as pq
+
+            self._writer = pq.ParquetWriter(self.path, self._schema)
+        self._writer.close()

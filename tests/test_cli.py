@@ -1,27 +1,14 @@
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
 from maskwatch.cli import main
-from maskwatch.types import LABELS
 
-FACE_KEYS = {"box", "face_score", "label", "score", "probs"}
-
-
-def check_schema(doc: dict) -> None:
-    assert set(doc) == {"model", "images"}
-    assert set(doc["model"]) == {"classifier", "detector", "version"}
-    for img in doc["images"]:
-        assert set(img) == {"file", "width", "height", "error", "faces"}
-        for face in img["faces"]:
-            assert set(face) == FACE_KEYS
-            assert len(face["box"]) == 4 and face["label"] in LABELS
-            assert set(face["probs"]) == set(LABELS)
-            x1, y1, x2, y2 = face["box"]
-            assert 0 <= x1 < x2 <= img["width"] and 0 <= y1 < y2 <= img["height"]
-
+sys.path.insert(0, os.path.dirname(__file__))
+from schema import check_schema  # noqa: E402
 
 def test_image_folder_writes_json_csv_and_annotated_images(examples, tmp_path, capsys):
     rc = main(["image", str(examples), "--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json"),

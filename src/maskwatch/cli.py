@@ -91,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reconnect-timeout", type=_positive_float, default=30.0, help="seconds to keep reconnecting a lost stream (default: %(default)s)")
     _add_pipeline_options(p, upscale=1.0)
 
+    p = sub.add_parser("serve", help="web page and REST API", description="Serve the upload page and the REST API "
+                       "(OpenAPI docs at /docs). Binds to 127.0.0.1; any other address needs a token.")
+    p.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
+    p.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
+    p.add_argument("--token", help="required for the page and API (or set MASKWATCH_TOKEN); mandatory off loopback")
+    p.add_argument("--source", metavar="SRC", help="also show a live camera/stream with counts (as in `maskwatch video`)")
+    p.add_argument("--max-upload-mb", type=_positive_float, default=20.0, help="per request (default: %(default)s)")
+    p.add_argument("--max-pixels", type=int, default=40_000_000, help="per decoded image (default: %(default)s)")
+    _add_pipeline_options(p)
+
     p = sub.add_parser("train", help="train the mask classifier",
                        description="Fine-tune MobileNetV2 on face images and export it to ONNX, with plots and a per-class report.")
     p.add_argument("--data", nargs="+", required=True, metavar="SRC",
@@ -285,7 +295,32 @@ def cmd_video(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"image": cmd_image, "evaluate": cmd_evaluate, "video": cmd_video, "train": cmd_train}
+def cmd_serve(args) -> int:
+    import ipaddress
+    import os
+
+    token = args.token or os.environ.get("MASKWATCH_TOKEN")
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not token:
+        raise ValueError(f"--host {args.host} exposes the service beyond this machine: set --token or MASKWATCH_TOKEN")
+    try:
+        import uvicorn
+    except ImportError:
+        raise RuntimeError("the web service needs FastAPI and uvicorn: pip install 'maskwatch[serve]'") from None
+    from .serve.app import ServeConfig, create_app
+
+    cfg = ServeConfig(token=token, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, source=args.source,
+                      detector_kwargs=_detector_kwargs(args))
+    app = create_app(cfg)
+    print(f"maskwatch: serving on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+
+COMMANDS = {"image": cmd_image, "evaluate": cmd_evaluate, "video": cmd_video, "serve": cmd_serve, "train": cmd_train}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import threading
 from dataclasses import dataclass
 
 import cv2
@@ -64,6 +65,7 @@ class FaceDetector:
         self._session = make_session(_load_weights(spec), threads)
         self._input_name = self._session.get_inputs()[0].name
         self._prior_cache: dict[tuple[int, int], np.ndarray] = {}
+        self._prior_lock = threading.Lock()  # one detector may serve many request threads
 
     def scale_for(self, height: int, width: int) -> float:
         longest = max(height, width)
@@ -114,11 +116,13 @@ class FaceDetector:
 
     def _priors(self, ph: int, pw: int) -> np.ndarray:
         key = (ph, pw)
-        if key not in self._prior_cache:
-            self._prior_cache[key] = make_priors(ph, pw, self.spec.strides, self.spec.anchor_sizes)
-            if len(self._prior_cache) > 16:  # video with changing sizes: keep the cache small
-                self._prior_cache.pop(next(iter(self._prior_cache)))
-        return self._prior_cache[key]
+        with self._prior_lock:
+            priors = self._prior_cache.get(key)
+            if priors is None:
+                priors = self._prior_cache[key] = make_priors(ph, pw, self.spec.strides, self.spec.anchor_sizes)
+                if len(self._prior_cache) > 16:  # many image sizes: keep the cache small
+                    self._prior_cache.pop(next(iter(self._prior_cache)))
+        return priors
 
     def _decode(self, loc, lmk, priors, pw, ph):
         v0, v1 = self.spec.variances

@@ -25,10 +25,10 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return decode_image(data, name=str(path))
 
 
-def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+def decode_image(data: bytes, name: str = "image", max_pixels: int = MAX_PIXELS) -> np.ndarray:
     if not data:
         raise ValueError(f"{name} is empty (0 bytes)")
-    _check_size(data, name)
+    _check_size(data, name, max_pixels)
     buf = np.frombuffer(data, np.uint8)
     try:
         # IMREAD_COLOR applies EXIF orientation and converts grey/CMYK/16-bit to 8-bit BGR.
@@ -37,12 +37,12 @@ def decode_image(data: bytes, name: str = "image") -> np.ndarray:
         raise ValueError(f"{name} is not a readable image ({str(exc).strip().splitlines()[-1][:120]})") from None
     if image is None or image.size == 0:
         raise ValueError(f"{name} is not a readable image (corrupt or unsupported format)")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+    if image.shape[0] * image.shape[1] > max_pixels:
         raise ValueError(f"{name} is too large ({image.shape[1]}x{image.shape[0]} pixels)")
     return image
 
 
-def _check_size(data: bytes, name: str) -> None:
+def _check_size(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> None:
     """Refuse decompression bombs from the header alone, before any pixel is decoded."""
     import io
 
@@ -55,8 +55,8 @@ def _check_size(data: bytes, name: str) -> None:
         raise ValueError(f"{name} is too large (decompression bomb)") from None
     except Exception:  # not a format Pillow knows: OpenCV gets its chance
         return
-    if w * h > MAX_PIXELS:
-        raise ValueError(f"{name} is too large ({w}x{h} pixels, limit {MAX_PIXELS:,})")
+    if w * h > max_pixels:
+        raise ValueError(f"{name} is too large ({w}x{h} pixels, limit {max_pixels:,})")
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:

@@ -2,7 +2,7 @@
 a status per track with hysteresis, events, and counts."""
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,9 +56,11 @@ class FaceTracker:
         self._bt = ByteTrackTracker(lost_track_buffer=self.cfg.lost_frames, frame_rate=fps, track_activation_threshold=0.6,
                                     high_conf_det_threshold=0.6, minimum_consecutive_frames=2, minimum_iou_threshold=0.1)
         self.tracks: dict[int, Track] = {}
-        self.ended: list[Track] = []
+        # Ended people are kept as counts only, so memory stays flat on streams that run for days.
+        self._ended_counts: Counter = Counter()
         self.events: list[dict] = []  # drained by the caller
-        self._minutes: dict[int, dict[int, str]] = defaultdict(dict)  # minute -> track -> status
+        self._minutes: dict[int, dict[int, str]] = defaultdict(dict)  # open minutes: track -> status
+        self._closed_minutes: list[dict] = []  # finished minutes, as counts
 
     def update(self, found: FaceBoxes, classify, frame: int, timestamp: float) -> list[TrackedFace]:
         """Associate this frame's faces with tracks; `classify(rows)` gives class probabilities
@@ -117,7 +119,9 @@ class FaceTracker:
                 self.events.append(self._event("change", t, frame, ts, **{"from": t.status, "to": label}))
                 t.status = label
         if t.status is not None:
-            self._minutes[int(ts // 60)][tid] = t.status
+            minute = int(ts // 60)
+            self._minutes[minute][tid] = t.status
+            self._close_minutes_before(minute - 1)  # keep the previous minute open for late frames
         return TrackedFace(tid, tuple(float(v) for v in box), face_score, t.status, dict(zip(self.labels, map(float, t.ema))))
 
     def _end_lost(self, frame: int) -> None:
@@ -127,7 +131,7 @@ class FaceTracker:
     def _end(self, tid: int) -> None:
         t = self.tracks.pop(tid)
         if t.status is not None:
-            self.ended.append(t)
+            self._ended_counts[t.status] += 1
             self.events.append(self._event("end", t, t.last_frame, t.last_time, label=t.status, frames_seen=t.last_frame - t.first_frame + 1,
                                            first_time=round(t.first_time, 3), first_frame=t.first_frame))
 
@@ -142,16 +146,21 @@ class FaceTracker:
 
     # -- counts ---------------------------------------------------------------------------
     def people(self) -> dict[int, str]:
-        """Every person seen so far (tracks that reached a status) -> current or final status."""
-        out = {t.id: t.status for t in self.ended}
-        out.update({t.id: t.status for t in self.tracks.values() if t.status is not None})
-        return out
+        """People on screen now (open tracks that reached a status) -> current status."""
+        return {t.id: t.status for t in self.tracks.values() if t.status is not None}
 
     def counts(self) -> dict:
-        return count_statuses(self.people().values(), self.labels)
+        statuses = Counter(self._ended_counts)
+        statuses.update(self.people().values())
+        return count_statuses(statuses.elements(), self.labels)
+
+    def _close_minutes_before(self, minute: int) -> None:
+        for m in sorted(k for k in self._minutes if k < minute):
+            self._closed_minutes.append({"minute": m, **count_statuses(self._minutes.pop(m).values(), self.labels)})
 
     def per_minute(self) -> list[dict]:
-        return [{"minute": m, **count_statuses(seen.values(), self.labels)} for m, seen in sorted(self._minutes.items())]
+        open_ = [{"minute": m, **count_statuses(seen.values(), self.labels)} for m, seen in sorted(self._minutes.items())]
+        return self._closed_minutes + open_
 
 
 def count_statuses(statuses, labels=LABELS) -> dict:

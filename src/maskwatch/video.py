@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -35,6 +36,8 @@ class VideoConfig:
     stall_timeout: float = 5.0
     reconnect_timeout: float = 30.0
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    on_frame: Callable[[np.ndarray, dict], None] | None = None  # annotated frame and live counts (web view)
+    stop: threading.Event | None = None  # set by another thread to end the run
 
 
 class _Writer:
@@ -119,6 +122,9 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             if cfg.max_frames and processed >= cfg.max_frames:
                 stopped = "max frames reached"
                 break
+            if cfg.stop is not None and cfg.stop.is_set():
+                stopped = "stopped"
+                break
             image = frame.image
             t0 = time.perf_counter()
             cls_s = 0.0
@@ -143,12 +149,14 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             t3 = time.perf_counter()
             events.write(tracker.events)
             tracker.events.clear()
-            if cfg.out or cfg.show:
+            if cfg.out or cfg.show or cfg.on_frame:
                 vis = image.copy()
                 if cfg.blur:
                     blur_faces(vis, hide)
                 annotator.annotate(vis, tracked)
                 draw_counts(vis, tracker.counts())
+                if cfg.on_frame:
+                    cfg.on_frame(vis, tracker.counts())
                 if cfg.out and writer is None:
                     writer = _Writer(cfg.out, source.fps, (vis.shape[1], vis.shape[0]))
                 if writer:

@@ -1,0 +1,82 @@
+"""Batch throughput and memory of `maskwatch image` over thousands of photos.
+
+    python benchmarks/bench_batch.py --data ../shared/data --count 5000
+
+Collects the photos under --data (prajna, mask-4k and kaggle-853: 5,585 real photos; repeated
+if --count asks for more), links them into one folder, and runs the CLI as a user would
+(`--jsonl`, no annotated images) with 1 worker, 2 workers and Ray on a local 2-CPU cluster,
+then in-process with a tenth of the photos and with all of them to show peak RSS does not grow
+with the count. Each run is its own process; peak RSS is the largest single process's.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+WRAP = (
+    "import resource, subprocess, sys, json, time; t = time.perf_counter(); "
+    "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
+    "print(json.dumps({'rc': rc, 'seconds': time.perf_counter() - t, "
+    "'peak_rss_mb': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))"
+)
+
+
+def run(cmd: list[str]) -> dict:
+    out = subprocess.run([sys.executable, "-c", WRAP, *cmd], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def link_photos(data: Path, count: int, folder: Path) -> int:
+    photos = sorted(p for p in data.rglob("*.jpg") if p.is_file())
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        src = photos[i % len(photos)]
+        os.symlink(src.resolve(), folder / f"{i:06d}_{src.name}")
+    return len(photos)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", default="../shared/data")
+    ap.add_argument("--count", type=int, default=5000)
+    ap.add_argument("--upscale", default="1", help="detector upscale (these are mostly close-up photos)")
+    ap.add_argument("--skip-ray", action="store_true")
+    args = ap.parse_args()
+
+    exe = shutil.which("maskwatch") or "maskwatch"
+    tmp = Path(tempfile.mkdtemp())
+    n_unique = link_photos(Path(args.data), args.count, tmp / "all")
+    link_photos(Path(args.data), args.count // 10, tmp / "tenth")
+    print(f"{args.count} photos ({n_unique} distinct real photos, repeated) on {os.cpu_count()} CPU cores, upscale {args.upscale}")
+    base = ["image", "--no-save", "-q", "--no-progress", "--upscale", args.upscale]
+    results = {}
+    configs = [("1 worker", ["--workers", "1"]), ("2 workers", ["--workers", "2"])]
+    if not args.skip_ray:
+        configs.append(("Ray local (2 CPUs)", ["--engine", "ray"]))
+    for name, extra in configs:
+        out = tmp / f"{name.split()[0]}.jsonl"
+        r = run([exe, *base, str(tmp / "all"), "--jsonl", str(out), *extra])
+        lines = sum(1 for _ in open(out))
+        r["images_per_s"] = lines / r["seconds"]
+        results[name] = r
+        print(f"{name:20s}: {r['images_per_s']:6.1f} images/s ({lines} lines, {r['seconds']:.0f} s, exit {r['rc']}), "
+              f"peak RSS {r['peak_rss_mb']:.0f} MB")
+    if "1 worker" in results and "2 workers" in results:
+        print(f"2 workers / 1 worker: {results['2 workers']['images_per_s'] / results['1 worker']['images_per_s']:.2f}x")
+    for label, folder in (("in-process, 1/10 of the photos", "tenth"), ("in-process, all photos", "all")):
+        out = tmp / f"{folder}.jsonl"
+        r = run([exe, *base, str(tmp / folder), "--jsonl", str(out)])
+        lines = sum(1 for _ in open(out))
+        print(f"{label:32s}: {lines} images, {lines / r['seconds']:.1f} images/s, peak RSS {r['peak_rss_mb']:.0f} MB")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

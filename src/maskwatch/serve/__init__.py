@@ -1,0 +1,1 @@
+"""Web service and page (optional extra: pip install 'maskwatch[serve]')."""

@@ -1,0 +1,196 @@
+"""FastAPI app: the upload page, the REST API, and (with a source) a live MJPEG view with counts.
+
+Models load once per app and are shared by all request threads (ONNX Runtime sessions are
+thread-safe). Uploads are size-limited, decoded in memory (content decides, not the extension)
+and never written to disk.
+"""
+
+import contextlib
+import hmac
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from ..imageio import decode_image
+from ..types import ImageResult
+
+PAGE = Path(__file__).with_name("page.html")
+
+
+@dataclass
+class ServeConfig:
+    token: str | None = None
+    max_upload_mb: float = 20.0
+    max_pixels: int = 40_000_000
+    max_files: int = 32
+    source: str | None = None
+    detector_kwargs: dict | None = None
+
+
+class LiveView:
+    """Runs the video pipeline on a source in a thread; keeps the latest annotated JPEG and counts."""
+
+    def __init__(self, detector, source: str):
+        from ..video import VideoConfig, run_video
+
+        self.source = source
+        self.jpeg: bytes | None = None
+        self.counts: dict = {}
+        self.summary: dict | None = None
+        self.frames = 0
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        cfg = VideoConfig(source=source, on_frame=self._on_frame, stop=self._stop)
+
+        def target():
+            try:
+                self.summary = run_video(detector, cfg, log=lambda m: None)
+            except Exception as exc:  # the page says so instead of a silent dead stream
+                self.summary = {"stopped": f"error: {exc}"}
+
+        self._thread = threading.Thread(target=target, name="maskwatch-live", daemon=True)
+        self._thread.start()
+
+    def _on_frame(self, vis, counts) -> None:
+        ok, buf = cv2.imencode(".jpg", vis, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        with self._cond:
+            if ok:
+                self.jpeg = buf.tobytes()
+            self.counts = counts
+            self.frames += 1
+            self._cond.notify_all()
+
+    def next_jpeg(self, after: int, timeout: float = 5.0) -> tuple[int, bytes | None]:
+        with self._cond:
+            self._cond.wait_for(lambda: self.frames > after or self._stop.is_set(), timeout=timeout)
+            return self.frames, self.jpeg
+
+    def stats(self) -> dict:
+        return {"source": self.source, "frames": self.frames, "running": self._thread.is_alive(), **self.counts,
+                "stopped": (self.summary or {}).get("stopped")}
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def create_app(cfg: ServeConfig, detector=None):
+    try:
+        from fastapi import FastAPI, Request
+        from fastapi.exceptions import RequestValidationError
+        from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
+        from starlette.exceptions import HTTPException as StarletteHTTPException
+        from starlette.formparsers import MultiPartParser
+    except ImportError:
+        raise RuntimeError("the web service needs FastAPI: pip install 'maskwatch[serve]'") from None
+
+    from ..pipeline import Detector
+
+    detector = detector or Detector(**(cfg.detector_kwargs or {}))
+    max_bytes = int(cfg.max_upload_mb * 1024 * 1024)
+    # Starlette spools uploads over 1 MB to a temporary file; keep every allowed upload in memory.
+    MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_bytes)
+    live = LiveView(detector, cfg.source) if cfg.source else None
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        yield
+        if live is not None:
+            live.close()  # stop the camera thread with the server
+
+    app = FastAPI(title="maskwatch", version=detector.info()["version"], lifespan=lifespan,
+                  description="Face-mask detection: upload photos, get faces with mask / no mask / mask worn incorrectly.")
+    app.state.detector = detector
+    app.state.live = live
+
+    def error(status: int, message: str) -> JSONResponse:
+        return JSONResponse({"error": message}, status_code=status)
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        if cfg.token and request.url.path not in ("/api/health",):
+            given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.query_params.get("token", "")
+            if not hmac.compare_digest(given.encode(), cfg.token.encode()):
+                return error(401, "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>")
+        if request.method == "POST":
+            length = request.headers.get("content-length")
+            if length is None:
+                return error(411, "Content-Length required")
+            if not length.isdigit() or int(length) > max_bytes:
+                return error(413, f"upload too large: the limit is {cfg.max_upload_mb:g} MB per request")
+        try:
+            return await call_next(request)
+        except Exception as exc:  # never a stack trace to the client
+            return error(500, f"internal error: {type(exc).__name__}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, exc):
+        return error(exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request, exc):
+        return error(422, "bad request: " + "; ".join(str(e.get("msg")) for e in exc.errors()))
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def page():
+        return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @app.get("/api/health")
+    def health():
+        return {"status": "ok", "model": detector.info(), "live": live is not None}
+
+    @app.post("/api/detect")
+    async def detect(request: Request):
+        """Multipart upload of one or more images (any field name). Returns the `maskwatch image --json` schema."""
+        try:
+            form = await request.form(max_files=cfg.max_files, max_fields=cfg.max_files)
+        except Exception as exc:
+            return error(400, f"could not read the upload as multipart/form-data: {exc}")
+        uploads = [(key, v) for key, v in form.multi_items() if hasattr(v, "read")]
+        if not uploads:
+            return error(400, "no file in the upload: send images as multipart/form-data fields")
+        from starlette.concurrency import run_in_threadpool
+
+        results = []
+        for _, up in uploads:
+            data = await up.read()
+            name = up.filename or "upload"
+            results.append(await run_in_threadpool(_detect_one, detector, data, name, cfg.max_pixels))
+        body = {"model": detector.info(), "images": [r.to_dict() for r in results]}
+        if all(r.error for r in results):
+            too_big = any("too large" in r.error for r in results)
+            return JSONResponse({"error": "; ".join(r.error for r in results), **body}, status_code=413 if too_big else 422)
+        return body
+
+    if live is not None:
+        @app.get("/api/stream/stats")
+        def stream_stats():
+            return live.stats()
+
+        @app.get("/api/stream.mjpg")
+        def stream():
+            def frames():
+                seen, t_end = 0, time.monotonic() + 3600  # a viewer reconnects after an hour: no endless response
+                while time.monotonic() < t_end:
+                    seen, jpg = live.next_jpeg(seen)
+                    if jpg is None:
+                        if live.summary is not None:
+                            return
+                        continue
+                    yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n"
+
+            return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame")
+
+    return app
+
+
+def _detect_one(detector, data: bytes, name: str, max_pixels: int) -> ImageResult:
+    try:
+        image = decode_image(data, name=name, max_pixels=max_pixels)
+    except ValueError as exc:
+        return ImageResult(file=name, error=str(exc))
+    h, w = image.shape[:2]
+    return ImageResult(file=name, width=w, height=h, faces=detector.detect(image))

@@ -1,0 +1,17 @@
+"""The `maskwatch image --json` schema, checked the same way by the CLI and API tests."""
+from maskwatch.types import LABELS
+
+FACE_KEYS = {"box", "face_score", "label", "score", "probs"}
+
+
+def check_schema(doc: dict) -> None:
+    assert {"model", "images"} <= set(doc)
+    assert set(doc["model"]) == {"classifier", "detector", "version"}
+    for img in doc["images"]:
+        assert set(img) == {"file", "width", "height", "error", "faces"}
+        for face in img["faces"]:
+            assert set(face) == FACE_KEYS
+            assert len(face["box"]) == 4 and face["label"] in LABELS
+            assert set(face["probs"]) == set(LABELS)
+            x1, y1, x2, y2 = face["box"]
+            assert 0 <= x1 < x2 <= img["width"] and 0 <= y1 < y2 <= img["height"]

@@ -1,0 +1,239 @@
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from maskwatch.cli import main  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(__file__))
+from schema import check_schema  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, *extra):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "serve", "--port", str(self.port), "--threads", "2", *extra],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.url + "/api/health", timeout=2)
+                return
+            except (urllib.error.URLError, ConnectionError):
+                if self.proc.poll() is not None:
+                    raise RuntimeError(self.proc.stderr.read())
+                time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def post_files(url, files, headers=None, timeout=60):
+    """multipart/form-data POST of (name, bytes) pairs; returns (status, json).
+
+    A server that refuses an oversized body answers before reading it and closes the socket:
+    the answer is still read after the send breaks off, as a browser would.
+    """
+    import http.client
+    from urllib.parse import urlparse
+
+    boundary = "maskwatchtestboundary"
+    body = b""
+    for name, data in files:
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+                 f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    u = urlparse(url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+    try:
+        try:
+            conn.request("POST", "/api/detect", body=body,
+                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})})
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        resp = conn.getresponse()
+        return resp.status, json.loads(resp.read())
+    finally:
+        conn.close()
+
+
+def get(url, headers=None):
+    req = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+@pytest.fixture(scope="module")
+def server():
+    s = Server("--max-upload-mb", "5")
+    yield s
+    s.stop()
+
+
+def test_health_and_docs(server):
+    status, body = get(server.url + "/api/health")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    status, body = get(server.url + "/openapi.json")
+    assert status == 200 and "/api/detect" in json.loads(body)["paths"]
+    assert get(server.url + "/docs")[0] == 200
+
+
+def test_detect_returns_the_cli_schema(server, examples):
+    status, doc = post_files(server.url, [("street.jpg", (examples / "street_717.jpg").read_bytes()),
+                                          ("crowd.jpg", (examples / "crowd_495.jpg").read_bytes())])
+    assert status == 200
+    check_schema(doc)
+    assert [i["file"] for i in doc["images"]] == ["street.jpg", "crowd.jpg"]
+    assert len(doc["images"][1]["faces"]) >= 5
+
+
+def _bad_uploads(examples):
+    from PIL import Image
+
+    good = (examples / "crowd_702.jpg").read_bytes()
+    bomb = io.BytesIO()
+    Image.new("1", (30000, 30000)).save(bomb, "PNG")
+    return {
+        "empty": ([("empty.jpg", b"")], 422, "empty"),
+        "not an image": ([("notes.jpg", b"hello, not an image" * 50)], 422, "not a readable image"),
+        "truncated jpeg": ([("cut.jpg", good[: len(good) // 3])], 422, "not a readable image"),
+        "png bomb": ([("bomb.png", bomb.getvalue())], 413, "too large"),
+        "huge upload": ([("big.jpg", os.urandom(6 * 1024 * 1024))], 413, "upload too large"),
+    }
+
+
+def test_bad_uploads_get_4xx_and_the_server_keeps_serving(server, examples):
+    for what, (files, code, message) in _bad_uploads(examples).items():
+        status, doc = post_files(server.url, files)
+        assert status == code, what
+        assert message in doc["error"], what
+        assert "Traceback" not in json.dumps(doc)
+        assert get(server.url + "/api/health")[0] == 200
+    status, doc = post_files(server.url, [])
+    assert status == 400 and "no file" in doc["error"]
+
+
+def test_one_bad_file_among_good_ones_keeps_the_good_results(server, examples):
+    status, doc = post_files(server.url, [("ok.jpg", (examples / "street_717.jpg").read_bytes()), ("bad.jpg", b"")])
+    assert status == 200
+    assert doc["images"][0]["faces"] and doc["images"][1]["error"]
+
+
+def test_concurrent_requests_do_not_mix_results(server, examples):
+    names = ["street_717.jpg", "crowd_495.jpg", "group_698.jpg", "crowd_702.jpg"]
+    expected = {n: post_files(server.url, [(n, (examples / n).read_bytes())])[1]["images"][0] for n in names}
+    errors, got = [], []
+
+    def client(k):
+        try:
+            for i in range(4):
+                n = names[(k + i) % 4]
+                status, doc = post_files(server.url, [(n, (examples / n).read_bytes())])
+                got.append((n, status, doc["images"][0]))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(got) == 32
+    for n, status, img in got:
+        assert status == 200 and img == expected[n]
+
+
+def test_token_protects_page_and_api(examples):
+    s = Server("--token", "s3cret")
+    try:
+        assert get(s.url + "/api/health")[0] == 200  # liveness probes need no token
+        assert get(s.url + "/")[0] == 401
+        status, doc = post_files(s.url, [("a.jpg", (examples / "street_717.jpg").read_bytes())])
+        assert status == 401 and "token" in doc["error"]
+        status, doc = post_files(s.url, [("a.jpg", (examples / "street_717.jpg").read_bytes())], {"Authorization": "Bearer s3cret"})
+        assert status == 200
+        assert get(s.url + "/?token=s3cret")[0] == 200
+    finally:
+        s.stop()
+
+
+def test_public_bind_needs_a_token(capsys, monkeypatch):
+    monkeypatch.delenv("MASKWATCH_TOKEN", raising=False)
+    assert main(["serve", "--host", "0.0.0.0"]) == 2
+    assert "set --token or MASKWATCH_TOKEN" in capsys.readouterr().err
+
+
+def test_live_view_streams_frames_and_counts(tmp_path, examples):
+    from maskwatch.clips import make_pan_clip
+
+    clip = tmp_path / "clip.avi"
+    make_pan_clip([examples / "crowd_495.jpg"] * 3, clip, frames_per_photo=100)
+    s = Server("--source", str(clip), "--upscale", "1")
+    try:
+        deadline = time.monotonic() + 60
+        stats = {}
+        while time.monotonic() < deadline:
+            stats = json.loads(get(s.url + "/api/stream/stats")[1])
+            if stats["frames"] > 20 and stats.get("people"):
+                break
+            time.sleep(0.3)
+        assert stats["frames"] > 20 and stats["people"] >= 3
+        with urllib.request.urlopen(s.url + "/api/stream.mjpg", timeout=30) as r:
+            assert r.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+            chunk = r.read(50000)
+        assert b"Content-Type: image/jpeg" in chunk and b"\xff\xd8" in chunk
+    finally:
+        s.stop()
+
+
+def test_page_in_a_real_browser(server, examples, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("Debian chromium is not installed (setup.sh installs it where it can)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        try:
+            page = browser.new_page()
+            page.goto(server.url + "/")
+            page.set_input_files("#pick", [str(examples / "crowd_495.jpg"), str(examples / "street_717.jpg")])
+            page.wait_for_function("document.querySelectorAll('canvas').length === 2", timeout=60000)
+            faces = int(page.inner_text("#t-faces").split()[0])
+            assert faces >= 8
+            assert page.locator("table tr").count() == faces + 2  # two header rows
+            assert "compliance" in page.inner_text("#t-rate")
+            page.set_input_files("#pick", [str(tmp_path / "x.jpg")]) if (tmp_path / "x.jpg").write_bytes(b"") is not None else None
+            page.wait_for_selector(".msg.error", timeout=30000)
+            assert "empty" in page.inner_text(".msg.error")
+            page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+        finally:
+            browser.close()

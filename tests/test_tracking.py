@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from maskwatch.faces import FaceBoxes
+from maskwatch.tracking import FaceTracker, TrackerConfig
+
+WITH, WITHOUT, INCORRECT = [0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]
+
+
+def boxes(*xs):
+    xyxy = np.array([[x, 100, x + 60, 170] for x in xs], np.float32).reshape(-1, 4)
+    return FaceBoxes(xyxy, np.full(len(xs), 0.95, np.float32), np.zeros((len(xs), 5, 2), np.float32))
+
+
+def run(tracker, frames):
+    """frames: list of [(x, probs), ...] per frame; a face moves 2 px per frame."""
+    out = []
+    for i, faces in enumerate(frames):
+        fb = boxes(*[x + 2 * i for x, _ in faces])
+        probs = np.array([p for _, p in faces], np.float32).reshape(-1, 3)
+        out.append(tracker.update(fb, lambda rows: probs[rows], i, i / 30))
+    return out
+
+
+def test_one_bad_frame_does_not_flip_a_label():
+    t = FaceTracker(config=TrackerConfig(classify_every=1))
+    frames = [[(100, WITH)]] * 10 + [[(100, WITHOUT)]] + [[(100, WITH)]] * 10
+    run(t, frames)
+    kinds = [e["event"] for e in t.events]
+    assert kinds == ["appear"] and t.events[0]["label"] == "with_mask"
+
+
+def test_a_lasting_change_is_an_event():
+    t = FaceTracker(config=TrackerConfig(classify_every=1))
+    run(t, [[(100, WITH)]] * 10 + [[(100, INCORRECT)]] * 10)
+    changes = [e for e in t.events if e["event"] == "change"]
+    assert len(changes) == 1 and changes[0]["from"] == "with_mask" and changes[0]["to"] == "mask_worn_incorrectly"
+
+
+def test_tracks_end_and_counts_add_up():
+    t = FaceTracker(config=TrackerConfig(lost_frames=5, classify_every=1))
+    # two people for 10 frames, then only the first one for 10 more
+    run(t, [[(100, WITH), (400, WITHOUT)]] * 10 + [[(100, WITH)]] * 10)
+    ends = [e for e in t.events if e["event"] == "end"]
+    assert len(ends) == 1 and ends[0]["label"] == "without_mask"
+    t.finish()
+    assert t.counts() == {"people": 2, "with_mask": 1, "without_mask": 1, "mask_worn_incorrectly": 0, "compliance_rate": 0.5}
+    assert [e["event"] for e in t.events].count("end") == 2
+    assert t.per_minute() == [{"minute": 0, "people": 2, "with_mask": 1, "without_mask": 1, "mask_worn_incorrectly": 0,
+                               "compliance_rate": 0.5}]
+
+
+def test_settled_tracks_are_classified_every_nth_frame():
+    t = FaceTracker(config=TrackerConfig(classify_every=3))
+    calls = []
+    for i in range(30):
+        fb = boxes(100 + 2 * i)
+        t.update(fb, lambda rows: calls.append(len(rows)) or np.array([WITH] * len(rows), np.float32), i, i / 30)
+    assert 8 <= sum(calls) <= 16  # not 30: each settled track is re-checked every 3rd frame
+
+
+def test_carry_moves_boxes_on():
+    t = FaceTracker(config=TrackerConfig(classify_every=1))
+    run(t, [[(100, WITH)]] * 8)
+    carried = t.carry(10, 10 / 30)
+    assert len(carried) == 1 and carried[0].status == "with_mask"
+    assert carried[0].box[0] == pytest.approx(100 + 2 * 10, abs=1.5)  # kept moving 2 px per frame

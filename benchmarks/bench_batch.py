@@ -33,10 +33,12 @@ def run(cmd: list[str]) -> dict:
     return json.loads(out.stdout)
 
 
-def link_photos(data: Path, count: int, folder: Path) -> int:
+def link_photos(data: Path, count: int, folder: Path, step: int = 1) -> int:
+    """Link `count` photos (repeating the collection if needed); with step=10, every 10th of them,
+    so a smaller run has the same mix of image sizes (memory depends on size, not count)."""
     photos = sorted(p for p in data.rglob("*.jpg") if p.is_file())
     folder.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
+    for i in range(0, count, step):
         src = photos[i % len(photos)]
         os.symlink(src.resolve(), folder / f"{i:06d}_{src.name}")
     return len(photos)
@@ -48,17 +50,18 @@ def main():
     ap.add_argument("--count", type=int, default=5000)
     ap.add_argument("--upscale", default="1", help="detector upscale (these are mostly close-up photos)")
     ap.add_argument("--skip-ray", action="store_true")
+    ap.add_argument("--memory-only", action="store_true", help="only the in-process 1/10 vs all run")
     args = ap.parse_args()
 
     exe = shutil.which("maskwatch") or "maskwatch"
     tmp = Path(tempfile.mkdtemp())
     n_unique = link_photos(Path(args.data), args.count, tmp / "all")
-    link_photos(Path(args.data), args.count // 10, tmp / "tenth")
+    link_photos(Path(args.data), args.count, tmp / "tenth", step=10)
     print(f"{args.count} photos ({n_unique} distinct real photos, repeated) on {os.cpu_count()} CPU cores, upscale {args.upscale}")
     base = ["image", "--no-save", "-q", "--no-progress", "--upscale", args.upscale]
     results = {}
-    configs = [("1 worker", ["--workers", "1"]), ("2 workers", ["--workers", "2"])]
-    if not args.skip_ray:
+    configs = [] if args.memory_only else [("1 worker", ["--workers", "1"]), ("2 workers", ["--workers", "2"])]
+    if not args.skip_ray and not args.memory_only:
         configs.append(("Ray local (2 CPUs)", ["--engine", "ray"]))
     for name, extra in configs:
         out = tmp / f"{name.split()[0]}.jsonl"

@@ -16,4 +16,7 @@ def make_session(model: bytes | str, threads: int | None = None):
     # Detector and classifier sessions run one after the other: idle threads that spin-wait
     # would steal the cores the other session needs (measured: classify 2x slower with spinning).
     opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    # Photos come in every size; the arena keeps the largest activations ever seen (measured:
+    # RSS 243 -> 349 MB over 2,500 photos with it, flat ~230 MB without, 2 % slower).
+    opts.enable_cpu_mem_arena = False
     return ort.InferenceSession(model, sess_options=opts, providers=["CPUExecutionProvider"])

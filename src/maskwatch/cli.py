@@ -41,12 +41,33 @@ def _add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.0, conf
     p.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: all cores)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, plus 'did you mean' for mistyped options (--upscal -> --upscale)."""
+
+    def error(self, message: str):
+        import difflib
+        import re
+
+        m = re.match(r"unrecognized arguments: (.*)", message)
+        if m:
+            parsers = [self] + [p for a in self._actions if isinstance(a, argparse._SubParsersAction) for p in a.choices.values()]
+            known = sorted({o for p in parsers for a in p._actions for o in a.option_strings if o.startswith("--")})
+            hints = []
+            for arg in m.group(1).split():
+                close = difflib.get_close_matches(arg.split("=")[0], known, n=3, cutoff=0.6) if arg.startswith("-") else []
+                if close:
+                    hints.append(f"{arg}: similar options are {', '.join(close)}")
+            if hints:
+                message += "\n" + "\n".join(hints)
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="maskwatch", description="Find faces and tell: mask, no mask, or mask worn incorrectly.")
+    parser = _Parser(prog="maskwatch", description="Find faces and tell: mask, no mask, or mask worn incorrectly.")
     parser.add_argument("--version", action="version", version=f"maskwatch {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("image", help="detect masks in photos", description="Detect masks in photos: files, folders or glob patterns.")
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (searched recursively) or glob patterns")

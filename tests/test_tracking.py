@@ -18,7 +18,7 @@ def run(tracker, frames):
     for i, faces in enumerate(frames):
         fb = boxes(*[x + 2 * i for x, _ in faces])
         probs = np.array([p for _, p in faces], np.float32).reshape(-1, 3)
-        out.append(tracker.update(fb, lambda rows: probs[rows], i, i / 30))
+        out.append(tracker.update(fb, lambda rows, probs=probs: probs[rows], i, i / 30))
     return out
 
 

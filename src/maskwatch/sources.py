@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -35,7 +35,6 @@ class SourceStats:
     corrupt_frames: int = 0
     reconnects: int = 0
     decode_s: float = 0.0
-    messages: list[str] = field(default_factory=list)
 
 
 class _End:

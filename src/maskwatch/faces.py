@@ -18,9 +18,8 @@ from .specs import DEFAULT_DETECTOR, DetectorSpec, sha256_bytes
 
 # Kaggle-style annotators (and most mask datasets) draw the face box lower and larger than
 # RetinaFace's forehead-to-chin box: they include the chin and the mask's lower edge. Each
-# detector spec says how to shift its boxes (fractions of the box: dx1, dy1, dx2, dy2);
-# `box_adjust=(0, 0, 0, 0)` gives the raw boxes.
-DEFAULT_BOX_ADJUST = DEFAULT_DETECTOR.box_adjust
+# detector spec says how to shift its boxes (DetectorSpec.box_adjust: fractions of the box,
+# dx1, dy1, dx2, dy2); `box_adjust=(0, 0, 0, 0)` gives the raw boxes.
 
 
 @dataclass(frozen=True)

@@ -38,18 +38,16 @@ class DetectorTrainConfig:
 
 
 def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
-    try:
-        import onnx
-        import torch
-    except ImportError:
-        raise RuntimeError("training needs PyTorch and onnx: pip install 'maskwatch[train]'") from None
+    from .engine import _progress, setup_torch
+
+    setup_torch(cfg.seed, cfg.threads)
+    import onnx
+    import torch
+
     from ..faces import _load_weights
-    from .engine import _progress, pick_threads
     from .onnx_graph import OnnxGraphModule
 
     t_start = time.time()
-    torch.manual_seed(cfg.seed)
-    torch.set_num_threads(pick_threads(cfg.threads))
     rng = np.random.default_rng(cfg.seed)
     items = load_annotations(cfg.data, cfg.split, cfg.part)
     images, boxes = [], []

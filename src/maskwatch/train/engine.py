@@ -44,18 +44,27 @@ def pick_threads(requested: int | None) -> int:
     return 1 if cores <= 2 and load > 0.8 else cores
 
 
-def train(cfg: TrainConfig, log=print) -> dict:
+def setup_torch(seed: int, threads: int | None) -> int:
+    """Import torch (or say how to install it), seed it, set its thread count; returns the threads."""
     try:
+        import onnx  # noqa: F401  (every training run ends in an ONNX export)
         import torch
     except ImportError:
-        raise RuntimeError("training needs PyTorch: pip install 'maskwatch[train]'") from None
+        raise RuntimeError("training needs PyTorch and onnx: pip install 'maskwatch[train]'") from None
+    torch.manual_seed(seed)
+    n = pick_threads(threads)
+    torch.set_num_threads(n)
+    return n
+
+
+def train(cfg: TrainConfig, log=print) -> dict:
+    threads = setup_torch(cfg.seed, cfg.threads)
+    import torch
+
     from .model import Deployable, MobileNetV2
     from .pretrained import load_imagenet_backbone
 
     t_start = time.time()
-    torch.manual_seed(cfg.seed)
-    threads = pick_threads(cfg.threads)
-    torch.set_num_threads(threads)
     rng = np.random.default_rng(cfg.seed)
 
     samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log)

@@ -156,9 +156,10 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
                 if cfg.blur:
                     blur_faces(vis, hide)
                 annotator.annotate(vis, tracked)
-                draw_counts(vis, tracker.counts())
+                counts = tracker.counts()
+                draw_counts(vis, counts)
                 if cfg.on_frame:
-                    cfg.on_frame(vis, tracker.counts())
+                    cfg.on_frame(vis, counts)
                 if cfg.out and writer is None:
                     writer = _Writer(cfg.out, source.fps, (vis.shape[1], vis.shape[0]))
                 if writer:

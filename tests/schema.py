@@ -6,7 +6,7 @@ FACE_KEYS = {"box", "face_score", "label", "score", "probs"}
 
 def check_schema(doc: dict) -> None:
     assert {"model", "images"} <= set(doc)
-    assert set(doc["model"]) == {"classifier", "detector", "version"}
+    assert set(doc["model"]) == {"classifier", "detector", "labels_from", "version"}
     for img in doc["images"]:
         assert set(img) == {"file", "width", "height", "error", "faces"}
         for face in img["faces"]:

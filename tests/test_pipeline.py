@@ -55,3 +55,15 @@ def test_missing_model_is_a_clear_error(tmp_path):
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="cannot load classifier"):
         maskwatch.Detector(model=bad)
+
+
+def test_flip_averages_the_mirrored_crop(examples):
+    import cv2
+
+    image = cv2.imread(str(examples / "street_717.jpg"))
+    plain, flip = MaskClassifier(threads=1, flip=False), MaskClassifier(threads=1)
+    crops = plain.crops(image, np.array([[10, 80, 75, 175], [80, 120, 140, 185]], np.float32))
+    mirrored = np.ascontiguousarray(crops[:, :, ::-1])
+    want = (plain.predict_crops(crops) + plain.predict_crops(mirrored)) / 2
+    np.testing.assert_allclose(flip.predict_crops(crops), want, atol=1e-5)
+    assert not np.allclose(plain.predict_crops(crops), plain.predict_crops(mirrored), atol=1e-4)  # the mirror is a second look

@@ -30,8 +30,8 @@ def test_match_marks_anchors_of_each_face():
 
     pri = make_priors(128, 128, (8, 16, 32), ((16, 32), (64, 128), (256, 512)))
     xyxy = np.concatenate([pri[:, :2] - pri[:, 2:] / 2, pri[:, :2] + pri[:, 2:] / 2], 1) * 128
-    conf, loc = match(np.array([[40, 40, 72, 72]], np.float32), pri, xyxy, 128, (0.1, 0.2))
-    assert conf.sum() >= 1 and np.isfinite(loc).all()
+    conf, loc, cls = match(np.array([[40, 40, 72, 72, 2]], np.float32), pri, xyxy, 128, (0.1, 0.2))
+    assert conf.sum() >= 1 and np.isfinite(loc).all() and (cls[conf > 0] == 2).all()
     k = int(np.flatnonzero(conf)[0])  # decoding the target gives the face back
     c = pri[k, :2] + loc[k, :2] * 0.1 * pri[k, 2:]
     wh = pri[k, 2:] * np.exp(loc[k, 2:] * 0.2)
@@ -51,3 +51,57 @@ def test_train_detector_cli_writes_a_usable_detector(examples, tmp_path, capsys)
     assert det.info()["detector"] == "det" and len(faces) >= 1
     assert main(["image", str(examples / "street_717.jpg"), "--detector", str(tmp_path / "nope.onnx"), "--no-save"]) == 2
     assert "detector model not found" in capsys.readouterr().err
+
+
+def test_mask_head_in_onnx_matches_torch():
+    import onnxruntime as ort
+
+    from maskwatch.faces import _load_weights
+    from maskwatch.specs import WIDERFACE_DETECTOR
+    from maskwatch.train.mask_head import MASK_OUTPUT, MaskHead, append_to_proto, feature_inputs
+    from maskwatch.train.onnx_graph import OnnxGraphModule
+
+    proto = onnx.load_from_string(_load_weights(WIDERFACE_DETECTOR))
+    torch.manual_seed(0)
+    head = MaskHead()
+    for p in head.parameters():  # away from the init, so a wrong layer order or layout shows
+        p.data.normal_(0, 0.2)
+    x = np.random.default_rng(1).normal(0, 50, (1, 3, 96, 128)).astype(np.float32)
+    with torch.no_grad():
+        *_, f1, f2, f3 = OnnxGraphModule(proto)(torch.from_numpy(x), extra=tuple(feature_inputs(proto)))
+        want = torch.softmax(head([f1, f2, f3]), -1).numpy()
+    sess = ort.InferenceSession(append_to_proto(proto, head).SerializeToString(), providers=["CPUExecutionProvider"])
+    got = sess.run([MASK_OUTPUT], {"input": x})[0]
+    conf = sess.run(["conf"], {"input": x})[0]
+    assert got.shape == (1, conf.shape[1], 3)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_mask_head_detector_labels_faces(examples, tmp_path, capsys):
+    out = tmp_path / "head.onnx"
+    rc = main(["train-detector", "--data", str(examples / "annotations.json"), "--epochs", "1", "--batch-size", "2",
+               "--out", str(out), "--no-progress", "--threads", "2", "--mask-head"])
+    assert rc == 0
+    from maskwatch import Detector
+
+    photo = str(examples / "street_717.jpg")
+    both = Detector(detector=str(out), threads=2, labels_from="both")
+    head = Detector(detector=str(out), threads=2, labels_from="detector")
+    crop = Detector(detector=str(out), threads=2)  # the default
+    assert crop.info()["labels_from"] == "classifier" and both.info()["labels_from"] == "both"
+    assert both.faces.mask_labels is not None
+    fb, fh, fc = both.detect(photo), head.detect(photo), crop.detect(photo)
+    assert len(fb) == len(fh) == len(fc) >= 1
+    for b, h, c in zip(fb, fh, fc):
+        assert abs(sum(h.probs.values()) - 1) < 1e-4
+        for label in b.probs:  # "both" is the mean of the other two
+            assert b.probs[label] == pytest.approx((h.probs[label] + c.probs[label]) / 2, abs=1e-5)
+    # Boxes from elsewhere (a tracker) have no head output: the classifier labels them.
+    found = both.faces.detect(both_img := __import__("cv2").imread(photo))
+    from dataclasses import replace
+
+    np.testing.assert_allclose(both.class_probs(both_img, replace(found, mask_probs=None)), crop.class_probs(both_img, found), atol=1e-6)
+    capsys.readouterr()
+    assert main(["image", photo, "--no-save", "--detector", "widerface", "--labels-from", "detector"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "has no mask head" in err and len(err.splitlines()) == 1

@@ -30,12 +30,15 @@ def _unit_float(text: str) -> float:
     return v
 
 
-def _add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.0, conf: float = 0.5) -> None:
+def _add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.5, conf: float = 0.5) -> None:
     from_defaults = "(default: %(default)s)"
     p.add_argument("--model", help="classifier .onnx (default: the model shipped with maskwatch)")
     p.add_argument("--detector", default=None, metavar="NAME|FILE",
                    help="face detector: widerface (RetinaFace as published), finetuned (fine-tuned on mask photos), "
                         "or a .onnx from `maskwatch train-detector` (default: finetuned)")
+    p.add_argument("--labels-from", choices=["classifier", "detector", "both"], default="classifier",
+                   help="mask label from the crop classifier, the mask head of a detector trained with "
+                        "train-detector --mask-head, or their mean (default: %(default)s)")
     p.add_argument("--conf", type=_unit_float, default=conf, help=f"face detector score threshold {from_defaults}")
     p.add_argument("--upscale", type=_positive_float, default=upscale,
                    help=f"enlarge images by this factor before face detection; finds small faces {from_defaults}")
@@ -153,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=10, help="(default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=8, help="(default: %(default)s)")
     p.add_argument("--lr", type=_positive_float, default=3e-4, help="peak learning rate (default: %(default)s)")
+    p.add_argument("--mask-head", action="store_true",
+                   help="also train a 3-class mask head, so the detector labels faces itself (see --labels-from)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
@@ -161,16 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _detector_kwargs(args) -> dict:
     kwargs = {"model": args.model, "conf": args.conf, "upscale": args.upscale, "max_side": args.max_side, "threads": args.threads,
-              "detector": args.detector}
+              "detector": args.detector, "labels_from": args.labels_from}
     if args.raw_boxes:
         kwargs["box_adjust"] = (0.0, 0.0, 0.0, 0.0)
     return kwargs
 
 
-def _detector(args):
+def _detector(args, **overrides):
     from .pipeline import Detector
 
-    return Detector(**_detector_kwargs(args))
+    return Detector(**{**_detector_kwargs(args), **overrides})
 
 
 def cmd_image(args) -> int:
@@ -206,7 +211,7 @@ def cmd_image(args) -> int:
     job = JobSpec(detector_kwargs, str(out_dir) if out_dir else None, duplicate_stems(files))
     from .pipeline import model_info
 
-    info = model_info(args.model, args.detector)
+    info = model_info(args.model, args.detector, args.labels_from)
     # Summaries go to stderr when stdout carries results, so pipes stay clean.
     report = sys.stderr if stdout_sinks else sys.stdout
     failed = processed = 0
@@ -334,7 +339,9 @@ def cmd_video(args) -> int:
                       detect_every=args.detect_every, max_frames=args.max_frames, fps=args.fps,
                       stall_timeout=args.stall_timeout, reconnect_timeout=args.reconnect_timeout)
     _quiet_opencv()
-    detector = _detector(args)
+    # No mirrored second look at each crop: per-track smoothing over frames does that job, and
+    # every millisecond counts at 30 fps.
+    detector = _detector(args, flip=False)
     summary = run_video(detector, cfg, log=lambda msg: print(f"maskwatch: {msg}", file=sys.stderr))
     keys = ("stopped", "frames", "fps", "people", "with_mask", "without_mask", "mask_worn_incorrectly", "compliance_rate",
             "frames_dropped", "corrupt_frames", "reconnects")
@@ -378,8 +385,8 @@ def cmd_train_detector(args) -> int:
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError("--epochs and --batch-size must be at least 1")
     cfg = DetectorTrainConfig(data=args.data, out=args.out, split=args.split, part=args.part, epochs=args.epochs,
-                              batch_size=args.batch_size, lr=args.lr, seed=args.seed, threads=args.threads,
-                              progress=not args.no_progress)
+                              batch_size=args.batch_size, lr=args.lr, mask_head=args.mask_head, seed=args.seed,
+                              threads=args.threads, progress=not args.no_progress)
     train_detector(cfg, log=lambda msg: print(msg, file=sys.stderr))
     return EXIT_OK
 

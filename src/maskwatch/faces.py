@@ -6,6 +6,7 @@ we control the input scale (small faces need an upscaled image), thresholds and 
 from __future__ import annotations
 
 import importlib
+import json
 import math
 import threading
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ class FaceBoxes:
     xyxy: np.ndarray  # (n, 4) float32
     scores: np.ndarray  # (n,) float32
     landmarks: np.ndarray  # (n, 5, 2) float32
+    # (n, classes) mask-class probabilities from a detector with a mask head (FaceDetector.mask_labels
+    # order); None for detectors without one, and for boxes that come from elsewhere (a tracker).
+    mask_probs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -37,13 +41,13 @@ class FaceBoxes:
 class FaceDetector:
     """Finds faces in BGR images.
 
-    upscale: factor applied before detection (2.0 finds faces down to ~10 px tall);
+    upscale: factor applied before detection (2.5 finds faces down to ~8 px tall);
     max_side: cap on the longest side of the detector input, so big photos stay fast.
     """
 
     def __init__(
         self,
-        upscale: float = 2.0,
+        upscale: float = 2.5,
         score_threshold: float = 0.5,
         nms_iou: float = 0.4,
         max_side: int = 1280,
@@ -63,6 +67,10 @@ class FaceDetector:
         self.spec = spec
         self._session = make_session(_load_weights(spec), threads)
         self._input_name = self._session.get_inputs()[0].name
+        # Detectors trained with `train-detector --mask-head` carry a 4th output: class probabilities per anchor.
+        outputs = [o.name for o in self._session.get_outputs()]
+        meta = self._session.get_modelmeta().custom_metadata_map
+        self.mask_labels: tuple[str, ...] | None = tuple(json.loads(meta["mask_labels"])) if "mask" in outputs and "mask_labels" in meta else None
         self._prior_cache: dict[tuple[int, int], np.ndarray] = {}
         self._prior_lock = threading.Lock()  # one detector may serve many request threads
 
@@ -76,18 +84,22 @@ class FaceDetector:
         h, w = image.shape[:2]
         scale = self.scale_for(h, w)
         net_in, (ph, pw) = self._preprocess(image, scale)
-        loc, conf, lmk = self._session.run(None, {self._input_name: net_in})
+        loc, conf, lmk, *mask = self._session.run(None, {self._input_name: net_in})
         priors = self._priors(ph, pw)
         scores = conf[0, :, 1]
         keep = np.flatnonzero(scores > self.score_threshold)
+        n_cls = len(self.mask_labels) if self.mask_labels else 0
         if keep.size == 0:
-            return FaceBoxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
+            return FaceBoxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32),
+                             np.zeros((0, n_cls), np.float32) if n_cls else None)
         boxes, points = self._decode(loc[0, keep], lmk[0, keep], priors[keep], pw, ph)
+        probs = mask[0][0, keep] if n_cls else None
         scores = scores[keep]
         xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
         idx = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.score_threshold, self.nms_iou)
         idx = np.asarray(idx, dtype=np.int64).reshape(-1)
         boxes, scores, points = boxes[idx] / scale, scores[idx], points[idx] / scale
+        probs = probs[idx] if probs is not None else None
         boxes = adjust_boxes(boxes, self.box_adjust)
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
@@ -97,6 +109,7 @@ class FaceDetector:
             boxes[ok][order].astype(np.float32),
             scores[ok][order].astype(np.float32),
             points[ok][order].astype(np.float32),
+            probs[ok][order].astype(np.float32) if probs is not None else None,
         )
 
     def _preprocess(self, image: np.ndarray, scale: float) -> tuple[np.ndarray, tuple[int, int]]:

@@ -138,7 +138,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
                 def classify(rows, image=image, found=found):
                     nonlocal cls_s
                     c0 = time.perf_counter()
-                    p = detector.classifier.predict(image, found.xyxy[rows])
+                    p = detector.class_probs(image, found, rows)
                     cls_s += time.perf_counter() - c0
                     return p
 

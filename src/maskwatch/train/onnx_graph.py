@@ -37,7 +37,8 @@ class OnnxGraphModule(torch.nn.Module):
             return self.weights[self._index[name]]
         return self._consts[name]
 
-    def forward(self, x):
+    def forward(self, x, extra: tuple[str, ...] = ()):
+        """The graph's outputs, then the intermediate tensors named in `extra`."""
         from onnx import helper, numpy_helper
 
         env = {self._input: x}
@@ -82,7 +83,7 @@ class OnnxGraphModule(torch.nn.Module):
             else:
                 raise NotImplementedError(f"ONNX op {op} is not supported by this interpreter")
             env[node.output[0]] = out
-        return [env[o] for o in self._outputs]
+        return [env[o] for o in self._outputs] + [env[n] for n in extra]
 
     def to_proto(self, proto):
         """A copy of `proto` carrying this module's (trained) weights."""

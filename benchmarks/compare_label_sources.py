@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from maskwatch.evaluate import evaluate
 from maskwatch.pipeline import LABEL_SOURCES, Detector
@@ -35,7 +36,7 @@ def main() -> None:
         print(f"{source:12s} " + " ".join(f"{r.ap50[l]:12.3f}" for l in LABELS) + f" {r.map50:7.3f} {r.map50_min20:7.3f}  "
               + " ".join(f"{v:.3f}" for v in cm) + f"  ({r.ms_per_image:.1f} ms/img)")
     if args.json:
-        json.dump(rows, open(args.json, "w"), indent=1)
+        Path(args.json).write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import json
 import re
+from pathlib import Path
 
 # Near-duplicate pairs of maksssksksssN inside kaggle-853 (../shared/data/README.md).
 NEAR_DUPLICATES = [(13, 737), (61, 451), (74, 354), (146, 219), (156, 545), (287, 478), (291, 405), (293, 466), (327, 699),
@@ -35,11 +36,11 @@ def main() -> None:
     ap.add_argument("out", help="split file to write, with parts fit and holdout")
     ap.add_argument("--percent", type=int, default=25, help="share of train groups held out (default: %(default)s)")
     args = ap.parse_args()
-    train = json.load(open(args.split))["train"]
+    train = json.loads(Path(args.split).read_text())["train"]
     hold = [f for f in train if int(hashlib.sha256(f"holdout-{group_of(f)}".encode()).hexdigest(), 16) % 100 < args.percent]
     fit = [f for f in train if f not in set(hold)]
-    json.dump({"about": f"kaggle-853 train split into fit/holdout by {__file__.split('/')[-1]}; test is not used.",
-               "fit": fit, "holdout": hold}, open(args.out, "w"), indent=0)
+    about = f"kaggle-853 train split into fit/holdout by {Path(__file__).name}; test is not used."
+    Path(args.out).write_text(json.dumps({"about": about, "fit": fit, "holdout": hold}, indent=0))
     print(f"fit {len(fit)} photos, holdout {len(hold)} photos -> {args.out}")
 
 

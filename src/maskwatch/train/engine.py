@@ -29,6 +29,9 @@ class TrainConfig:
     margin: float = 0.15
     val_fraction: float = 0.15
     lowres_p: float = 0.3
+    # Class balance of the batches: each sample drawn with weight count(class) ** -balance
+    # (0: as the data come, 1: classes equally often).
+    balance: float = 0.5
     pretrained: bool = True
     seed: int = 0
     threads: int | None = None
@@ -83,9 +86,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).flip(1).float()
         return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
-    # Rare classes are drawn more often (weights ~ 1/sqrt(count)) without drowning the rest.
+    # Rare classes are drawn more often (weights ~ count ** -balance; 0.5 by default) without drowning the rest.
     counts = np.bincount(train_set.labels, minlength=len(LABELS)).astype(float)
-    w = 1.0 / np.sqrt(np.maximum(counts, 1))
+    w = np.maximum(counts, 1) ** -cfg.balance
     sample_p = w[train_set.labels]
     sample_p /= sample_p.sum()
     steps = max(1, len(train_set) // cfg.batch_size)

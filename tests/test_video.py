@@ -210,7 +210,7 @@ def test_lost_stream_ends_with_error_and_keeps_results(frames, tmp_path, capsys)
 
 def test_ctrl_c_stops_cleanly_and_writes_everything(tmp_path, examples):
     long_clip = tmp_path / "long.avi"
-    make_pan_clip([examples / "crowd_702.jpg"] * 4, long_clip, frames_per_photo=150)
+    make_pan_clip([examples / "crowd_702.jpg"] * 4, long_clip, frames_per_photo=300)  # 1,200 frames: long enough on any machine
     out, summ = tmp_path / "o.mp4", tmp_path / "s.json"
     proc = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "video", "--source", str(long_clip), "--out", str(out),
                              "--summary", str(summ), "--events", str(tmp_path / "e.jsonl")],
@@ -224,5 +224,5 @@ def test_ctrl_c_stops_cleanly_and_writes_everything(tmp_path, examples):
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr
     s = json.loads(summ.read_text())
-    assert s["stopped"] == "interrupted" and 0 < s["frames"] < 600
+    assert s["stopped"] == "interrupted" and 0 < s["frames"] < 1200
     assert frame_count(out) == s["frames"]  # the video file is complete and playable

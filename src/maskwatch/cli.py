@@ -317,8 +317,9 @@ def cmd_train(args) -> int:
     from .train.engine import TrainConfig, train
 
     cfg = TrainConfig(data=args.data, out=args.out, split=args.split, part=args.part, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, input_size=args.input_size, val_fraction=args.val_fraction, balance=args.balance,
-                      pretrained=not args.no_pretrained, seed=args.seed, threads=args.threads, progress=not args.no_progress)
+                      batch_size=args.batch_size, lr=args.lr, input_size=args.input_size, val_fraction=args.val_fraction,
+                      balance=args.balance, pretrained=not args.no_pretrained, seed=args.seed, threads=args.threads,
+                      progress=not args.no_progress)
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError("--epochs and --batch-size must be at least 1")
     train(cfg, log=lambda msg: print(msg, file=sys.stderr))

@@ -70,7 +70,8 @@ class FaceDetector:
         # Detectors trained with `train-detector --mask-head` carry a 4th output: class probabilities per anchor.
         outputs = [o.name for o in self._session.get_outputs()]
         meta = self._session.get_modelmeta().custom_metadata_map
-        self.mask_labels: tuple[str, ...] | None = tuple(json.loads(meta["mask_labels"])) if "mask" in outputs and "mask_labels" in meta else None
+        has_head = "mask" in outputs and "mask_labels" in meta
+        self.mask_labels: tuple[str, ...] | None = tuple(json.loads(meta["mask_labels"])) if has_head else None
         self._prior_cache: dict[tuple[int, int], np.ndarray] = {}
         self._prior_lock = threading.Lock()  # one detector may serve many request threads
 

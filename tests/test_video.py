@@ -208,18 +208,21 @@ def test_lost_stream_ends_with_error_and_keeps_results(frames, tmp_path, capsys)
     assert "no reconnection within 2 s" in capsys.readouterr().err
 
 
-def test_ctrl_c_stops_cleanly_and_writes_everything(tmp_path, examples):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly_and_writes_everything(tmp_path, examples, sig):
     long_clip = tmp_path / "long.avi"
     make_pan_clip([examples / "crowd_702.jpg"] * 4, long_clip, frames_per_photo=300)  # 1,200 frames: long enough on any machine
     out, summ = tmp_path / "o.mp4", tmp_path / "s.json"
+    # A test run started in the background (`cmd &`) inherits SIGINT ignored; a user's terminal does not.
     proc = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "video", "--source", str(long_clip), "--out", str(out),
                              "--summary", str(summ), "--events", str(tmp_path / "e.jsonl")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(1.0)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stderr
     assert "Traceback" not in stderr

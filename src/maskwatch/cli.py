@@ -326,6 +326,17 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
+def _stop_on_sigterm() -> None:
+    """`docker stop`, systemd and `kill` send SIGTERM: stop as on Ctrl-C, so the video, events
+    and summary are still written whole."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _quiet_opencv() -> None:
     # OpenCV's backends log every failed camera/stream open at length; we report one line each.
     import cv2
@@ -342,6 +353,7 @@ def cmd_video(args) -> int:
                       detect_every=args.detect_every, max_frames=args.max_frames, fps=args.fps,
                       stall_timeout=args.stall_timeout, reconnect_timeout=args.reconnect_timeout)
     _quiet_opencv()
+    _stop_on_sigterm()
     # No mirrored second look at each crop: per-track smoothing over frames does that job, and
     # every millisecond counts at 30 fps.
     detector = _detector(args, flip=False)

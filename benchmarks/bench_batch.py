@@ -54,7 +54,10 @@ def main():
     ap.add_argument("--memory-only", action="store_true", help="only the in-process 1/10 vs all run")
     args = ap.parse_args()
 
-    exe = shutil.which("maskwatch") or "maskwatch"
+    # The installed entry point, as a user runs it: the one beside this Python (a venv need not be on PATH).
+    beside = Path(sys.executable).with_name("maskwatch")
+    found = str(beside) if beside.exists() else shutil.which("maskwatch")
+    exe = [found] if found else [sys.executable, "-m", "maskwatch.cli"]
     tmp = Path(tempfile.mkdtemp())
     n_unique = link_photos(Path(args.data), args.count, tmp / "all")
     link_photos(Path(args.data), args.count, tmp / "tenth", step=10)
@@ -72,7 +75,7 @@ def main():
         configs.append(("Ray local (2 CPUs)", ["--engine", "ray"]))
     for name, extra in configs:
         out = tmp / f"{name.split()[0]}.jsonl"
-        r = run([exe, *base, str(tmp / "all"), "--jsonl", str(out), *extra])
+        r = run([*exe, *base, str(tmp / "all"), "--jsonl", str(out), *extra])
         lines = sum(1 for _ in open(out))
         r["images_per_s"] = lines / r["seconds"]
         results[name] = r
@@ -84,7 +87,7 @@ def main():
                           ("in-process, all photos", "all")):
         out = tmp / f"{folder}.jsonl"
         t0 = time.perf_counter()
-        proc = subprocess.Popen([exe, *base, str(tmp / folder), "--jsonl", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen([*exe, *base, str(tmp / folder), "--jsonl", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         samples = []
         while proc.poll() is None:
             try:

@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("video", help="detect, track and count masks in video, webcams and streams",
                        description="Run on a webcam (0), a video file, an rtsp:// or http(s):// stream, or a folder of frames. "
-                                   "Ctrl-C stops cleanly and still writes the video, events and summary.")
+                                   "Ctrl-C or SIGTERM stops cleanly and still writes the video, events and summary.")
     p.add_argument("--source", required=True, metavar="SRC", help="webcam index, video file, stream URL, or folder of frames")
     p.add_argument("--show", action="store_true", help="show a window (quit with q or Esc)")
     p.add_argument("--out", metavar="VIDEO", help="write the annotated video (.mp4 or .avi)")

@@ -110,3 +110,27 @@ def test_bad_training_data_is_a_clear_error(tmp_path, capsys):
     (tmp_path / "cats").mkdir()
     assert main(["train", "--data", str(tmp_path), "--out", str(tmp_path / "m.onnx")]) == 2
     assert "unknown label 'cats'" in capsys.readouterr().err
+
+
+def test_sampling_favours_rare_classes_and_weighted_sources():
+    from maskwatch.train.data import Samples
+    from maskwatch.train.engine import sampling_probs
+
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 2])
+    origins = np.array([0, 0, 1, 1, 0, 0, 1, 1, 1])
+    s = Samples(np.zeros((9, 2, 2, 3), np.uint8), labels, np.arange(9), [""] * 9, origins)
+    p = sampling_probs(s, balance=1.0)
+    # balance 1: each class drawn equally often in total
+    assert np.allclose([p[labels == c].sum() for c in range(3)], 1 / 3)
+    assert np.allclose(sampling_probs(s, balance=0.0), 1 / 9)
+    q = sampling_probs(s, balance=0.0, source_weights=[1.0, 3.0])
+    assert np.isclose(q[origins == 1].sum(), 3 * q[origins == 0].sum() * 5 / 4)
+    assert np.isclose(q.sum(), 1)
+
+
+def test_source_weights_must_match_data(tiny_dataset, tmp_path, capsys):
+    rc = main(["train", "--data", str(tiny_dataset / "faces"), "--source-weights", "1", "2", "--out", str(tmp_path / "m.onnx"),
+               "--no-progress"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "--source-weights needs one weight per --data source" in err and "Traceback" not in err

@@ -29,12 +29,14 @@ class Samples:
     labels: np.ndarray  # (n,) int64 index into LABELS
     groups: np.ndarray  # (n,) int64
     sources: list[str] = field(default_factory=list)  # where each came from
+    origins: np.ndarray | None = None  # (n,) int64: index of the --data source each came from
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, idx: np.ndarray) -> "Samples":
-        return Samples(self.images[idx], self.labels[idx], self.groups[idx], [self.sources[i] for i in idx])
+        origins = None if self.origins is None else self.origins[idx]
+        return Samples(self.images[idx], self.labels[idx], self.groups[idx], [self.sources[i] for i in idx], origins)
 
     def class_counts(self) -> dict[str, int]:
         return {label: int((self.labels == i).sum()) for i, label in enumerate(LABELS)}
@@ -54,8 +56,8 @@ def _source_stem(path: Path) -> str:
 
 def load_samples(sources: list[str], split: str | None = None, part: str | None = None, margin: float = 0.15, log=print) -> Samples:
     """Read every source: a folder of class folders, or an annotations.json of photos with boxes."""
-    images, labels, keys, hashes, names = [], [], [], [], []
-    for source in sources:
+    images, labels, keys, hashes, names, origins = [], [], [], [], [], []
+    for origin, source in enumerate(sources):
         p = Path(source)
         if p.is_file() and p.suffix == ".json":
             n0 = len(labels)
@@ -74,6 +76,7 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
                     keys.append(f"{p}:{item.key}")
                     hashes.append(h)
                     names.append(f"{item.key}@{int(x1)},{int(y1)}")
+                    origins.append(origin)
             log(f"{source}: {len(labels) - n0} face crops")
         elif p.is_dir():
             class_dirs = sorted(d for d in p.iterdir() if d.is_dir())
@@ -94,13 +97,14 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
                     keys.append(f"{p}:{_source_stem(f)}")
                     hashes.append(dhash(img))
                     names.append(str(f))
+                    origins.append(origin)
                 log(f"{d}: {len(labels) - n0} images ({label})")
         else:
             raise ValueError(f"training data {source} is neither a folder of class folders nor an annotations .json file")
     if not labels:
         raise ValueError("no training images found")
     groups = group_ids(keys, hashes)
-    return Samples(np.stack(images), np.array(labels, np.int64), groups, names)
+    return Samples(np.stack(images), np.array(labels, np.int64), groups, names, np.array(origins, np.int64))
 
 
 def group_ids(keys: list[str], hashes: list[int], max_bits: int = NEAR_DUP_BITS) -> np.ndarray:

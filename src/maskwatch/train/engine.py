@@ -32,6 +32,9 @@ class TrainConfig:
     # Class balance of the batches: each sample drawn with weight count(class) ** -balance
     # (0: as the data come, 1: classes equally often).
     balance: float = 0.5
+    # Per --data source, a factor on how often its samples are drawn (e.g. favour photos like the
+    # footage the model will see over web crops); None: all 1.
+    source_weights: list[float] | None = None
     pretrained: bool = True
     seed: int = 0
     threads: int | None = None
@@ -61,6 +64,8 @@ def setup_torch(seed: int, threads: int | None) -> int:
 
 
 def train(cfg: TrainConfig, log=print) -> dict:
+    if cfg.source_weights is not None and len(cfg.source_weights) != len(cfg.data):
+        raise ValueError(f"--source-weights needs one weight per --data source ({len(cfg.data)}), got {len(cfg.source_weights)}")
     threads = setup_torch(cfg.seed, cfg.threads)
     import torch
 
@@ -86,11 +91,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).flip(1).float()
         return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
-    # Rare classes are drawn more often (weights ~ count ** -balance; 0.5 by default) without drowning the rest.
-    counts = np.bincount(train_set.labels, minlength=len(LABELS)).astype(float)
-    w = np.maximum(counts, 1) ** -cfg.balance
-    sample_p = w[train_set.labels]
-    sample_p /= sample_p.sum()
+    sample_p = sampling_probs(train_set, cfg.balance, cfg.source_weights)
     steps = max(1, len(train_set) // cfg.batch_size)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=steps * cfg.epochs, pct_start=0.15)
@@ -145,6 +146,16 @@ def train(cfg: TrainConfig, log=print) -> dict:
     out.with_name(out.stem + "_metrics.json").write_text(json.dumps(result, indent=2))
     log(f"wrote {out} in {result['seconds']:.0f} s")
     return result
+
+
+def sampling_probs(samples: Samples, balance: float, source_weights: list[float] | None = None) -> np.ndarray:
+    """How often each sample is drawn: rare classes more (count ** -balance, so 0.5 favours them
+    without drowning the rest), times its source's weight."""
+    counts = np.bincount(samples.labels, minlength=len(LABELS)).astype(float)
+    p = (np.maximum(counts, 1) ** -balance)[samples.labels]
+    if source_weights is not None:
+        p = p * np.asarray(source_weights, float)[samples.origins]
+    return p / p.sum()
 
 
 def _evaluate(net, val: Samples, size: int, to_tensor, loss_fn) -> tuple[float, np.ndarray]:

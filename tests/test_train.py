@@ -134,3 +134,47 @@ def test_source_weights_must_match_data(tiny_dataset, tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert "--source-weights needs one weight per --data source" in err and "Traceback" not in err
+
+
+def test_non_face_boxes_are_detections_away_from_every_face():
+    from maskwatch.faces import FaceBoxes
+    from maskwatch.train.data import non_face_boxes
+
+    class Fixed:
+        def detect(self, photo):
+            xyxy = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 20, 20]], np.float32)
+            return FaceBoxes(xyxy, np.ones(4, np.float32), np.zeros((4, 5, 2), np.float32))
+
+    faces = np.array([[0, 0, 10, 10]], float)
+    # IoU with the face: 1, 0.68, 0, 0.25 -> the last two are non-faces
+    np.testing.assert_array_equal(non_face_boxes(Fixed(), None, faces), [[50, 50, 60, 60], [0, 0, 20, 20]])
+    assert len(non_face_boxes(Fixed(), None, np.zeros((0, 4)))) == 4
+
+
+def test_train_with_non_faces_gives_a_model_that_lowers_face_scores(tiny_dataset, tmp_path, capsys):
+    out = tmp_path / "nf.onnx"
+    rc = main(["train", "--data", str(tiny_dataset / "annotations.json"), "--non-faces", "--epochs", "1", "--batch-size", "8",
+               "--val-fraction", "0", "--out", str(out), "--no-progress", "--threads", "2"])
+    assert rc == 0
+    assert "non-face detections" in capsys.readouterr().err
+    from maskwatch import Detector
+    from maskwatch.types import NOT_A_FACE
+
+    det = Detector(model=out, threads=2, conf=0.05)
+    assert det.classifier.model_labels == (*LABELS, NOT_A_FACE) and det.classifier.labels == LABELS
+    image = cv2.imread(str(tiny_dataset / "street_717.jpg"))
+    found = det.faces.detect(image)
+    probs, faceness = det.classifier.predict_with_faceness(image, found.xyxy)
+    assert probs.shape == (len(found), 3) and np.allclose(probs.sum(1), 1, atol=1e-4)
+    assert ((faceness >= 0) & (faceness <= 1)).all()
+    faces = det.classify(image, found)
+    # face_score = detector score x face probability; boxes that fall under conf are dropped
+    want = [(tuple(b), s * f) for b, s, f in zip(found.xyxy.tolist(), found.scores, faceness) if s * f >= 0.05]
+    assert [f.box for f in faces] == [b for b, _ in want]
+    np.testing.assert_allclose([f.face_score for f in faces], [s for _, s in want], rtol=1e-5)
+
+
+def test_non_faces_need_box_annotations(tiny_dataset, tmp_path, capsys):
+    rc = main(["train", "--data", str(tiny_dataset / "faces"), "--non-faces", "--out", str(tmp_path / "m.onnx"), "--no-progress"])
+    assert rc == 2
+    assert "--non-faces needs photos with face boxes" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import numpy as np
 from ._ort import make_session
 from .crops import crop_face
 from .specs import DEFAULT_CLASSIFIER, sha256_file
-from .types import LABELS
+from .types import LABELS, NOT_A_FACE
 
 
 class MaskClassifier:
@@ -34,7 +34,9 @@ class MaskClassifier:
         meta = self._session.get_modelmeta().custom_metadata_map
         self.path = path
         self.name = path.stem if model else DEFAULT_CLASSIFIER.name
-        self.labels: tuple[str, ...] = tuple(json.loads(meta["labels"])) if "labels" in meta else LABELS
+        self.model_labels: tuple[str, ...] = tuple(json.loads(meta["labels"])) if "labels" in meta else LABELS
+        self.labels = tuple(l for l in self.model_labels if l != NOT_A_FACE)
+        self._not_face = self.model_labels.index(NOT_A_FACE) if NOT_A_FACE in self.model_labels else None
         self.input_size = int(meta.get("input_size", DEFAULT_CLASSIFIER.input_size))
         self.margin = float(meta.get("margin", DEFAULT_CLASSIFIER.margin))
         self._input_name = self._session.get_inputs()[0].name
@@ -63,6 +65,20 @@ class MaskClassifier:
             p[unsure] = (p[unsure] + self._session.run(None, {self._input_name: mirrored})[0]) / 2
         return p
 
+    @property
+    def rejects_non_faces(self) -> bool:
+        return self._not_face is not None
+
     def predict(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-        """(n, classes) probabilities for the n boxes."""
-        return self.predict_crops(self.crops(image, np.asarray(boxes).reshape(-1, 4)))
+        """(n, labels) mask-class probabilities for the n boxes (each row sums to 1)."""
+        return self.predict_with_faceness(image, boxes)[0]
+
+    def predict_with_faceness(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mask-class probabilities (n, labels), and the probability that each box holds a face
+        (n,): 1 for models without a `not_a_face` output."""
+        p = self.predict_crops(self.crops(image, np.asarray(boxes).reshape(-1, 4)))
+        if self._not_face is None:
+            return p, np.ones(len(p), np.float32)
+        face = 1.0 - p[:, self._not_face]
+        mask = np.delete(p, self._not_face, axis=1)
+        return mask / np.maximum(mask.sum(1, keepdims=True), 1e-6), face

@@ -88,21 +88,30 @@ class Detector:
     def class_probs(self, image: np.ndarray, found: FaceBoxes, rows: np.ndarray | None = None) -> np.ndarray:
         """(n, classes) probabilities for the faces `rows` of `found` (all by default), in
         `self.classifier.labels` order. Boxes without head output (from a tracker) use the classifier."""
+        return self._probs_and_faceness(image, found, rows)[0]
+
+    def _probs_and_faceness(self, image: np.ndarray, found: FaceBoxes, rows: np.ndarray | None = None):
         rows = np.arange(len(found)) if rows is None else np.asarray(rows, np.int64)
         head = None
         if self._head_order is not None and found.mask_probs is not None:
             head = found.mask_probs[rows][:, self._head_order]
             if self.labels_from == "detector":
-                return head
-        crop = self.classifier.predict(image, found.xyxy[rows])
-        return crop if head is None else (crop + head) / 2
+                return head, np.ones(len(rows), np.float32)
+        crop, face = self.classifier.predict_with_faceness(image, found.xyxy[rows])
+        return (crop if head is None else (crop + head) / 2), face
 
     def classify(self, image: np.ndarray, found: FaceBoxes) -> list[Face]:
-        """Classify already-found faces (e.g. boxes carried by a tracker)."""
-        probs = self.class_probs(image, found)
+        """Classify already-found faces (e.g. boxes carried by a tracker).
+
+        With a classifier that knows non-faces, face_score is the detector's score times the
+        classifier's face probability, and boxes that fall under the threshold are dropped."""
+        probs, faceness = self._probs_and_faceness(image, found)
+        scores = found.scores * faceness
         labels = self.classifier.labels
         out = []
-        for box, fs, p in zip(found.xyxy, found.scores, probs):
+        for box, fs, p in zip(found.xyxy, scores, probs):
+            if self.classifier.rejects_non_faces and fs < self.faces.score_threshold:
+                continue
             k = int(np.argmax(p))
             out.append(Face(tuple(float(v) for v in box), float(fs), labels[k], float(p[k]), {l: float(v) for l, v in zip(labels, p)}))
         return out

@@ -4,6 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 LABELS = ("with_mask", "without_mask", "mask_worn_incorrectly")
+# A classifier trained with `maskwatch train --non-faces` has this extra output: detector boxes
+# that hold no face. It lowers face_score; it is never a face's label.
+NOT_A_FACE = "not_a_face"
 
 
 @dataclass(frozen=True)

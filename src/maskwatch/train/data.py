@@ -16,30 +16,35 @@ import numpy as np
 from ..crops import crop_face
 from ..datasets import canonical_label, load_annotations
 from ..imageio import IMAGE_EXTS, read_image
-from ..types import LABELS
+from ..boxes import iou_matrix
+from ..types import LABELS, NOT_A_FACE
 
 STORE_SIZE = 128  # crops are cached at this size; augmentation crops/scales to the input size
 MIN_BOX_PX = 8  # annotated faces smaller than this carry no usable signal
 NEAR_DUP_BITS = 4
+# A detection is a non-face when it overlaps no annotated face by this much (IoU); between this and
+# the 0.5 that counts as a hit it is a poorly placed face, which is neither.
+NON_FACE_MAX_IOU = 0.3
 
 
 @dataclass
 class Samples:
     images: np.ndarray  # (n, S, S, 3) uint8 BGR
-    labels: np.ndarray  # (n,) int64 index into LABELS
+    labels: np.ndarray  # (n,) int64 index into classes
     groups: np.ndarray  # (n,) int64
     sources: list[str] = field(default_factory=list)  # where each came from
     origins: np.ndarray | None = None  # (n,) int64: index of the --data source each came from
+    classes: tuple[str, ...] = LABELS  # LABELS, plus NOT_A_FACE when non-faces were mined
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, idx: np.ndarray) -> "Samples":
         origins = None if self.origins is None else self.origins[idx]
-        return Samples(self.images[idx], self.labels[idx], self.groups[idx], [self.sources[i] for i in idx], origins)
+        return Samples(self.images[idx], self.labels[idx], self.groups[idx], [self.sources[i] for i in idx], origins, self.classes)
 
     def class_counts(self) -> dict[str, int]:
-        return {label: int((self.labels == i).sum()) for i, label in enumerate(LABELS)}
+        return {label: int((self.labels == i).sum()) for i, label in enumerate(self.classes)}
 
 
 def dhash(image: np.ndarray) -> int:
@@ -54,8 +59,22 @@ def _source_stem(path: Path) -> str:
     return re.sub(r"[-_ ]?with[-_ ]?mask$", "", path.stem, flags=re.I)
 
 
-def load_samples(sources: list[str], split: str | None = None, part: str | None = None, margin: float = 0.15, log=print) -> Samples:
-    """Read every source: a folder of class folders, or an annotations.json of photos with boxes."""
+def non_face_boxes(detector, photo: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """Boxes the face detector finds in a photo that overlap no annotated face: (n, 4) xyxy."""
+    found = detector.detect(photo).xyxy.astype(np.float64).reshape(-1, 4)
+    if len(found) and len(faces):
+        found = found[iou_matrix(found, faces).max(1) < NON_FACE_MAX_IOU]
+    return found
+
+
+def load_samples(sources: list[str], split: str | None = None, part: str | None = None, margin: float = 0.15, log=print,
+                 non_face_detector=None) -> Samples:
+    """Read every source: a folder of class folders, or an annotations.json of photos with boxes.
+
+    With a `non_face_detector` (a FaceDetector), its false detections in the annotated photos
+    become samples of a fourth class, NOT_A_FACE, in their photo's group.
+    """
+    classes = LABELS + ((NOT_A_FACE,) if non_face_detector is not None else ())
     images, labels, keys, hashes, names, origins = [], [], [], [], [], []
     for origin, source in enumerate(sources):
         p = Path(source)
@@ -77,7 +96,17 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
                     hashes.append(h)
                     names.append(f"{item.key}@{int(x1)},{int(y1)}")
                     origins.append(origin)
-            log(f"{source}: {len(labels) - n0} face crops")
+                if non_face_detector is not None:
+                    faces = np.array([b[:4] for b in item.boxes], np.float64).reshape(-1, 4)
+                    for box in non_face_boxes(non_face_detector, photo, faces):
+                        images.append(crop_face(photo, box, margin, STORE_SIZE))
+                        labels.append(classes.index(NOT_A_FACE))
+                        keys.append(f"{p}:{item.key}")
+                        hashes.append(h)
+                        names.append(f"{item.key}@{int(box[0])},{int(box[1])}:{NOT_A_FACE}")
+                        origins.append(origin)
+            found = sum(1 for i in range(n0, len(labels)) if classes[labels[i]] == NOT_A_FACE)
+            log(f"{source}: {len(labels) - n0 - found} face crops" + (f", {found} non-face detections" if non_face_detector else ""))
         elif p.is_dir():
             class_dirs = sorted(d for d in p.iterdir() if d.is_dir())
             if not class_dirs:
@@ -104,7 +133,7 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
     if not labels:
         raise ValueError("no training images found")
     groups = group_ids(keys, hashes)
-    return Samples(np.stack(images), np.array(labels, np.int64), groups, names, np.array(origins, np.int64))
+    return Samples(np.stack(images), np.array(labels, np.int64), groups, names, np.array(origins, np.int64), classes)
 
 
 def group_ids(keys: list[str], hashes: list[int], max_bits: int = NEAR_DUP_BITS) -> np.ndarray:

@@ -35,6 +35,9 @@ class TrainConfig:
     # Per --data source, a factor on how often its samples are drawn (e.g. favour photos like the
     # footage the model will see over web crops); None: all 1.
     source_weights: list[float] | None = None
+    # Also learn a NOT_A_FACE class from this face detector's false detections in the annotated
+    # photos (a detector name or .onnx; None: off). At inference it lowers those boxes' face_score.
+    non_faces: str | None = None
     pretrained: bool = True
     seed: int = 0
     threads: int | None = None
@@ -75,12 +78,21 @@ def train(cfg: TrainConfig, log=print) -> dict:
     t_start = time.time()
     rng = np.random.default_rng(cfg.seed)
 
-    samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log)
+    miner = None
+    if cfg.non_faces:
+        from ..faces import FaceDetector
+        from ..pipeline import DEFAULT_UPSCALE
+        from ..specs import resolve_detector
+
+        # The settings `maskwatch evaluate` scores with, so the mined boxes are the ones it would rank.
+        miner = FaceDetector(upscale=DEFAULT_UPSCALE, score_threshold=0.05, threads=threads, spec=resolve_detector(cfg.non_faces))
+    samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log, non_face_detector=miner)
+    classes = samples.classes
     tr_idx, va_idx = split_by_group(samples.groups, cfg.val_fraction, cfg.seed)
     train_set, val_set = samples.subset(tr_idx), samples.subset(va_idx)
     log(f"samples: {len(samples)} in {len(np.unique(samples.groups))} groups; train {train_set.class_counts()}, validation {val_set.class_counts()}")
 
-    net = MobileNetV2(num_classes=len(LABELS))
+    net = MobileNetV2(num_classes=len(classes))
     if cfg.pretrained:
         load_imagenet_backbone(net)
     net = net.to(memory_format=torch.channels_last)
@@ -121,8 +133,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
         row = {"epoch": epoch, "train_loss": tot_loss / seen, "train_acc": tot_ok / seen}
         if len(val_set):
             val_loss, val_pred = _evaluate(net, val_set, cfg.input_size, to_tensor, loss_fn)
-            cm = confusion(val_set.labels, val_pred, len(LABELS))
-            stats = per_class(cm, LABELS)
+            cm = confusion(val_set.labels, val_pred, len(classes))
+            stats = per_class(cm, classes)
             recalls = [s["recall"] for s in stats.values() if s["support"]]
             row.update(val_loss=val_loss, val_acc=float(np.trace(cm) / cm.sum()), val_bal_acc=float(np.mean(recalls)))
         history.append(row)
@@ -131,14 +143,15 @@ def train(cfg: TrainConfig, log=print) -> dict:
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     net.eval()
-    export_onnx(Deployable(net.to(memory_format=torch.contiguous_format), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), out, cfg)
+    export_onnx(Deployable(net.to(memory_format=torch.contiguous_format), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), out, cfg,
+                classes)
     plot_history(history, out.with_name(out.stem + "_plot.png"))
     result = {"config": asdict(cfg), "history": history, "seconds": round(time.time() - t_start, 1), "threads": threads,
               "train_counts": train_set.class_counts(), "val_counts": val_set.class_counts()}
     if len(val_set):
-        cm = confusion(val_set.labels, val_pred, len(LABELS))
-        stats = per_class(cm, LABELS)
-        plot_confusion(cm, LABELS, out.with_name(out.stem + "_confusion.png"))
+        cm = confusion(val_set.labels, val_pred, len(classes))
+        stats = per_class(cm, classes)
+        plot_confusion(cm, classes, out.with_name(out.stem + "_confusion.png"))
         report = format_report(stats, cm)
         log("validation report (held-out groups):\n" + report)
         result.update(val_report=stats, confusion=cm.tolist())
@@ -151,7 +164,7 @@ def train(cfg: TrainConfig, log=print) -> dict:
 def sampling_probs(samples: Samples, balance: float, source_weights: list[float] | None = None) -> np.ndarray:
     """How often each sample is drawn: rare classes more (count ** -balance, so 0.5 favours them
     without drowning the rest), times its source's weight."""
-    counts = np.bincount(samples.labels, minlength=len(LABELS)).astype(float)
+    counts = np.bincount(samples.labels, minlength=len(samples.classes)).astype(float)
     p = (np.maximum(counts, 1) ** -balance)[samples.labels]
     if source_weights is not None:
         p = p * np.asarray(source_weights, float)[samples.origins]
@@ -173,7 +186,7 @@ def _evaluate(net, val: Samples, size: int, to_tensor, loss_fn) -> tuple[float, 
     return total / len(val), np.concatenate(preds)
 
 
-def export_onnx(model, path: Path, cfg: TrainConfig) -> None:
+def export_onnx(model, path: Path, cfg: TrainConfig, classes: tuple[str, ...] = LABELS) -> None:
     import onnx
     import torch
 
@@ -185,7 +198,7 @@ def export_onnx(model, path: Path, cfg: TrainConfig) -> None:
                           dynamic_axes={"crops": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
     proto = onnx.load(str(path))
     # Labels, input size and crop geometry travel inside the file (read back by classify.py).
-    meta = {"labels": json.dumps(list(LABELS)), "input_size": str(cfg.input_size), "margin": str(cfg.margin),
+    meta = {"labels": json.dumps(list(classes)), "input_size": str(cfg.input_size), "margin": str(cfg.margin),
             "input_format": "BGR uint8 values as float32, NHWC; normalisation is inside the graph",
             "architecture": "MobileNetV2 (torchvision layout), ImageNet-pretrained" if cfg.pretrained else "MobileNetV2, random init",
             "trained_on": json.dumps(cfg.data), "created": time.strftime("%Y-%m-%d")}

@@ -178,3 +178,41 @@ def test_non_faces_need_box_annotations(tiny_dataset, tmp_path, capsys):
     rc = main(["train", "--data", str(tiny_dataset / "faces"), "--non-faces", "--out", str(tmp_path / "m.onnx"), "--no-progress"])
     assert rc == 2
     assert "--non-faces needs photos with face boxes" in capsys.readouterr().err
+
+
+def _pasted_pair(rng):
+    bare = rng.integers(0, 120, (100, 100, 3), dtype=np.uint8)
+    masked = bare.copy()
+    masked[55:85, 20:80] = (240, 230, 200)  # a light-blue "mask" pasted on the lower face
+    return bare, masked
+
+
+def test_mask_below_nose_moves_the_pasted_mask_down():
+    from maskwatch.train.synth import mask_below_nose
+
+    bare, masked = _pasted_pair(np.random.default_rng(0))
+    out = mask_below_nose(bare, masked, 0.3)  # 30 px mask -> 9 px lower
+    np.testing.assert_array_equal(out[55:64, 20:80], bare[55:64, 20:80])  # uncovered: the bare face again
+    assert (out[64:94, 22:78] == (240, 230, 200)).all()
+    np.testing.assert_array_equal(out[:55], bare[:55])
+    assert mask_below_nose(bare, bare, 0.3) is None  # no mask
+    assert mask_below_nose(bare, masked[:90], 0.3) is None  # not the same photo
+
+
+def test_synth_incorrect_pairs_stay_in_their_photo_group(tmp_path):
+    from maskwatch.train.data import load_samples
+
+    rng = np.random.default_rng(1)
+    (tmp_path / "with_mask").mkdir()
+    (tmp_path / "without_mask").mkdir()
+    for n in range(3):
+        bare, masked = _pasted_pair(rng)
+        cv2.imwrite(str(tmp_path / "without_mask" / f"{n}.png"), bare)
+        cv2.imwrite(str(tmp_path / "with_mask" / f"{n}-with-mask.png"), masked)
+    cv2.imwrite(str(tmp_path / "with_mask" / "unpaired.png"), _pasted_pair(rng)[1])
+    s = load_samples([str(tmp_path)], synth_incorrect=True, log=lambda m: None)
+    assert s.class_counts() == {"with_mask": 4, "without_mask": 3, "mask_worn_incorrectly": 3}
+    for i in np.flatnonzero(s.labels == LABELS.index("mask_worn_incorrectly")):
+        pair = [j for j in range(len(s)) if s.groups[j] == s.groups[i]]
+        assert sorted(s.labels[pair]) == [0, 1, 2]
+    assert load_samples([str(tmp_path)], log=lambda m: None).class_counts()["mask_worn_incorrectly"] == 0

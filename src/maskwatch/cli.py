@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--non-faces", nargs="?", const="finetuned", metavar="DETECTOR",
                    help="also learn a not_a_face class from the false detections of this face detector (default: the "
                         "shipped one) in the annotated photos; at inference it lowers those boxes' face_score")
+    p.add_argument("--synth-incorrect", action="store_true",
+                   help="make mask_worn_incorrectly examples from class-folder pairs of a bare photo and its pasted-mask "
+                        "copy (12.jpg, 12-with-mask.jpg): the mask pasted lower, uncovering the nose")
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights instead of ImageNet")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores, 1 when the machine is busy)")
@@ -323,7 +326,8 @@ def cmd_train(args) -> int:
 
     cfg = TrainConfig(data=args.data, out=args.out, split=args.split, part=args.part, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, input_size=args.input_size, val_fraction=args.val_fraction,
-                      balance=args.balance, source_weights=args.source_weights, non_faces=args.non_faces, pretrained=not args.no_pretrained, seed=args.seed, threads=args.threads,
+                      balance=args.balance, source_weights=args.source_weights, non_faces=args.non_faces,
+                      synth_incorrect=args.synth_incorrect, pretrained=not args.no_pretrained, seed=args.seed, threads=args.threads,
                       progress=not args.no_progress)
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError("--epochs and --batch-size must be at least 1")

@@ -18,6 +18,7 @@ from ..datasets import canonical_label, load_annotations
 from ..imageio import IMAGE_EXTS, read_image
 from ..boxes import iou_matrix
 from ..types import LABELS, NOT_A_FACE
+from .synth import mask_below_nose
 
 STORE_SIZE = 128  # crops are cached at this size; augmentation crops/scales to the input size
 MIN_BOX_PX = 8  # annotated faces smaller than this carry no usable signal
@@ -68,11 +69,13 @@ def non_face_boxes(detector, photo: np.ndarray, faces: np.ndarray) -> np.ndarray
 
 
 def load_samples(sources: list[str], split: str | None = None, part: str | None = None, margin: float = 0.15, log=print,
-                 non_face_detector=None) -> Samples:
+                 non_face_detector=None, synth_incorrect: bool = False) -> Samples:
     """Read every source: a folder of class folders, or an annotations.json of photos with boxes.
 
     With a `non_face_detector` (a FaceDetector), its false detections in the annotated photos
-    become samples of a fourth class, NOT_A_FACE, in their photo's group.
+    become samples of a fourth class, NOT_A_FACE, in their photo's group. With `synth_incorrect`,
+    class-folder pairs of a bare photo and its pasted-mask copy also give a mask_worn_incorrectly
+    sample (synth.mask_below_nose), in the pair's group.
     """
     classes = LABELS + ((NOT_A_FACE,) if non_face_detector is not None else ())
     images, labels, keys, hashes, names, origins = [], [], [], [], [], []
@@ -111,6 +114,7 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
             class_dirs = sorted(d for d in p.iterdir() if d.is_dir())
             if not class_dirs:
                 raise ValueError(f"{source} has no class folders (expected e.g. {source}/with_mask/*.jpg)")
+            pairs: dict[str, dict[str, Path]] = {}  # stem -> label -> file, for synthesis
             for d in class_dirs:
                 label = canonical_label(d.name)
                 files = sorted(f for f in d.iterdir() if f.suffix.lower() in IMAGE_EXTS)
@@ -121,6 +125,7 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
                     except ValueError as exc:
                         log(f"skipped: {exc}")
                         continue
+                    pairs.setdefault(_source_stem(f), {})[label] = f
                     images.append(cv2.resize(img, (STORE_SIZE, STORE_SIZE), interpolation=cv2.INTER_AREA))
                     labels.append(LABELS.index(label))
                     keys.append(f"{p}:{_source_stem(f)}")
@@ -128,6 +133,22 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
                     names.append(str(f))
                     origins.append(origin)
                 log(f"{d}: {len(labels) - n0} images ({label})")
+            if synth_incorrect:
+                n0 = len(labels)
+                for k, (stem, files) in enumerate(sorted(pairs.items())):
+                    if "with_mask" not in files or "without_mask" not in files or _source_stem(files["with_mask"]) == files["with_mask"].stem:
+                        continue  # only a bare photo and its pasted-mask copy ("12.jpg", "12-with-mask.jpg")
+                    # Drops spread over 0.25-0.45 of the mask's height, a different one per pair.
+                    img = mask_below_nose(read_image(files["without_mask"]), read_image(files["with_mask"]), 0.25 + 0.2 * ((k * 0.618) % 1))
+                    if img is None:
+                        continue
+                    images.append(cv2.resize(img, (STORE_SIZE, STORE_SIZE), interpolation=cv2.INTER_AREA))
+                    labels.append(LABELS.index("mask_worn_incorrectly"))
+                    keys.append(f"{p}:{stem}")
+                    hashes.append(dhash(img))
+                    names.append(f"{files['without_mask']}:synthetic-mask-below-nose")
+                    origins.append(origin)
+                log(f"{source}: {len(labels) - n0} synthetic mask-below-the-nose images (mask_worn_incorrectly)")
         else:
             raise ValueError(f"training data {source} is neither a folder of class folders nor an annotations .json file")
     if not labels:

@@ -38,6 +38,8 @@ class TrainConfig:
     # Also learn a NOT_A_FACE class from this face detector's false detections in the annotated
     # photos (a detector name or .onnx; None: off). At inference it lowers those boxes' face_score.
     non_faces: str | None = None
+    # Make mask-below-the-nose examples from bare / pasted-mask photo pairs (train/synth.py).
+    synth_incorrect: bool = False
     pretrained: bool = True
     seed: int = 0
     threads: int | None = None
@@ -86,7 +88,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
 
         # The settings `maskwatch evaluate` scores with, so the mined boxes are the ones it would rank.
         miner = FaceDetector(upscale=DEFAULT_UPSCALE, score_threshold=0.05, threads=threads, spec=resolve_detector(cfg.non_faces))
-    samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log, non_face_detector=miner)
+    samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log, non_face_detector=miner,
+                           synth_incorrect=cfg.synth_incorrect)
     classes = samples.classes
     tr_idx, va_idx = split_by_group(samples.groups, cfg.val_fraction, cfg.seed)
     train_set, val_set = samples.subset(tr_idx), samples.subset(va_idx)

@@ -61,7 +61,7 @@ def test_flip_averages_the_mirrored_crop_where_unsure(examples):
     import cv2
 
     image = cv2.imread(str(examples / "street_717.jpg"))
-    plain, flip = MaskClassifier(threads=1, flip=False), MaskClassifier(threads=1)
+    plain, flip = MaskClassifier(threads=1, flip=False), MaskClassifier(threads=1, flip=True)
     boxes = np.array([[10, 80, 75, 175], [80, 120, 140, 185], [212, 77, 280, 154], [294, 83, 373, 167]], np.float32)
     crops = plain.crops(image, boxes)
     first = plain.predict_crops(crops)

@@ -216,3 +216,50 @@ def test_synth_incorrect_pairs_stay_in_their_photo_group(tmp_path):
         pair = [j for j in range(len(s)) if s.groups[j] == s.groups[i]]
         assert sorted(s.labels[pair]) == [0, 1, 2]
     assert load_samples([str(tmp_path)], log=lambda m: None).class_counts()["mask_worn_incorrectly"] == 0
+
+
+def _random_classifier(path, seed, size=64):
+    from maskwatch.train.engine import TrainConfig, export_onnx
+    from maskwatch.train.model import Deployable, MobileNetV2
+
+    torch.manual_seed(seed)
+    net = MobileNetV2(num_classes=3)
+    with torch.no_grad():  # untrained batch-norm statistics flatten every output to 1/3: set them on noise
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.momentum = None
+            elif isinstance(m, torch.nn.Linear):
+                m.weight.normal_(0, 0.5)
+        net.train()(torch.randn(16, 3, size, size))
+    model = Deployable(net, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]).eval()
+    export_onnx(model, path, TrainConfig(data=[], input_size=size))
+    return path
+
+
+def test_ensemble_averages_its_members(tmp_path, capsys):
+    import onnxruntime as ort
+
+    from maskwatch.classify import MaskClassifier
+
+    a, b = _random_classifier(tmp_path / "a.onnx", 0), _random_classifier(tmp_path / "b.onnx", 1)
+    out = tmp_path / "ab.onnx"
+    assert main(["ensemble", str(a), str(b), "--out", str(out)]) == 0
+    x = np.random.default_rng(0).integers(0, 256, (4, 64, 64, 3)).astype(np.float32)
+    run = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"]).run(None, {"crops": x})[0] for p in (a, b, out)]
+    assert not np.allclose(run[0], run[1], atol=1e-3)
+    np.testing.assert_allclose(run[2], (run[0] + run[1]) / 2, atol=1e-5)
+    merged = MaskClassifier(out, threads=1)
+    assert merged.labels == LABELS and merged.input_size == 64 and not merged.flip  # the mean replaces the mirrored look
+    assert MaskClassifier(a, threads=1).flip
+
+
+def test_ensemble_refuses_models_that_do_not_match(tmp_path, capsys):
+    a, c = _random_classifier(tmp_path / "a.onnx", 0), _random_classifier(tmp_path / "c.onnx", 0, size=96)
+    assert main(["ensemble", str(a), str(c), "--out", str(tmp_path / "x.onnx")]) == 2
+    assert "differ in input_size" in capsys.readouterr().err
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+    assert main(["ensemble", str(a), str(bad), "--out", str(tmp_path / "x.onnx")]) == 2
+    assert main(["ensemble", str(a), str(tmp_path / "missing.onnx"), "--out", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "not found" in err and "Traceback" not in err

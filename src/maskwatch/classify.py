@@ -18,10 +18,14 @@ class MaskClassifier:
     Labels, input size and crop margin are read from the ONNX file's metadata. With `flip`, a crop
     whose top probability is under `flip_below` is also classified mirrored and the two averaged
     (on a held-out part of kaggle-853 train: mAP50 0.768 -> 0.778, the same as mirroring every
-    crop, at almost no extra time).
+    crop, at almost no extra time). `flip=None` follows the model: ensembles (`maskwatch ensemble`)
+    say `mirror_unsure: false` in their metadata, since their mean already does that job, for less time.
+
+    A model with a `not_a_face` output (`maskwatch train --non-faces`) also says how likely each
+    box is to hold a face at all; `labels` are then the mask classes only.
     """
 
-    def __init__(self, model: str | Path | None = None, threads: int | None = None, flip: bool = True):
+    def __init__(self, model: str | Path | None = None, threads: int | None = None, flip: bool | None = None):
         path = Path(model) if model else DEFAULT_CLASSIFIER.file
         if not path.is_file():
             raise ValueError(f"classifier model not found: {path}")
@@ -40,7 +44,7 @@ class MaskClassifier:
         self.input_size = int(meta.get("input_size", DEFAULT_CLASSIFIER.input_size))
         self.margin = float(meta.get("margin", DEFAULT_CLASSIFIER.margin))
         self._input_name = self._session.get_inputs()[0].name
-        self.flip = flip
+        self.flip = meta.get("mirror_unsure", "true") != "false" if flip is None else flip
         self.flip_below = 0.9
 
     def crops(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:

@@ -171,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--no-progress", action="store_true")
+    p = sub.add_parser("ensemble", help="merge classifiers into one model that averages them",
+                       description="Write one classifier .onnx whose probabilities are the mean of the given ones "
+                                   "(same labels and input size), for --model.")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="classifier .onnx files from `maskwatch train`")
+    p.add_argument("--out", required=True, help="merged model to write")
     return parser
 
 
@@ -417,8 +422,25 @@ def cmd_train_detector(args) -> int:
     return EXIT_OK
 
 
+def cmd_ensemble(args) -> int:
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise RuntimeError("merging models needs onnx: pip install 'maskwatch[train]'") from None
+    from pathlib import Path
+
+    from .train.ensemble import merge_classifiers
+
+    for path in args.models:
+        if not Path(path).is_file():
+            raise ValueError(f"classifier model not found: {path}")
+    merge_classifiers(args.models, args.out)
+    print(f"maskwatch: wrote {args.out} (mean of {len(args.models)} classifiers)", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {"image": cmd_image, "evaluate": cmd_evaluate, "video": cmd_video, "serve": cmd_serve, "train": cmd_train,
-            "train-detector": cmd_train_detector}
+            "train-detector": cmd_train_detector, "ensemble": cmd_ensemble}
 
 
 def main(argv: list[str] | None = None) -> int:

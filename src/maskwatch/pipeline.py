@@ -50,7 +50,7 @@ class Detector:
         threads: int | None = None,
         detector: str | None = None,
         labels_from: str = "classifier",
-        flip: bool = True,
+        flip: bool | None = None,
     ):
         from .specs import resolve_detector
 

@@ -35,6 +35,7 @@ def main():
     ap.add_argument("--part", default="test")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--upscale", type=float, default=None, help="detector upscale (default: the pipeline's)")
+    ap.add_argument("--model", help="classifier .onnx (default: the shipped one)")
     args = ap.parse_args()
 
     import cv2
@@ -45,7 +46,7 @@ def main():
     from maskwatch.pipeline import Detector
 
     items = load_annotations(args.annotations, args.split, args.part if args.split else None)
-    det = Detector(threads=args.threads, **({"upscale": args.upscale} if args.upscale else {}))
+    det = Detector(model=args.model, threads=args.threads, **({"upscale": args.upscale} if args.upscale else {}))
     ann = FaceAnnotator()
     out = Path(tempfile.mkdtemp())
     det.process_file(str(items[0].path))  # warm-up: first-run allocations

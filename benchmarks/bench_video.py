@@ -39,6 +39,7 @@ def main():
     ap.add_argument("--images", default="../shared/data/kaggle-853/images")
     ap.add_argument("--photos", type=int, default=20, help="photos in the clip, 30 frames (1 s) each")
     ap.add_argument("--stream-minutes", type=float, default=0)
+    ap.add_argument("--model", help="classifier .onnx (default: the shipped one)")
     args = ap.parse_args()
 
     from maskwatch.clips import make_pan_clip, pan_frames
@@ -52,7 +53,7 @@ def main():
     clip = tmp / "clip.mp4"
     n = make_pan_clip(photos, clip, frames_per_photo=30)
     print(f"clip: {n} frames of 640x480 at 30 fps from {len(photos)} photos with 1-5 faces each")
-    det = Detector(upscale=1.0)
+    det = Detector(model=args.model, upscale=1.0, flip=False)  # as `maskwatch video` runs it
     for every in (1, 3):
         s = run_video(det, VideoConfig(source=str(clip), out=str(tmp / f"out{every}.mp4"), detect_every=every), log=lambda m: None)
         print(f"detect every {every}: {s['fps']:.1f} fps end to end ({s['frames']} frames, {s['people']} people); "

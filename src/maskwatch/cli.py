@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one factor per --data source on how often its samples are drawn (default: all 1)")
     p.add_argument("--non-faces", nargs="?", const="finetuned", metavar="DETECTOR",
                    help="also learn a not_a_face class from the false detections of this face detector (default: the "
-                        "shipped one) in the annotated photos; at inference it lowers those boxes' face_score")
+                        "shipped one) in the annotated photos; at inference it lowers those boxes' face_score (photos, "
+                        "evaluate and serve; video ignores it)")
     p.add_argument("--synth-incorrect", action="store_true",
                    help="make mask_worn_incorrectly examples from class-folder pairs of a bare photo and its pasted-mask "
                         "copy (12.jpg, 12-with-mask.jpg): the mask pasted lower, uncovering the nose")

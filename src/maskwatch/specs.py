@@ -42,9 +42,9 @@ class DetectorSpec:
 
 
 DEFAULT_CLASSIFIER = ClassifierSpec(
-    name="maskwatch-mobilenetv2-112",
+    name="maskwatch-mobilenetv2-112-x2",
     file=MODELS_DIR / "mask_classifier.onnx",
-    sha256="5c8e38964545d70753515de30715d3d42bd7aa3811901d422124474672504505",
+    sha256="902fcb121c051de9f4d3d549d2d32cefdcf4814010e548c02ae3104e8854f0bb",
 )
 WIDERFACE_DETECTOR = DetectorSpec()
 # The same network fine-tuned on kaggle-853 train boxes (`maskwatch train-detector`, see MODEL_CARD.md);

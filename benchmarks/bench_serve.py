@@ -46,13 +46,15 @@ def main():
     ap.add_argument("--images", default="../shared/data/kaggle-853/images")
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=500)
+    ap.add_argument("--model", help="classifier .onnx (default: the shipped one)")
     args = ap.parse_args()
     photos = sorted(Path(args.images).glob("*.jpg"))[: args.requests]
     payloads = [(p.name, p.read_bytes()) for p in photos]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "serve", "--port", str(port),
+                               *(["--model", args.model] if args.model else [])],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):

@@ -148,11 +148,14 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
                     hashes.append(dhash(img))
                     names.append(f"{files['without_mask']}:synthetic-mask-below-nose")
                     origins.append(origin)
-                log(f"{source}: {len(labels) - n0} synthetic mask-below-the-nose images (mask_worn_incorrectly)")
+                if len(labels) > n0:
+                    log(f"{source}: {len(labels) - n0} synthetic mask-below-the-nose images (mask_worn_incorrectly)")
         else:
             raise ValueError(f"training data {source} is neither a folder of class folders nor an annotations .json file")
     if not labels:
         raise ValueError("no training images found")
+    if synth_incorrect and not any(n.endswith(":synthetic-mask-below-nose") for n in names):
+        log("warning: --synth-incorrect found no pairs of a photo and its pasted-mask copy (12.jpg, 12-with-mask.jpg): nothing made")
     groups = group_ids(keys, hashes)
     return Samples(np.stack(images), np.array(labels, np.int64), groups, names, np.array(origins, np.int64), classes)
 

@@ -89,3 +89,12 @@ def test_mistyped_option_gets_suggestions(capsys):
         main(["image", "x.jpg", "--upscle", "3"])
     assert exc.value.code == 2
     assert "similar options are --upscale" in capsys.readouterr().err
+
+
+def test_cli_defaults_are_the_pipeline_defaults():
+    from maskwatch.cli import build_parser
+    from maskwatch.pipeline import DEFAULT_FACE_THRESHOLD, DEFAULT_UPSCALE
+
+    args = build_parser().parse_args(["image", "x.jpg"])
+    assert args.upscale == DEFAULT_UPSCALE and args.conf == DEFAULT_FACE_THRESHOLD
+    assert build_parser().parse_args(["evaluate", "--annotations", "a.json"]).upscale == DEFAULT_UPSCALE

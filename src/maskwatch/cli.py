@@ -30,7 +30,9 @@ def _unit_float(text: str) -> float:
     return v
 
 
-def _add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.5, conf: float = 0.5) -> None:
+def _add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, conf: float = 0.5) -> None:
+    # upscale and conf repeat pipeline.DEFAULT_UPSCALE / DEFAULT_FACE_THRESHOLD: importing the
+    # pipeline here would load numpy and OpenCV for `--help` too (a test keeps them equal).
     from_defaults = "(default: %(default)s)"
     p.add_argument("--model", help="classifier .onnx (default: the model shipped with maskwatch)")
     p.add_argument("--detector", default=None, metavar="NAME|FILE",

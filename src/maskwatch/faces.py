@@ -41,13 +41,13 @@ class FaceBoxes:
 class FaceDetector:
     """Finds faces in BGR images.
 
-    upscale: factor applied before detection (2.5 finds faces down to ~8 px tall);
+    upscale: factor applied before detection (2.25 finds faces down to ~8 px tall);
     max_side: cap on the longest side of the detector input, so big photos stay fast.
     """
 
     def __init__(
         self,
-        upscale: float = 2.5,
+        upscale: float = 2.25,
         score_threshold: float = 0.5,
         nms_iou: float = 0.4,
         max_side: int = 1280,

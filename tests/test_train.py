@@ -263,3 +263,14 @@ def test_ensemble_refuses_models_that_do_not_match(tmp_path, capsys):
     assert main(["ensemble", str(a), str(tmp_path / "missing.onnx"), "--out", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err
     assert "cannot read" in err and "not found" in err and "Traceback" not in err
+
+
+def test_synth_incorrect_without_pairs_warns(tmp_path):
+    from maskwatch.train.data import load_samples
+
+    (tmp_path / "with_mask").mkdir()
+    cv2.imwrite(str(tmp_path / "with_mask" / "a.png"), _pasted_pair(np.random.default_rng(2))[1])
+    said = []
+    s = load_samples([str(tmp_path)], synth_incorrect=True, log=said.append)
+    assert s.class_counts()["mask_worn_incorrectly"] == 0
+    assert any(m.startswith("warning: --synth-incorrect found no pairs") for m in said)

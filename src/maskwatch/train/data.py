@@ -13,10 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..boxes import iou_matrix
 from ..crops import crop_face
 from ..datasets import canonical_label, load_annotations
 from ..imageio import IMAGE_EXTS, read_image
-from ..boxes import iou_matrix
 from ..types import LABELS, NOT_A_FACE
 from .synth import mask_below_nose
 
@@ -79,6 +79,7 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
     """
     classes = LABELS + ((NOT_A_FACE,) if non_face_detector is not None else ())
     images, labels, keys, hashes, names, origins = [], [], [], [], [], []
+    n_synth = 0
     for origin, source in enumerate(sources):
         p = Path(source)
         if p.is_file() and p.suffix == ".json":
@@ -148,13 +149,14 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
                     hashes.append(dhash(img))
                     names.append(f"{files['without_mask']}:synthetic-mask-below-nose")
                     origins.append(origin)
+                n_synth += len(labels) - n0
                 if len(labels) > n0:
                     log(f"{source}: {len(labels) - n0} synthetic mask-below-the-nose images (mask_worn_incorrectly)")
         else:
             raise ValueError(f"training data {source} is neither a folder of class folders nor an annotations .json file")
     if not labels:
         raise ValueError("no training images found")
-    if synth_incorrect and not any(n.endswith(":synthetic-mask-below-nose") for n in names):
+    if synth_incorrect and not n_synth:
         log("warning: --synth-incorrect found no pairs of a photo and its pasted-mask copy (12.jpg, 12-with-mask.jpg): nothing made")
     groups = group_ids(keys, hashes)
     return Samples(np.stack(images), np.array(labels, np.int64), groups, names, np.array(origins, np.int64), classes)

@@ -274,3 +274,55 @@ def test_synth_incorrect_without_pairs_warns(tmp_path):
     s = load_samples([str(tmp_path)], synth_incorrect=True, log=said.append)
     assert s.class_counts()["mask_worn_incorrectly"] == 0
     assert any(m.startswith("warning: --synth-incorrect found no pairs") for m in said)
+
+
+def _constant_teacher(path, probs, size=112):
+    """A classifier .onnx that gives every crop the same probabilities (ignores its pixels)."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("ReduceMean", ["crops"], ["m"], axes=[1, 2, 3], keepdims=0),
+             helper.make_node("Unsqueeze", ["m", "ax"], ["m1"]),
+             helper.make_node("Mul", ["m1", "zero"], ["z"]),
+             helper.make_node("Add", ["z", "p"], ["probs"])]
+    inits = [helper.make_tensor("ax", TensorProto.INT64, [1], [1]), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+             helper.make_tensor("p", TensorProto.FLOAT, [1, len(probs)], list(probs))]
+    graph = helper.make_graph(nodes, "constant", [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["n", size, size, 3])],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", len(probs)])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for k, v in {"labels": json.dumps(list(LABELS)), "input_size": str(size)}.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save(model, str(path))
+    return path
+
+
+def test_distillation_follows_the_teacher(tiny_dataset, tmp_path, capsys):
+    # A teacher that calls every face mask_worn_incorrectly, followed fully: the student must learn
+    # to say so too, though hardly any of the tiny data set's labels do.
+    teacher = _constant_teacher(tmp_path / "t.onnx", [0.01, 0.01, 0.98])
+    out = tmp_path / "s.onnx"
+    rc = main(["train", "--data", str(tiny_dataset / "faces"), "--epochs", "3", "--batch-size", "8", "--lr", "3e-3",
+               "--val-fraction", "0", "--teacher", str(teacher), "--distill-weight", "1", "--out", str(out),
+               "--no-progress", "--threads", "2", "--device", "cpu"])
+    assert rc == 0
+    assert "distilling from" in capsys.readouterr().err
+    from maskwatch.classify import MaskClassifier
+    from maskwatch.train.data import load_samples
+
+    crops = load_samples([str(tiny_dataset / "faces")], log=lambda m: None).images
+    labels = MaskClassifier(out, threads=2, flip=False).predict_crops(np.stack([cv2.resize(c, (112, 112)) for c in crops])).argmax(1)
+    assert (labels == LABELS.index("mask_worn_incorrectly")).mean() > 0.9
+
+
+def test_teacher_and_device_errors_are_one_line(tiny_dataset, tmp_path, capsys):
+    small = _constant_teacher(tmp_path / "t64.onnx", [0.5, 0.25, 0.25], size=64)
+    base = ["train", "--data", str(tiny_dataset / "faces"), "--epochs", "1", "--out", str(tmp_path / "x.onnx"), "--no-progress"]
+    assert main(base + ["--teacher", str(small)]) == 2
+    assert main(base + ["--teacher", str(tmp_path / "missing.onnx")]) == 2
+    if not torch.cuda.is_available():
+        assert main(base + ["--device", "cuda"]) == 2
+    assert main(base + ["--device", "tpu9"]) == 2
+    err = capsys.readouterr().err
+    assert "at 64 px" in err and "teacher model not found" in err and "unknown device" in err and "Traceback" not in err
+    if not torch.cuda.is_available():
+        assert "sees no CUDA GPU" in err

@@ -5,6 +5,7 @@ Only argparse is imported at start-up; each verb imports what it needs.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
@@ -155,9 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth-incorrect", action="store_true",
                    help="make mask_worn_incorrectly examples from class-folder pairs of a bare photo and its pasted-mask "
                         "copy (12.jpg, 12-with-mask.jpg): the mask pasted lower, uncovering the nose")
+    p.add_argument("--teacher", metavar="MODEL",
+                   help="distil from this classifier .onnx (e.g. an ensemble from `maskwatch ensemble`) on the same crops")
+    p.add_argument("--distill-weight", type=_unit_float, default=0.5,
+                   help="with --teacher: share of the loss that follows the teacher rather than the labels (default: %(default)s)")
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights instead of ImageNet")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores, 1 when the machine is busy)")
+    p.add_argument("--device", default="auto", help="auto (a GPU when PyTorch sees one), cpu or cuda (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p = sub.add_parser("train-detector", help="fine-tune the face detector on box-annotated photos",
                        description="Fine-tune the shipped RetinaFace detector (face / no face, box placement) on photos "
@@ -173,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also train a 3-class mask head, so the detector labels faces itself (see --labels-from)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="auto", help="auto (a GPU when PyTorch sees one), cpu or cuda (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true")
     p = sub.add_parser("ensemble", help="merge classifiers into one model that averages them",
                        description="Write one classifier .onnx whose probabilities are the mean of the given ones "
@@ -335,10 +342,13 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(data=args.data, out=args.out, split=args.split, part=args.part, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, input_size=args.input_size, val_fraction=args.val_fraction,
                       balance=args.balance, source_weights=args.source_weights, non_faces=args.non_faces,
-                      synth_incorrect=args.synth_incorrect, pretrained=not args.no_pretrained, seed=args.seed, threads=args.threads,
+                      synth_incorrect=args.synth_incorrect, teacher=args.teacher, distill_weight=args.distill_weight,
+                      pretrained=not args.no_pretrained, seed=args.seed, threads=args.threads, device=args.device,
                       progress=not args.no_progress)
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError("--epochs and --batch-size must be at least 1")
+    if cfg.teacher and not os.path.isfile(cfg.teacher):
+        raise ValueError(f"teacher model not found: {cfg.teacher}")
     if cfg.non_faces and not any(str(d).endswith(".json") for d in cfg.data):
         raise ValueError("--non-faces needs photos with face boxes: give an annotations.json in --data")
     train(cfg, log=lambda msg: print(msg, file=sys.stderr))
@@ -420,7 +430,7 @@ def cmd_train_detector(args) -> int:
         raise ValueError("--epochs and --batch-size must be at least 1")
     cfg = DetectorTrainConfig(data=args.data, out=args.out, split=args.split, part=args.part, epochs=args.epochs,
                               batch_size=args.batch_size, lr=args.lr, mask_head=args.mask_head, seed=args.seed,
-                              threads=args.threads, progress=not args.no_progress)
+                              threads=args.threads, device=args.device, progress=not args.no_progress)
     train_detector(cfg, log=lambda msg: print(msg, file=sys.stderr))
     return EXIT_OK
 

@@ -39,15 +39,19 @@ class DetectorTrainConfig:
     mask_head: bool = False
     seed: int = 0
     threads: int | None = None
+    device: str = "auto"  # as TrainConfig.device
     progress: bool = True
 
 
 def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
-    from .engine import _progress, setup_torch
+    from .engine import _progress, pick_device, setup_torch
 
     setup_torch(cfg.seed, cfg.threads)
     import onnx
     import torch
+
+    device = pick_device(cfg.device)
+    log(f"training on {device}")
 
     from ..faces import _load_weights
     from .onnx_graph import OnnxGraphModule
@@ -72,21 +76,21 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
     # Always start from the published weights, so the command reproduces the shipped model.
     spec = WIDERFACE_DETECTOR
     proto = onnx.load_from_string(_load_weights(spec))
-    net = OnnxGraphModule(proto)
+    net = OnnxGraphModule(proto).to(device)
     groups = [{"params": list(net.parameters()), "lr": cfg.lr}]
     head = features = class_weight = None
     if cfg.mask_head:
         from .mask_head import MaskHead, feature_inputs, head_anchors
 
         features = tuple(feature_inputs(proto))
-        head = MaskHead(levels=len(features), anchors=head_anchors(proto))
+        head = MaskHead(levels=len(features), anchors=head_anchors(proto)).to(device)
         # The new head starts from nothing, on small (post-ReLU) features: it gets 10x the graph's
         # learning rate. (At 1x it stayed at the class prior in a 10-epoch CPU run; at 10x it mostly
         # still does, see MODEL_CARD.md: it needs far longer training.)
         groups.append({"params": list(head.parameters()), "lr": cfg.lr * 10})
         # Rare classes (incorrectly worn: ~3 % of faces) weigh more, by inverse square-root frequency.
         w = 1.0 / np.sqrt(np.maximum(counts, 1))
-        class_weight = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32)
+        class_weight = torch.tensor(w / (w * counts).sum() * counts.sum(), dtype=torch.float32, device=device)
     mean = np.asarray(spec.mean_bgr, np.float32)
     priors = make_priors(cfg.crop, cfg.crop, spec.strides, spec.anchor_sizes)
     prior_xyxy = np.concatenate([priors[:, :2] - priors[:, 2:] / 2, priors[:, :2] + priors[:, 2:] / 2], 1) * cfg.crop
@@ -108,12 +112,12 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
                 confs.append(c)
                 locs.append(l)
                 classes.append(cls)
-            loc_p, conf_p, _, *feats = net(torch.from_numpy(np.stack(xs)), extra=features or ())
-            conf_t = torch.from_numpy(np.stack(confs))
-            loss = multibox_loss(loc_p, conf_p, conf_t, torch.from_numpy(np.stack(locs)))
+            loc_p, conf_p, _, *feats = net(torch.from_numpy(np.stack(xs)).to(device), extra=features or ())
+            conf_t = torch.from_numpy(np.stack(confs)).to(device)
+            loss = multibox_loss(loc_p, conf_p, conf_t, torch.from_numpy(np.stack(locs)).to(device))
             pos = conf_t > 0
             if head is not None and pos.any():  # a batch of face-free crops has nothing to label
-                loss = loss + torch.nn.functional.cross_entropy(head(feats)[pos], torch.from_numpy(np.stack(classes))[pos],
+                loss = loss + torch.nn.functional.cross_entropy(head(feats)[pos], torch.from_numpy(np.stack(classes)).to(device)[pos],
                                                                 weight=class_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -128,6 +132,7 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     trained = net.to_proto(proto)
     if head is not None:
+        head.to("cpu")
         from .mask_head import append_to_proto
 
         trained = append_to_proto(trained, head)

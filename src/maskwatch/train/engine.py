@@ -40,9 +40,16 @@ class TrainConfig:
     non_faces: str | None = None
     # Make mask-below-the-nose examples from bare / pasted-mask photo pairs (train/synth.py).
     synth_incorrect: bool = False
+    # Distil from this classifier (.onnx with the same labels and input size, e.g. an ensemble from
+    # `maskwatch ensemble`): the loss mixes the labels with its probabilities on the same augmented
+    # crops, so one model can learn what several agree on, at one model's cost.
+    teacher: str | None = None
+    distill_weight: float = 0.5
     pretrained: bool = True
     seed: int = 0
     threads: int | None = None
+    # "auto": the GPU when PyTorch sees one, else the CPU; or "cpu", "cuda", "cuda:1", ...
+    device: str = "auto"
     progress: bool = True
 
 
@@ -53,6 +60,21 @@ def pick_threads(requested: int | None) -> int:
     # Two threads on a busy 2-core box run slower than one: back off when the load says so.
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     return 1 if cores <= 2 and load > 0.8 else cores
+
+
+def pick_device(requested: str = "auto"):
+    """The torch device to train on; a clear error when a GPU is asked for and none is visible."""
+    import torch
+
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(requested)
+    except RuntimeError:
+        raise ValueError(f"unknown device {requested!r}: use auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {requested}: PyTorch {torch.__version__} sees no CUDA GPU here (use --device cpu)")
+    return device
 
 
 def setup_torch(seed: int, threads: int | None) -> int:
@@ -68,11 +90,17 @@ def setup_torch(seed: int, threads: int | None) -> int:
     return n
 
 
-def train(cfg: TrainConfig, log=print) -> dict:
+def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
+    """Train, validate and export one classifier. `samples`: already loaded crops (then `cfg.data`
+    only documents them), e.g. from a pack made for a machine without the data folders."""
+    if not 0 <= cfg.distill_weight <= 1:
+        raise ValueError("--distill-weight must be between 0 and 1")
     if cfg.source_weights is not None and len(cfg.source_weights) != len(cfg.data):
         raise ValueError(f"--source-weights needs one weight per --data source ({len(cfg.data)}), got {len(cfg.source_weights)}")
     threads = setup_torch(cfg.seed, cfg.threads)
     import torch
+
+    device = pick_device(cfg.device)
 
     from .model import Deployable, MobileNetV2
     from .pretrained import load_imagenet_backbone
@@ -88,9 +116,11 @@ def train(cfg: TrainConfig, log=print) -> dict:
 
         # The settings `maskwatch evaluate` scores with, so the mined boxes are the ones it would rank.
         miner = FaceDetector(upscale=DEFAULT_UPSCALE, score_threshold=0.05, threads=threads, spec=resolve_detector(cfg.non_faces))
-    samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log, non_face_detector=miner,
-                           synth_incorrect=cfg.synth_incorrect)
+    if samples is None:
+        samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log, non_face_detector=miner,
+                               synth_incorrect=cfg.synth_incorrect)
     classes = samples.classes
+    teacher = _load_teacher(cfg, classes, threads) if cfg.teacher else None
     tr_idx, va_idx = split_by_group(samples.groups, cfg.val_fraction, cfg.seed)
     train_set, val_set = samples.subset(tr_idx), samples.subset(va_idx)
     log(f"samples: {len(samples)} in {len(np.unique(samples.groups))} groups; train {train_set.class_counts()}, validation {val_set.class_counts()}")
@@ -98,12 +128,14 @@ def train(cfg: TrainConfig, log=print) -> dict:
     net = MobileNetV2(num_classes=len(classes))
     if cfg.pretrained:
         load_imagenet_backbone(net)
-    net = net.to(memory_format=torch.channels_last)
-    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255
-    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1) * 255
+    net = net.to(device, memory_format=torch.channels_last)
+    mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1) * 255
+    std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1) * 255
+    log(f"training on {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f", {threads} threads")
+        + (f"; distilling from {cfg.teacher} (weight {cfg.distill_weight})" if teacher else ""))
 
     def to_tensor(batch: np.ndarray):
-        x = torch.from_numpy(batch).permute(0, 3, 1, 2).flip(1).float()
+        x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).flip(1).float()
         return ((x - mean) / std).contiguous(memory_format=torch.channels_last)
 
     sample_p = sampling_probs(train_set, cfg.balance, cfg.source_weights)
@@ -120,10 +152,16 @@ def train(cfg: TrainConfig, log=print) -> dict:
         bar = _progress(range(steps), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
         for _ in bar:
             idx = rng.choice(len(train_set), size=cfg.batch_size, p=sample_p)
-            x = to_tensor(np.stack([augment(train_set.images[i], cfg.input_size, rng, cfg.lowres_p) for i in idx]))
-            y = torch.from_numpy(train_set.labels[idx])
+            crops = np.stack([augment(train_set.images[i], cfg.input_size, rng, cfg.lowres_p) for i in idx])
+            x = to_tensor(crops)
+            y = torch.from_numpy(train_set.labels[idx]).to(device)
             logits = net(x)
             loss = loss_fn(logits, y)
+            if teacher is not None:
+                # The teacher sees the very crops the student sees (its ONNX input is these BGR pixels).
+                target = torch.from_numpy(teacher.predict_crops(crops)).to(device)
+                soft = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
+                loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * soft
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -146,10 +184,11 @@ def train(cfg: TrainConfig, log=print) -> dict:
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     net.eval()
-    export_onnx(Deployable(net.to(memory_format=torch.contiguous_format), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), out, cfg,
+    export_onnx(Deployable(net.to("cpu", memory_format=torch.contiguous_format), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), out, cfg,
                 classes)
     plot_history(history, out.with_name(out.stem + "_plot.png"))
     result = {"config": asdict(cfg), "history": history, "seconds": round(time.time() - t_start, 1), "threads": threads,
+              "device": str(device),
               "train_counts": train_set.class_counts(), "val_counts": val_set.class_counts()}
     if len(val_set):
         cm = confusion(val_set.labels, val_pred, len(classes))
@@ -162,6 +201,16 @@ def train(cfg: TrainConfig, log=print) -> dict:
     out.with_name(out.stem + "_metrics.json").write_text(json.dumps(result, indent=2))
     log(f"wrote {out} in {result['seconds']:.0f} s")
     return result
+
+
+def _load_teacher(cfg: TrainConfig, classes: tuple[str, ...], threads: int):
+    from ..classify import MaskClassifier
+
+    teacher = MaskClassifier(cfg.teacher, threads=threads, flip=False)
+    if teacher.model_labels != tuple(classes) or teacher.input_size != cfg.input_size:
+        raise ValueError(f"teacher {cfg.teacher} has labels {list(teacher.model_labels)} at {teacher.input_size} px; "
+                         f"this training has {list(classes)} at {cfg.input_size} px")
+    return teacher
 
 
 def sampling_probs(samples: Samples, balance: float, source_weights: list[float] | None = None) -> np.ndarray:
@@ -182,8 +231,8 @@ def _evaluate(net, val: Samples, size: int, to_tensor, loss_fn) -> tuple[float, 
     with torch.no_grad():
         for s in range(0, len(val), 128):
             x = to_tensor(np.stack([plain(im, size) for im in val.images[s : s + 128]]))
+            logits = net(x).cpu()
             y = torch.from_numpy(val.labels[s : s + 128])
-            logits = net(x)
             total += loss_fn(logits, y).item() * len(y)
             preds.append(logits.argmax(1).numpy())
     return total / len(val), np.concatenate(preds)

@@ -63,7 +63,9 @@ class OnnxGraphModule(torch.nn.Module):
             elif op == "Shape":
                 out = torch.tensor(i[0].shape, dtype=torch.int64)
             elif op == "Gather":
-                out = i[0][i[1]] if i[1].ndim == 0 else i[0].index_select(a.get("axis", 0), i[1])
+                # Indices are constants (on the CPU); the data may be on a GPU.
+                idx = i[1].to(i[0].device)
+                out = i[0][idx] if idx.ndim == 0 else i[0].index_select(a.get("axis", 0), idx)
             elif op == "Unsqueeze":
                 out = i[0].unsqueeze(a["axes"][0])
             elif op == "Concat":

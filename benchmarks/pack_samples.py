@@ -23,6 +23,16 @@ from maskwatch.train.data import load_samples
 QUALITY = 90
 
 
+def write_pack(samples, data: list[str], out: str) -> int:
+    """Store `samples` (a train.data.Samples) at `out`; returns the bytes of JPEG written."""
+    blobs = [cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1].tobytes() for im in samples.images]
+    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
+    np.savez(out, jpeg=np.frombuffer(b"".join(blobs), np.uint8), offsets=offsets, labels=samples.labels, groups=samples.groups,
+             origins=samples.origins, names=np.array(samples.sources), classes=np.array(samples.classes),
+             data=np.array(json.dumps(data)))
+    return int(offsets[-1])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", nargs="+", required=True)
@@ -31,12 +41,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     s = load_samples(args.data, args.split, args.part, synth_incorrect=True)
-    blobs = [cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1].tobytes() for im in s.images]
-    offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-    np.savez(args.out, jpeg=np.frombuffer(b"".join(blobs), np.uint8), offsets=offsets, labels=s.labels, groups=s.groups,
-             origins=s.origins, names=np.array(s.sources), classes=np.array(s.classes),
-             data=np.array(json.dumps(args.data)))
-    print(f"{args.out}: {len(s)} crops, {offsets[-1] / 1e6:.1f} MB of JPEG")
+    size = write_pack(s, args.data, args.out)
+    print(f"{args.out}: {len(s)} crops, {size / 1e6:.1f} MB of JPEG")
 
 
 if __name__ == "__main__":

@@ -312,6 +312,8 @@ def test_distillation_follows_the_teacher(tiny_dataset, tmp_path, capsys):
     crops = load_samples([str(tiny_dataset / "faces")], log=lambda m: None).images
     labels = MaskClassifier(out, threads=2, flip=False).predict_crops(np.stack([cv2.resize(c, (112, 112)) for c in crops])).argmax(1)
     assert (labels == LABELS.index("mask_worn_incorrectly")).mean() > 0.9
+    meta = onnx.load(str(out)).metadata_props
+    assert json.loads({m.key: m.value for m in meta}["distilled_from"]) == {"teacher": "t.onnx", "distill_weight": 1.0}
 
 
 def test_teacher_and_device_errors_are_one_line(tiny_dataset, tmp_path, capsys):
@@ -326,3 +328,47 @@ def test_teacher_and_device_errors_are_one_line(tiny_dataset, tmp_path, capsys):
     assert "at 64 px" in err and "teacher model not found" in err and "unknown device" in err and "Traceback" not in err
     if not torch.cuda.is_available():
         assert "sees no CUDA GPU" in err
+
+
+def _bench(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_pack_round_trip_filters_synthetic_and_split(tmp_path):
+    # The pack that carries training crops to a GPU machine must give back the samples that
+    # `maskwatch train` would load: the same labels, and only the chosen split part's photos.
+    from maskwatch.train.data import load_samples
+
+    rng = np.random.default_rng(5)
+    for k in range(3):
+        bare = cv2.GaussianBlur(_pasted_pair(rng)[0], (9, 9), 3)  # smooth, like photos (noise is JPEG's worst case)
+        masked = bare.copy()
+        masked[55:85, 20:80] = (240, 230, 200)
+        for label, img, name in (("without_mask", bare, f"{k}.jpg"), ("with_mask", masked, f"{k}-with-mask.jpg")):
+            (tmp_path / "faces" / label).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(tmp_path / "faces" / label / name), img)
+    photo = np.full((200, 300, 3), 120, np.uint8)
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(tmp_path / name), photo)
+    ann = {"images": [{"file": "a.png", "width": 300, "height": 200, "boxes": [[10, 10, 60, 70, "with_mask"]]},
+                      {"file": "b.png", "width": 300, "height": 200, "boxes": [[100, 20, 150, 90, "without_mask"]]}]}
+    (tmp_path / "annotations.json").write_text(json.dumps(ann))
+    (tmp_path / "split.json").write_text(json.dumps({"fit": ["a.png"], "holdout": ["b.png"]}))
+    data = [str(tmp_path / "faces"), str(tmp_path / "annotations.json")]
+    full = load_samples(data, synth_incorrect=True, log=lambda m: None)
+    assert _bench("pack_samples").write_pack(full, data, str(tmp_path / "p.npz")) > 0
+
+    load_pack = _bench("train_from_pack").load_pack
+    synth, data_back = load_pack(str(tmp_path / "p.npz"), None, None, synth=True)
+    assert data_back == data and synth.class_counts() == full.class_counts()
+    assert np.abs(synth.images.astype(int) - full.images.astype(int)).mean() < 2  # JPEG at 90, nothing else
+    plain, _ = load_pack(str(tmp_path / "p.npz"), str(tmp_path / "split.json"), "fit", synth=False)
+    assert plain.class_counts() == {"with_mask": 4, "without_mask": 3, "mask_worn_incorrectly": 0}
+    assert sum("@" in n for n in plain.sources) == 1 and any(n.startswith("a.png@") for n in plain.sources)

@@ -42,9 +42,9 @@ class DetectorSpec:
 
 
 DEFAULT_CLASSIFIER = ClassifierSpec(
-    name="maskwatch-mobilenetv2-112-x2",
+    name="maskwatch-mobilenetv2-112-distilled",
     file=MODELS_DIR / "mask_classifier.onnx",
-    sha256="902fcb121c051de9f4d3d549d2d32cefdcf4814010e548c02ae3104e8854f0bb",
+    sha256="5d1b88664f8b1fd1ad09fafa79953e716d22acec73967e5913fe6dc58d8f7cdd",
 )
 WIDERFACE_DETECTOR = DetectorSpec()
 # The same network fine-tuned on kaggle-853 train boxes (`maskwatch train-detector`, see MODEL_CARD.md);

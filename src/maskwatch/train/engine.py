@@ -254,6 +254,8 @@ def export_onnx(model, path: Path, cfg: TrainConfig, classes: tuple[str, ...] = 
             "input_format": "BGR uint8 values as float32, NHWC; normalisation is inside the graph",
             "architecture": "MobileNetV2 (torchvision layout), ImageNet-pretrained" if cfg.pretrained else "MobileNetV2, random init",
             "trained_on": json.dumps(cfg.data), "created": time.strftime("%Y-%m-%d")}
+    if cfg.teacher:
+        meta["distilled_from"] = json.dumps({"teacher": Path(cfg.teacher).name, "distill_weight": cfg.distill_weight})
     store_weights_fp16(proto)
     del proto.metadata_props[:]
     for k, v in meta.items():

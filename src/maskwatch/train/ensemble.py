@@ -47,6 +47,9 @@ def merge_classifiers(paths: list[str | Path], out: str | Path) -> dict:
     nodes.append(helper.make_node("Mean", outs, ["probs"], name="ensemble_mean"))
     graph = helper.make_graph(nodes, "maskwatch_ensemble", [models[0].graph.input[0]], [models[0].graph.output[0]], inits)
     merged = helper.make_model(graph, opset_imports=models[0].opset_import, producer_name="maskwatch")
+    # The members' IR version, not this onnx release's newest: an ONNX Runtime that runs the members
+    # must run the merge too (onnx 1.23 writes IR 14, which ONNX Runtime 1.30 refuses).
+    merged.ir_version = min(m.ir_version for m in models)
     meta = dict(metas[0])
     meta["architecture"] = f"mean of {len(models)}: " + "; ".join(m.get("architecture", "?") for m in metas)
     meta["members"] = json.dumps([{"file": Path(p).name, "trained_on": m.get("trained_on")} for p, m in zip(paths, metas)])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,7 +27,7 @@ def load_pack(path: str, split: str | None, part: str | None, synth: bool) -> tu
     if not synth:
         keep &= ~np.array([n.endswith(SYNTH_SUFFIX) for n in names])
     if split:
-        wanted = set(json.load(open(split))[part])
+        wanted = set(json.loads(Path(split).read_text())[part])
         # Kaggle crops are named "<image key>@x,y"; class-folder images keep their paths.
         keep &= np.array([("@" not in n) or (n.split("@")[0] in wanted) for n in names])
     idx = np.flatnonzero(keep)

@@ -347,7 +347,7 @@ def cmd_train(args) -> int:
                       progress=not args.no_progress)
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError("--epochs and --batch-size must be at least 1")
-    if cfg.teacher and not os.path.isfile(cfg.teacher):
+    if cfg.teacher and not os.path.isfile(cfg.teacher):  # say so before minutes of loading data
         raise ValueError(f"teacher model not found: {cfg.teacher}")
     if cfg.non_faces and not any(str(d).endswith(".json") for d in cfg.data):
         raise ValueError("--non-faces needs photos with face boxes: give an annotations.json in --data")

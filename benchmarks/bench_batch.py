@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from entry_point import maskwatch_command
+
 WRAP = (
     "import resource, subprocess, sys, json, time; t = time.perf_counter(); "
     "rc = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode; "
@@ -54,10 +56,7 @@ def main():
     ap.add_argument("--memory-only", action="store_true", help="only the in-process 1/10 vs all run")
     args = ap.parse_args()
 
-    # The installed entry point, as a user runs it: the one beside this Python (a venv need not be on PATH).
-    beside = Path(sys.executable).with_name("maskwatch")
-    found = str(beside) if beside.exists() else shutil.which("maskwatch")
-    exe = [found] if found else [sys.executable, "-m", "maskwatch.cli"]
+    exe = maskwatch_command()  # the installed entry point, as a user runs it
     tmp = Path(tempfile.mkdtemp())
     n_unique = link_photos(Path(args.data), args.count, tmp / "all")
     link_photos(Path(args.data), args.count, tmp / "tenth", step=10)

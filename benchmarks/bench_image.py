@@ -13,10 +13,11 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from entry_point import maskwatch_command
 
 
 def cold(cmd: list[str], repeat: int = 3) -> float:
@@ -72,10 +73,7 @@ def main():
     print(f"per image: mean {1000 * statistics.mean(times):.1f} ms, median {1000 * statistics.median(times):.1f} ms, "
           f"p95 {1000 * sorted(times)[int(0.95 * n) - 1]:.1f} ms")
     print("stages (mean ms/image): " + ", ".join(f"{k} {1000 * v / n:.1f}" for k, v in stage.items()))
-    # The installed entry point, as a user runs it: the one beside this Python (a venv need not be on PATH).
-    beside = Path(sys.executable).with_name("maskwatch")
-    found = str(beside) if beside.exists() else shutil.which("maskwatch")
-    exe = [found] if found else [sys.executable, "-m", "maskwatch.cli"]
+    exe = maskwatch_command()  # the installed entry point, as a user runs it
     one = str(items[0].path)
     print(f"cold start `maskwatch --help`: {cold(exe + ['--help']):.2f} s (best of 3)")
     print(f"cold start `maskwatch image one.jpg`: {cold(exe + ['image', one, '--no-save', '-q']):.2f} s (best of 3)")

@@ -71,3 +71,38 @@ def test_pipeline_accuracy_on_kaggle_test(kaggle, detector):
     assert r.ap50["with_mask"] >= 0.75
     assert r.ap50["without_mask"] >= 0.70
     assert r.map50 >= 0.60
+
+
+def test_bootstrap_interval_brackets_the_estimate():
+    from maskwatch.evaluate import bootstrap_ap50, coco_ap50
+
+    # 60 photos, one face of each class in turn; every 4th photo's face gets a confident wrong
+    # label, so AP is below 1 and varies with which photos are drawn.
+    gts, dets = [], []
+    for i in range(1, 61):
+        c = i % 3
+        gts.append((i, 10, 10, 50, 50, c))
+        dets.append((i, 10, 10, 50, 50, (c + 1) % 3 if i % 4 == 0 else c, 0.9 if i % 4 == 0 else 0.5 + i / 200))
+    point, _ = coco_ap50(60, gts, dets)
+    ci = bootstrap_ap50(60, gts, dets, resamples=60, seed=1)
+    assert set(ci) == {*LABELS, "mAP50"}
+    for label in LABELS:
+        lo, hi = ci[label]
+        assert lo <= point[label] <= hi and hi - lo > 0.05
+    assert ci == bootstrap_ap50(60, gts, dets, resamples=60, seed=1)  # seeded: repeatable
+    perfect = [(i, 10, 10, 50, 50, i % 3, 0.9) for i in range(1, 61)]
+    assert bootstrap_ap50(60, gts, perfect, resamples=20)["mAP50"] == pytest.approx((1.0, 1.0))
+
+
+def test_evaluate_cli_bootstrap(examples, tmp_path, capsys):
+    rc = main(["evaluate", "--annotations", str(examples / "annotations.json"), "--json", str(tmp_path / "m.json"),
+               "--plot", "", "--threads", "2", "--bootstrap", "40"])
+    assert rc == 0
+    assert "bootstrap resamples of the photos" in capsys.readouterr().out
+    m = json.loads((tmp_path / "m.json").read_text())
+    lo, hi = m["ap50_ci95"]["mAP50"]
+    assert 0 <= lo <= hi <= 1 and m["bootstrap_resamples"] == 40
+    with pytest.raises(SystemExit) as exc:
+        main(["evaluate", "--annotations", str(examples / "annotations.json"), "--bootstrap", "-3"])
+    assert exc.value.code == 2
+    assert "must be 0 or more" in capsys.readouterr().err

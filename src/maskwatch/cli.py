@@ -21,6 +21,16 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return v
+
+
 def _unit_float(text: str) -> float:
     try:
         v = float(text)
@@ -102,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part", help="part of the split, e.g. test")
     p.add_argument("--json", metavar="FILE", help="write the metrics as JSON")
     p.add_argument("--plot", metavar="PNG", default="pr_curve.png", help="precision-recall plot (default: %(default)s)")
+    p.add_argument("--bootstrap", type=_non_negative_int, default=0, metavar="N",
+                   help="also give 95%% intervals of each AP50 from N resamples of the photos (e.g. 200; ~0.3 s each)")
     # AP ranks every detection, so it is measured down to a low face score (as COCO-style
     # evaluators do); 0.05 chosen on kaggle-853 train: mAP50 0.786 at 0.5, 0.812 at 0.15, 0.825 at 0.05.
     _add_pipeline_options(p, conf=0.05)
@@ -322,7 +334,7 @@ def cmd_evaluate(args) -> int:
     from .evaluate import evaluate, plot_pr
 
     detector = _detector(args)
-    result = evaluate(detector, args.annotations, args.split, args.part, progress=sys.stderr.isatty())
+    result = evaluate(detector, args.annotations, args.split, args.part, progress=sys.stderr.isatty(), bootstrap=args.bootstrap)
     what = f"{args.annotations}" + (f" [{args.part} of {args.split}]" if args.split else "")
     print(f"maskwatch evaluate: {what}\n{result.format()}")
     if args.plot:

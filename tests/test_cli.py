@@ -98,3 +98,45 @@ def test_cli_defaults_are_the_pipeline_defaults():
     args = build_parser().parse_args(["image", "x.jpg"])
     assert args.upscale == DEFAULT_UPSCALE and args.conf == DEFAULT_FACE_THRESHOLD
     assert build_parser().parse_args(["evaluate", "--annotations", "a.json"]).upscale == DEFAULT_UPSCALE
+
+
+@pytest.fixture
+def http_examples(examples):
+    """The example photos served over http on a free local port."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(examples))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_image_urls(http_examples, examples, tmp_path, capsys):
+    good = f"{http_examples}/street_717.jpg?size=full"
+    rc = main(["image", good, f"{http_examples}/nothing_here.jpg", f"{http_examples}/annotations.json",
+               "--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json"), "--threads", "2"])
+    assert rc == 1  # two URLs failed; the good one's results are still written
+    doc = json.loads((tmp_path / "r.json").read_text())
+    check_schema(doc)
+    by_file = {img["file"]: img for img in doc["images"]}
+    assert by_file[good]["error"] is None and len(by_file[good]["faces"]) >= 4
+    assert "HTTP 404" in by_file[f"{http_examples}/nothing_here.jpg"]["error"]
+    assert "not a readable image" in by_file[f"{http_examples}/annotations.json"]["error"]
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["street_717.jpg"]
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "HTTP 404" in err
+    # The same photo read from disk gives the same faces.
+    local = main(["image", str(examples / "street_717.jpg"), "--no-save", "--json", str(tmp_path / "l.json"), "--threads", "2"])
+    assert local == 0
+    assert json.loads((tmp_path / "l.json").read_text())["images"][0]["faces"] == by_file[good]["faces"]
+
+
+def test_unreachable_url_is_one_line():
+    from maskwatch.imageio import read_image
+
+    with pytest.raises(ValueError, match=r"^cannot fetch http://127\.0\.0\.1:9/x\.jpg: "):
+        read_image("http://127.0.0.1:9/x.jpg")  # port 9 (discard): nothing listens

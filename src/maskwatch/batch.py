@@ -7,11 +7,13 @@ never travel between processes.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .imageio import is_url
 from .types import ImageResult
 
 
@@ -24,16 +26,26 @@ class JobSpec:
     duplicate_stems: frozenset[str] = frozenset()
 
 
+def _stem(path: str) -> str:
+    """File stem of a path, or of a URL's path part (no query), safe as a file name."""
+    if is_url(path):
+        from urllib.parse import unquote, urlsplit
+
+        stem = Path(unquote(urlsplit(path).path)).stem
+        return re.sub(r"[^A-Za-z0-9._-]", "_", stem) or "image"
+    return Path(path).stem
+
+
 def output_name(path: str, duplicate_stems: frozenset[str]) -> str:
     """Annotated file name: the input's stem, plus a hash of its path when stems collide."""
-    stem = Path(path).stem
+    stem = _stem(path)
     if stem in duplicate_stems:
         stem += "_" + hashlib.sha1(path.encode()).hexdigest()[:8]
     return stem + ".jpg"
 
 
 def duplicate_stems(files: Iterable[str]) -> frozenset[str]:
-    counts = Counter(Path(f).stem for f in files)
+    counts = Counter(_stem(f) for f in files)
     return frozenset(s for s, n in counts.items() if n > 1)
 
 

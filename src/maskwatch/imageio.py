@@ -11,10 +11,42 @@ import numpy as np
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".jp2", ".pgm", ".ppm", ".pbm", ".gif"}
 # Decompression bombs: refuse images whose header claims more pixels than this.
 MAX_PIXELS = 100_000_000
+# Photos given as http(s) URLs: a download larger than this, or slower than the timeout, is refused.
+MAX_URL_BYTES = 100 * 1024 * 1024
+URL_TIMEOUT_S = 30.0
+
+
+def is_url(item: str) -> bool:
+    return isinstance(item, str) and item.lower().startswith(("http://", "https://"))
+
+
+def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_URL_BYTES) -> bytes:
+    """The body of an http(s) URL, or a one-line ValueError (network, status, size)."""
+    import urllib.error
+    import urllib.request
+
+    from . import __version__
+
+    request = urllib.request.Request(url, headers={"User-Agent": f"maskwatch/{__version__}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:
+            data = resp.read(max_bytes + 1)
+    except urllib.error.HTTPError as exc:
+        raise ValueError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise ValueError(f"cannot fetch {url}: {exc.reason}") from None
+    except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
+        raise ValueError(f"cannot fetch {url}: {exc}") from None
+    if len(data) > max_bytes:
+        raise ValueError(f"cannot fetch {url}: larger than {max_bytes // (1024 * 1024)} MB")
+    return data
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Decode a file into a 3-channel uint8 BGR image (EXIF rotation applied), or raise ValueError."""
+    """Decode a file (or an http(s) URL) into a 3-channel uint8 BGR image (EXIF rotation applied),
+    or raise ValueError."""
+    if is_url(path):
+        return decode_image(fetch_url(path), name=path)
     path = Path(path)
     try:
         data = path.read_bytes()
@@ -60,12 +92,16 @@ def _check_size(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> None:
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:
-    """Files, folders (their images, sorted, recursively) and glob patterns, in the order given.
+    """Files, folders (their images, sorted, recursively), glob patterns and http(s) URLs, in the
+    order given.
 
     Paths that exist nowhere are kept, so the caller reports them as errors.
     """
     out: list[str] = []
     for item in inputs:
+        if is_url(item):
+            out.append(item)
+            continue
         p = Path(item)
         if p.is_dir():
             out += sorted(str(f) for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS)

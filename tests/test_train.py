@@ -276,7 +276,7 @@ def test_synth_incorrect_without_pairs_warns(tmp_path):
     assert any(m.startswith("warning: --synth-incorrect found no pairs") for m in said)
 
 
-def _constant_teacher(path, probs, size=112):
+def _constant_teacher(path, probs, size=112, labels=LABELS):
     """A classifier .onnx that gives every crop the same probabilities (ignores its pixels)."""
     from onnx import TensorProto, helper
 
@@ -290,7 +290,7 @@ def _constant_teacher(path, probs, size=112):
                               [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", len(probs)])], inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    for k, v in {"labels": json.dumps(list(LABELS)), "input_size": str(size)}.items():
+    for k, v in {"labels": json.dumps(list(labels)), "input_size": str(size)}.items():
         model.metadata_props.add(key=k, value=v)
     onnx.save(model, str(path))
     return path
@@ -298,8 +298,9 @@ def _constant_teacher(path, probs, size=112):
 
 def test_distillation_follows_the_teacher(tiny_dataset, tmp_path, capsys):
     # A teacher that calls every face mask_worn_incorrectly, followed fully: the student must learn
-    # to say so too, though hardly any of the tiny data set's labels do.
-    teacher = _constant_teacher(tmp_path / "t.onnx", [0.01, 0.01, 0.98])
+    # to say so too, though hardly any of the tiny data set's labels do. The teacher takes 64 px
+    # crops and the student 112: the crops are resized for it.
+    teacher = _constant_teacher(tmp_path / "t.onnx", [0.01, 0.01, 0.98], size=64)
     out = tmp_path / "s.onnx"
     rc = main(["train", "--data", str(tiny_dataset / "faces"), "--epochs", "3", "--batch-size", "8", "--lr", "3e-3",
                "--val-fraction", "0", "--teacher", str(teacher), "--distill-weight", "1", "--out", str(out),
@@ -317,15 +318,15 @@ def test_distillation_follows_the_teacher(tiny_dataset, tmp_path, capsys):
 
 
 def test_teacher_and_device_errors_are_one_line(tiny_dataset, tmp_path, capsys):
-    small = _constant_teacher(tmp_path / "t64.onnx", [0.5, 0.25, 0.25], size=64)
+    two = _constant_teacher(tmp_path / "t2.onnx", [0.5, 0.5], labels=("with_mask", "without_mask"))
     base = ["train", "--data", str(tiny_dataset / "faces"), "--epochs", "1", "--out", str(tmp_path / "x.onnx"), "--no-progress"]
-    assert main(base + ["--teacher", str(small)]) == 2
+    assert main(base + ["--teacher", str(two)]) == 2
     assert main(base + ["--teacher", str(tmp_path / "missing.onnx")]) == 2
     if not torch.cuda.is_available():
         assert main(base + ["--device", "cuda"]) == 2
     assert main(base + ["--device", "tpu9"]) == 2
     err = capsys.readouterr().err
-    assert "at 64 px" in err and "teacher model not found" in err and "unknown device" in err and "Traceback" not in err
+    assert "has labels ['with_mask', 'without_mask']; this training has" in err and "teacher model not found" in err and "unknown device" in err and "Traceback" not in err
     if not torch.cuda.is_available():
         assert "sees no CUDA GPU" in err
 

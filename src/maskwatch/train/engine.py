@@ -158,8 +158,9 @@ def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
             logits = net(x)
             loss = loss_fn(logits, y)
             if teacher is not None:
-                # The teacher sees the very crops the student sees (its ONNX input is these BGR pixels).
-                target = torch.from_numpy(teacher.predict_crops(crops)).to(device)
+                # The teacher sees the very crops the student sees (its ONNX input is these BGR
+                # pixels), resized when it was trained at another input size.
+                target = torch.from_numpy(teacher.predict_crops(_resize_crops(crops, teacher.input_size))).to(device)
                 soft = -(target * torch.log_softmax(logits, 1)).sum(1).mean()
                 loss = (1 - cfg.distill_weight) * loss + cfg.distill_weight * soft
             opt.zero_grad(set_to_none=True)
@@ -207,10 +208,20 @@ def _load_teacher(cfg: TrainConfig, classes: tuple[str, ...], threads: int):
     from ..classify import MaskClassifier
 
     teacher = MaskClassifier(cfg.teacher, threads=threads, flip=False)
-    if teacher.model_labels != tuple(classes) or teacher.input_size != cfg.input_size:
-        raise ValueError(f"teacher {cfg.teacher} has labels {list(teacher.model_labels)} at {teacher.input_size} px; "
-                         f"this training has {list(classes)} at {cfg.input_size} px")
+    if teacher.model_labels != tuple(classes):
+        raise ValueError(f"teacher {cfg.teacher} has labels {list(teacher.model_labels)}; this training has {list(classes)}")
+    if abs(teacher.margin - cfg.margin) > 1e-6:
+        raise ValueError(f"teacher {cfg.teacher} crops faces with margin {teacher.margin}; this training uses {cfg.margin}")
     return teacher
+
+
+def _resize_crops(crops: np.ndarray, size: int) -> np.ndarray:
+    if crops.shape[1] == size:
+        return crops
+    import cv2
+
+    interp = cv2.INTER_AREA if size < crops.shape[1] else cv2.INTER_LINEAR
+    return np.stack([cv2.resize(c, (size, size), interpolation=interp) for c in crops])
 
 
 def sampling_probs(samples: Samples, balance: float, source_weights: list[float] | None = None) -> np.ndarray:

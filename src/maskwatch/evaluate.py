@@ -145,7 +145,7 @@ def bootstrap_ap50(n_images: int, gts, dets, resamples: int, seed: int = 0) -> d
     """95 % percentile intervals of AP50 per class and of mAP50, resampling photos with replacement.
 
     Photos, not faces, are the unit: faces in one crowd photo are not independent. With few
-    examples of a class (27 incorrectly worn masks in kaggle-853 test) the interval says how far
+    examples of a class (28 incorrectly worn masks in kaggle-853 test) the interval says how far
     a difference between two models can be noise."""
     by_img_gt: dict[int, list] = {}
     by_img_det: dict[int, list] = {}

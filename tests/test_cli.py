@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from maskwatch.cli import main
@@ -140,3 +141,28 @@ def test_unreachable_url_is_one_line():
 
     with pytest.raises(ValueError, match=r"^cannot fetch http://127\.0\.0\.1:9/x\.jpg: "):
         read_image("http://127.0.0.1:9/x.jpg")  # port 9 (discard): nothing listens
+
+
+def test_image_blur_hides_faces_but_keeps_results(examples, tmp_path, capsys):
+    import cv2
+
+    photo = str(examples / "street_717.jpg")
+    for name, extra in (("plain", []), ("blurred", ["--blur"])):
+        assert main(["image", photo, "--out", str(tmp_path / name), "--json", str(tmp_path / f"{name}.json"), "-q", "--threads", "2"] + extra) == 0
+    plain, blurred = (json.loads((tmp_path / f"{n}.json").read_text())["images"][0]["faces"] for n in ("plain", "blurred"))
+    assert plain == blurred and len(plain) >= 4
+    from maskwatch.annotate import blur_faces
+
+    a, b = (cv2.imread(str(tmp_path / n / "street_717.jpg")).astype(np.int16) for n in ("plain", "blurred"))
+    expected = blur_faces(cv2.imread(photo), [f["box"] for f in plain]).astype(np.int16)
+    for face in plain:
+        x1, y1, x2, y2 = (int(round(v)) for v in face["box"])
+        # The middle of each face (labels are drawn at its edges) is the pixelated photo, up to
+        # JPEG error, and far from the clear one.
+        mid = (slice(y1 + (y2 - y1) // 4, y2 - (y2 - y1) // 4), slice(x1 + (x2 - x1) // 4, x2 - (x2 - x1) // 4))
+        to_pixelated, clear_to_pixelated = np.abs(b[mid] - expected[mid]).mean(), np.abs(a[mid] - expected[mid]).mean()
+        assert to_pixelated < 0.5 * clear_to_pixelated, (to_pixelated, clear_to_pixelated)
+    far = (slice(0, 20), slice(0, 20))  # a corner with no face is untouched
+    assert np.array_equal(a[far], b[far])
+    assert main(["image", photo, "--blur", "--no-save"]) == 2
+    assert "--blur pixelates the annotated images" in capsys.readouterr().err

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -24,6 +24,7 @@ class JobSpec:
     detector_kwargs: dict
     out_dir: str | None = None
     duplicate_stems: frozenset[str] = frozenset()
+    blur: bool = False  # pixelate the faces in the annotated copies
 
 
 def _stem(path: str) -> str:
@@ -68,6 +69,10 @@ class FileProcessor:
         if image is not None and self.job.out_dir:
             import cv2
 
+            from .annotate import blur_faces
+
+            if self.job.blur:
+                blur_faces(image, [f.box for f in result.faces])
             target = Path(self.job.out_dir) / output_name(path, self.job.duplicate_stems)
             try:
                 ok = cv2.imwrite(str(target), self.annotator.annotate(image, result.faces))
@@ -101,7 +106,7 @@ def run_local(files: list[str], job: JobSpec, workers: int = 0) -> Iterator[Imag
     import multiprocessing as mp
 
     # Each worker single-threaded: N busy processes scale better than N threads in one.
-    job = JobSpec({**job.detector_kwargs, "threads": 1}, job.out_dir, job.duplicate_stems)
+    job = replace(job, detector_kwargs={**job.detector_kwargs, "threads": 1})
     ctx = mp.get_context("spawn")  # no inherited ONNX Runtime thread pools
     with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
         # Bounded in flight: imap pulls lazily and yields in order.

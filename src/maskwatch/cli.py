@@ -92,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (searched recursively) or glob patterns")
     p.add_argument("--out", default="maskwatch-out", help="folder for annotated images (default: %(default)s)")
     p.add_argument("--no-save", action="store_true", help="do not write annotated images")
+    p.add_argument("--blur", action="store_true", help="pixelate every detected face in the annotated images (privacy; results unchanged)")
     p.add_argument("--json", metavar="FILE", help="write results as JSON to FILE, or - for stdout")
     p.add_argument("--csv", metavar="FILE", help="write one CSV row per face to FILE, or - for stdout")
     p.add_argument("--jsonl", metavar="FILE", help="write one JSON line per image to FILE (or -): for runs of any size")
@@ -236,6 +237,8 @@ def cmd_image(args) -> int:
         raise ValueError(f"no images found in {' '.join(args.paths)}")
     if args.workers < 0:
         raise ValueError("--workers must be 0 or more")
+    if args.blur and args.no_save:
+        raise ValueError("--blur pixelates the annotated images, which --no-save turns off")
     out_dir = None if args.no_save else Path(args.out)
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -245,7 +248,7 @@ def cmd_image(args) -> int:
         from .pipeline import Detector
 
         Detector(**{**detector_kwargs, "threads": 1})
-    job = JobSpec(detector_kwargs, str(out_dir) if out_dir else None, duplicate_stems(files))
+    job = JobSpec(detector_kwargs, str(out_dir) if out_dir else None, duplicate_stems(files), blur=args.blur)
     from .pipeline import model_info
 
     info = model_info(args.model, args.detector, args.labels_from)

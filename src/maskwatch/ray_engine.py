@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from typing import Iterator
 
 from .batch import FileProcessor, JobSpec
@@ -49,7 +50,7 @@ def run_ray(files: list[str], job: JobSpec, workers: int = 0, address: str | Non
     ctx.enable_progress_bars = False
     n_actors = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     # Each actor single-threaded, one per CPU: the cluster's parallelism is the actors.
-    job = JobSpec({**job.detector_kwargs, "threads": 1}, job.out_dir, job.duplicate_stems)
+    job = replace(job, detector_kwargs={**job.detector_kwargs, "threads": 1})
     # Reading is I/O: a sliver of CPU, so n_actors x 0.9 + reads fit the cluster (with a whole CPU
     # per actor the reads never get scheduled and the job stalls).
     ds = ray.data.read_binary_files(files, include_paths=True, ignore_missing_paths=False, num_cpus=0.1)

@@ -23,8 +23,12 @@ def test_image_folder_writes_json_csv_and_annotated_images(examples, tmp_path, c
         p.stem + ".jpg" for p in examples.glob("*.jpg"))
     rows = (tmp_path / "r.csv").read_text().strip().splitlines()
     assert rows[0].startswith("file,face,x1") and len(rows) - 1 == sum(len(i["faces"]) for i in doc["images"])
-    out = capsys.readouterr().out
-    assert "face 1:" in out and "crowd_702.jpg" in out
+    captured = capsys.readouterr()
+    assert "face 1:" in captured.out and "crowd_702.jpg" in captured.out
+    faces = [f for i in doc["images"] for f in i["faces"]]
+    n_with = sum(f["label"] == "with_mask" for f in faces)
+    assert f"{len(faces)} faces: {n_with} with_mask, " in captured.err
+    assert f"; {n_with / len(faces):.0%} with a mask worn right" in captured.err
 
 
 def test_bad_files_are_reported_and_skipped(examples, tmp_path, capsys):

@@ -224,6 +224,7 @@ def cmd_image(args) -> int:
     from .batch import JobSpec, duplicate_stems, run_local
     from .imageio import expand_inputs
     from .sinks import CsvSink, JsonlSink, JsonSink, ParquetSink
+    from .types import LABELS
 
     stdout_sinks = [name for name, v in (("--json", args.json), ("--csv", args.csv), ("--jsonl", args.jsonl)) if v == "-"]
     if len(stdout_sinks) > 1:
@@ -255,6 +256,7 @@ def cmd_image(args) -> int:
     # Summaries go to stderr when stdout carries results, so pipes stay clean.
     report = sys.stderr if stdout_sinks else sys.stdout
     failed = processed = 0
+    totals = dict.fromkeys(LABELS, 0)
     with contextlib.ExitStack() as stack:
         sinks = []
         if args.jsonl == "-":
@@ -298,6 +300,8 @@ def cmd_image(args) -> int:
                     failed += 1
                     print(f"maskwatch: error: {result.error}", file=sys.stderr)
                     continue
+                for label, k in result.counts().items():
+                    totals[label] = totals.get(label, 0) + k
                 if not args.quiet:
                     print(result.summary(), file=report)
                     for i, f in enumerate(result.faces, 1):
@@ -310,7 +314,17 @@ def cmd_image(args) -> int:
     n = len(files)
     tail = f"; annotated images in {out_dir}/" if out_dir else ""
     print(f"{n - failed}/{n} image(s) processed{tail}", file=sys.stderr)
+    print(_totals_line(totals), file=sys.stderr)
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _totals_line(totals: dict[str, int]) -> str:
+    """'31 faces: 17 with_mask, 8 without_mask, 6 mask_worn_incorrectly; 55 % with a mask worn right'."""
+    n = sum(totals.values())
+    if not n:
+        return "0 faces"
+    parts = ", ".join(f"{v} {k}" for k, v in totals.items())
+    return f"{n} face{'s' if n != 1 else ''}: {parts}; {totals.get('with_mask', 0) / n:.0%} with a mask worn right"
 
 
 def _chain(first, rest):

@@ -229,3 +229,82 @@ def test_ctrl_c_stops_cleanly_and_writes_everything(tmp_path, examples, sig):
     s = json.loads(summ.read_text())
     assert s["stopped"] == "interrupted" and 0 < s["frames"] < 1200
     assert frame_count(out) == s["frames"]  # the video file is complete and playable
+
+
+class _Hook:
+    """A local HTTP endpoint that records POSTed JSON bodies, answering `status`."""
+
+    def __init__(self, status=200):
+        import http.server
+
+        bodies, hook = [], self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                bodies.append((self.headers["Content-Type"], json.loads(body)))
+                self.send_response(hook.status)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        self.status, self.bodies = status, bodies
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+
+
+def test_webhook_gets_every_event_in_order(clip, tmp_path, detector):
+    hook = _Hook()
+    try:
+        s = run_video(detector, VideoConfig(source=str(clip), events=str(tmp_path / "e.jsonl"), webhook=hook.url,
+                                            detect_every=3), log=lambda m: None)
+    finally:
+        hook.server.shutdown()
+    written = read_events(tmp_path / "e.jsonl")
+    assert len(written) >= 6 and s["events"] == len(written)
+    assert [b for _, b in hook.bodies] == written
+    assert {t for t, _ in hook.bodies} == {"application/json"}
+    assert s["webhook"] == {"url": hook.url, "sent": len(written), "failed": 0, "dropped": 0}
+
+
+def test_failing_webhook_is_one_line_and_counted(clip, tmp_path, detector, capsys):
+    hook = _Hook(status=500)
+    try:
+        rc = main(["video", "--source", str(clip), "--webhook", hook.url, "--summary", str(tmp_path / "s.json"),
+                   "--max-frames", "30", "--threads", "2"])
+    finally:
+        hook.server.shutdown()
+    assert rc == 0
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["events"] > 0 and s["webhook"]["failed"] == s["events"] and s["webhook"]["sent"] == 0
+    err = capsys.readouterr().err
+    assert err.count("webhook") == 1 and "HTTP 500" in err
+    assert main(["video", "--source", str(clip), "--webhook", "ftp://x/y"]) == 2
+    assert "--webhook needs an http:// or https:// URL" in capsys.readouterr().err
+
+
+def test_webhook_queue_drops_oldest_when_endpoint_is_slow():
+    from maskwatch.webhook import WebhookPoster
+
+    hook = _Hook()
+    slow_handler = hook.server.RequestHandlerClass
+    original = slow_handler.do_POST
+
+    def slow_post(self):
+        time.sleep(0.3)
+        original(self)
+
+    slow_handler.do_POST = slow_post
+    try:
+        poster = WebhookPoster(hook.url, log=lambda m: None, queue_size=2)
+        poster.post([{"n": i} for i in range(10)])  # returns at once: the loop is never held up
+        stats = poster.close()
+    finally:
+        hook.server.shutdown()
+    assert stats["sent"] + stats["dropped"] == 10 and stats["failed"] == 0
+    assert stats["dropped"] >= 6
+    assert hook.bodies[-1][1] == {"n": 9}  # the newest events survive
+    with pytest.raises(ValueError, match="http:// or https://"):
+        WebhookPoster("mailto:x@y")

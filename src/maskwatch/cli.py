@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="show a window (quit with q or Esc)")
     p.add_argument("--out", metavar="VIDEO", help="write the annotated video (.mp4 or .avi)")
     p.add_argument("--events", metavar="JSONL", help="one JSON line per event: track appears, changes label, ends")
+    p.add_argument("--webhook", metavar="URL", help="also POST each event as JSON to this http(s) URL (alerting; "
+                   "sent from a background thread, failures counted in the summary)")
     p.add_argument("--summary", metavar="JSON", help="counts, compliance rate, per-minute series, timings")
     p.add_argument("--blur", action="store_true", help="pixelate every face in the written/shown video (counts stay)")
     p.add_argument("--detect-every", type=int, default=1, metavar="N",
@@ -407,7 +409,8 @@ def cmd_video(args) -> int:
 
     from .video import VideoConfig, run_video
 
-    cfg = VideoConfig(source=args.source, out=args.out, events=args.events, summary=args.summary, show=args.show, blur=args.blur,
+    cfg = VideoConfig(source=args.source, out=args.out, events=args.events, webhook=args.webhook, summary=args.summary,
+                      show=args.show, blur=args.blur,
                       detect_every=args.detect_every, max_frames=args.max_frames, fps=args.fps,
                       stall_timeout=args.stall_timeout, reconnect_timeout=args.reconnect_timeout)
     _quiet_opencv()

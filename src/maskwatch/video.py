@@ -27,6 +27,7 @@ class VideoConfig:
     source: str
     out: str | None = None
     events: str | None = None
+    webhook: str | None = None  # POST each event as JSON to this http(s) URL
     summary: str | None = None
     show: bool = False
     blur: bool = False
@@ -78,14 +79,21 @@ class _Writer:
 
 
 class _Events:
-    """JSON Lines, flushed per line so other systems can tail it and a crash loses nothing."""
+    """JSON Lines, flushed per line so other systems can tail it and a crash loses nothing; and/or
+    each event POSTed to a webhook from a background thread."""
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | None, webhook: str | None = None, log=print):
         self._fh = None
+        self._poster = None
+        if webhook:
+            from .webhook import WebhookPoster
+
+            self._poster = WebhookPoster(webhook, log=log)
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(path, "w", encoding="utf-8")
         self.count = 0
+        self.webhook_stats: dict | None = None
 
     def write(self, events: list[dict]) -> None:
         self.count += len(events)
@@ -93,10 +101,14 @@ class _Events:
             for e in events:
                 self._fh.write(json.dumps(e) + "\n")
             self._fh.flush()
+        if self._poster and events:
+            self._poster.post(events)
 
     def close(self) -> None:
         if self._fh:
             self._fh.close()
+        if self._poster:
+            self.webhook_stats = self._poster.close()
 
 
 def run_video(detector, cfg: VideoConfig, log=print) -> dict:
@@ -107,11 +119,13 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
         raise ValueError(f"--out {cfg.out}: use a .mp4 or .avi file name")
     if cfg.show and os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise ValueError("--show needs a display (no DISPLAY set); run without --show to process headless")
+    if cfg.webhook and not cfg.webhook.lower().startswith(("http://", "https://")):
+        raise ValueError(f"--webhook needs an http:// or https:// URL, got {cfg.webhook!r}")
     source = FrameSource(cfg.source, fps=cfg.fps, stall_timeout=cfg.stall_timeout, reconnect_timeout=cfg.reconnect_timeout, log=log)
     tracker = FaceTracker(fps=source.fps, config=cfg.tracker, labels=detector.classifier.labels)
     annotator = TrackAnnotator()
     writer = None
-    events = _Events(cfg.events)
+    events = _Events(cfg.events, cfg.webhook, log=log)
     timing = {"detect": 0.0, "classify": 0.0, "track": 0.0, "draw": 0.0}
     processed = 0
     stopped = "end of stream"
@@ -203,6 +217,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
         **tracker.counts(),
         "per_minute": tracker.per_minute(),
         "events": events.count,
+        **({"webhook": events.webhook_stats} if events.webhook_stats else {}),
         "timing_ms_per_frame": {"decode": round(source.stats.decode_s * per, 2), **{k: round(v * per, 2) for k, v in timing.items()},
                                 "encode": round(writer.encode_s * per, 2) if writer else 0.0},
         "settings": {"detect_every": cfg.detect_every, "upscale": detector.faces.upscale, "conf": detector.faces.score_threshold,

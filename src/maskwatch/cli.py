@@ -171,9 +171,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--synth-incorrect", action="store_true",
                    help="make mask_worn_incorrectly examples from class-folder pairs of a bare photo and its pasted-mask "
                         "copy (12.jpg, 12-with-mask.jpg): the mask pasted lower, uncovering the nose")
-    p.add_argument("--synth-colours", action="store_true",
-                   help="with --synth-incorrect: also paste each pair's mask in another colour (white, black, blue, "
-                        "pink, grey), once worn right and once below the nose")
     p.add_argument("--teacher", metavar="MODEL",
                    help="distil from this classifier .onnx (e.g. an ensemble from `maskwatch ensemble`) on the same crops")
     p.add_argument("--distill-weight", type=_unit_float, default=0.5,
@@ -376,13 +373,11 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(data=args.data, out=args.out, split=args.split, part=args.part, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, input_size=args.input_size, val_fraction=args.val_fraction,
                       balance=args.balance, source_weights=args.source_weights, non_faces=args.non_faces,
-                      synth_incorrect=args.synth_incorrect, synth_colours=args.synth_colours, teacher=args.teacher, distill_weight=args.distill_weight,
+                      synth_incorrect=args.synth_incorrect, teacher=args.teacher, distill_weight=args.distill_weight,
                       pretrained=not args.no_pretrained, seed=args.seed, threads=args.threads, device=args.device,
                       progress=not args.no_progress)
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise ValueError("--epochs and --batch-size must be at least 1")
-    if cfg.synth_colours and not cfg.synth_incorrect:
-        raise ValueError("--synth-colours works with --synth-incorrect")
     if cfg.teacher and not os.path.isfile(cfg.teacher):  # say so before minutes of loading data
         raise ValueError(f"teacher model not found: {cfg.teacher}")
     if cfg.non_faces and not any(str(d).endswith(".json") for d in cfg.data):

@@ -18,7 +18,7 @@ from ..crops import crop_face
 from ..datasets import canonical_label, load_annotations
 from ..imageio import IMAGE_EXTS, read_image
 from ..types import LABELS, NOT_A_FACE
-from .synth import MASK_COLOURS, mask_below_nose
+from .synth import mask_below_nose
 
 STORE_SIZE = 128  # crops are cached at this size; augmentation crops/scales to the input size
 MIN_BOX_PX = 8  # annotated faces smaller than this carry no usable signal
@@ -69,8 +69,7 @@ def non_face_boxes(detector, photo: np.ndarray, faces: np.ndarray) -> np.ndarray
 
 
 def load_samples(sources: list[str], split: str | None = None, part: str | None = None, margin: float = 0.15, log=print,
-                 non_face_detector=None, synth_incorrect: bool = False,
-                 synth_colours: bool = False) -> Samples:
+                 non_face_detector=None, synth_incorrect: bool = False) -> Samples:
     """Read every source: a folder of class folders, or an annotations.json of photos with boxes.
 
     With a `non_face_detector` (a FaceDetector), its false detections in the annotated photos
@@ -140,29 +139,19 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
                 for k, (stem, files) in enumerate(sorted(pairs.items())):
                     if "with_mask" not in files or "without_mask" not in files or _source_stem(files["with_mask"]) == files["with_mask"].stem:
                         continue  # only a bare photo and its pasted-mask copy ("12.jpg", "12-with-mask.jpg")
-                    bare, masked = read_image(files["without_mask"]), read_image(files["with_mask"])
                     # Drops spread over 0.25-0.45 of the mask's height, a different one per pair.
-                    made = [("mask_worn_incorrectly", "mask-below-nose", mask_below_nose(bare, masked, 0.25 + 0.2 * ((k * 0.618) % 1)))]
-                    if synth_colours:
-                        # The same mask in another colour, once worn right and once below the nose,
-                        # so colour tells nothing about the class: only the mask's position does.
-                        colour = MASK_COLOURS[k % len(MASK_COLOURS)]
-                        made += [("with_mask", "recoloured-mask", mask_below_nose(bare, masked, 0.0, colour)),
-                                 ("mask_worn_incorrectly", "recoloured-mask-below-nose",
-                                  mask_below_nose(bare, masked, 0.25 + 0.2 * ((k * 0.382) % 1), colour))]
-                    for label, what, img in made:
-                        if img is None:
-                            continue
-                        images.append(cv2.resize(img, (STORE_SIZE, STORE_SIZE), interpolation=cv2.INTER_AREA))
-                        labels.append(LABELS.index(label))
-                        keys.append(f"{p}:{stem}")
-                        hashes.append(dhash(img))
-                        names.append(f"{files['without_mask']}:synthetic-{what}")
-                        origins.append(origin)
+                    img = mask_below_nose(read_image(files["without_mask"]), read_image(files["with_mask"]), 0.25 + 0.2 * ((k * 0.618) % 1))
+                    if img is None:
+                        continue
+                    images.append(cv2.resize(img, (STORE_SIZE, STORE_SIZE), interpolation=cv2.INTER_AREA))
+                    labels.append(LABELS.index("mask_worn_incorrectly"))
+                    keys.append(f"{p}:{stem}")
+                    hashes.append(dhash(img))
+                    names.append(f"{files['without_mask']}:synthetic-mask-below-nose")
+                    origins.append(origin)
                 n_synth += len(labels) - n0
                 if len(labels) > n0:
-                    log(f"{source}: {len(labels) - n0} synthetic images" + (" (mask below the nose; recoloured masks worn right and below the nose)"
-                                                                            if synth_colours else " (mask below the nose: mask_worn_incorrectly)"))
+                    log(f"{source}: {len(labels) - n0} synthetic mask-below-the-nose images (mask_worn_incorrectly)")
         else:
             raise ValueError(f"training data {source} is neither a folder of class folders nor an annotations .json file")
     if not labels:

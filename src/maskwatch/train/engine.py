@@ -40,8 +40,6 @@ class TrainConfig:
     non_faces: str | None = None
     # Make mask-below-the-nose examples from bare / pasted-mask photo pairs (train/synth.py).
     synth_incorrect: bool = False
-    # With synth_incorrect: also paste each pair's mask recoloured, once worn right, once below the nose.
-    synth_colours: bool = False
     # Distil from this classifier (.onnx with the same labels and input size, e.g. an ensemble from
     # `maskwatch ensemble`): the loss mixes the labels with its probabilities on the same augmented
     # crops, so one model can learn what several agree on, at one model's cost.
@@ -120,7 +118,7 @@ def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
         miner = FaceDetector(upscale=DEFAULT_UPSCALE, score_threshold=0.05, threads=threads, spec=resolve_detector(cfg.non_faces))
     if samples is None:
         samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log, non_face_detector=miner,
-                               synth_incorrect=cfg.synth_incorrect, synth_colours=cfg.synth_colours)
+                               synth_incorrect=cfg.synth_incorrect)
     classes = samples.classes
     teacher = _load_teacher(cfg, classes, threads) if cfg.teacher else None
     tr_idx, va_idx = split_by_group(samples.groups, cfg.val_fraction, cfg.seed)

@@ -31,25 +31,12 @@ def pasted_mask(bare: np.ndarray, masked: np.ndarray) -> np.ndarray | None:
     return m if MIN_MASK_SHARE <= m.mean() <= MAX_MASK_SHARE else None
 
 
-# Real masks are mostly white, black, light blue, dark blue, grey or pink; prajna's are all light
-# blue. BGR; shading is kept from the pasted mask.
-MASK_COLOURS = ((235, 235, 235), (30, 30, 30), (120, 80, 40), (200, 190, 225), (150, 150, 150), (230, 200, 170))
-
-
-def mask_below_nose(bare: np.ndarray, masked: np.ndarray, drop: float, colour: tuple[int, int, int] | None = None) -> np.ndarray | None:
+def mask_below_nose(bare: np.ndarray, masked: np.ndarray, drop: float) -> np.ndarray | None:
     """The bare photo with the pair's mask pasted `drop` x its own height lower (0.25-0.45 uncovers
-    the nose; 0 puts it back where it was), optionally recoloured, or None when the pair has no
-    clean pasted mask."""
+    the nose), or None when the pair has no clean pasted mask."""
     m = pasted_mask(bare, masked)
     if m is None:
         return None
-    if colour is not None:
-        # Pixels where the pasted mask matched the photo leave holes in the difference; filled,
-        # so no patch of the old colour shows through.
-        filled = np.zeros_like(m)
-        contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-        m = cv2.drawContours(filled, contours, -1, 1, thickness=cv2.FILLED)
-        masked = recolour(masked, m, colour)
     ys = np.flatnonzero(m.any(1))
     dy = drop * (ys[-1] - ys[0] + 1)
     h, w = m.shape
@@ -58,16 +45,4 @@ def mask_below_nose(bare: np.ndarray, masked: np.ndarray, drop: float, colour: t
     moved = cv2.warpAffine(masked, shift, (w, h), flags=cv2.INTER_LINEAR)
     out = bare.copy()
     out[m2 > 0] = moved[m2 > 0]
-    return out
-
-
-def recolour(image: np.ndarray, m: np.ndarray, colour: tuple[int, int, int]) -> np.ndarray:
-    """`image` with the pixels under `m` turned to `colour`, keeping their relative brightness
-    (folds and shadows of the mask survive)."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    inside = m > 0
-    shade = grey / max(float(grey[inside].mean()), 1.0)
-    tinted = np.clip(shade[..., None] * np.float32(colour), 0, 255).astype(np.uint8)
-    out = image.copy()
-    out[inside] = tinted[inside]
     return out

@@ -93,6 +93,13 @@ def test_bootstrap_interval_brackets_the_estimate():
     perfect = [(i, 10, 10, 50, 50, i % 3, 0.9) for i in range(1, 61)]
     assert bootstrap_ap50(60, gts, perfect, resamples=20)["mAP50"] == pytest.approx((1.0, 1.0))
 
+    from maskwatch.evaluate import paired_map50_difference
+
+    better = paired_map50_difference(60, gts, dets, perfect, resamples=40)
+    assert 0 < better["low"] <= better["high"] and better["b_ahead"] == 1.0
+    same = paired_map50_difference(60, gts, dets, dets, resamples=40)
+    assert same == {"low": 0.0, "high": 0.0, "b_ahead": 0.0}
+
 
 def test_evaluate_cli_bootstrap(examples, tmp_path, capsys):
     rc = main(["evaluate", "--annotations", str(examples / "annotations.json"), "--json", str(tmp_path / "m.json"),

@@ -41,6 +41,10 @@ def test_perfect_and_empty_detectors_bound_the_score(examples):
     wrong = evaluate(OracleDetector(ann, wrong_label=True), str(ann), progress=False)
     assert wrong.map50 == pytest.approx(0.0)
     assert np.trace(np.array(wrong.classification)) == 0
+    # Every loss of the wrong-label detector is a label: fixing them gives it all back.
+    assert wrong.map50_without_error == pytest.approx({"wrong_labels": 1.0, "false_boxes": 0.0, "both": 1.0})
+    assert perfect.map50_without_error == pytest.approx({"wrong_labels": 1.0, "false_boxes": 1.0, "both": 1.0})
+    assert empty.map50_without_error == {"wrong_labels": 0.0, "false_boxes": 0.0, "both": 0.0}
 
 
 def test_evaluate_cli_on_examples(examples, tmp_path, capsys):
@@ -52,6 +56,8 @@ def test_evaluate_cli_on_examples(examples, tmp_path, capsys):
     m = json.loads((tmp_path / "m.json").read_text())
     assert 0.5 < m["ap50"]["with_mask"] <= 1.0
     assert m["recall_iou50_by_height"]["20-31"]["total"] > 0
+    lost = m["map50_without_error"]
+    assert m["map50"] <= lost["wrong_labels"] <= lost["both"] and m["map50"] <= lost["false_boxes"] <= lost["both"] <= 1.0
     assert (tmp_path / "pr.png").stat().st_size > 0
 
 

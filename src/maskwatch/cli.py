@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the metrics as JSON")
     p.add_argument("--plot", metavar="PNG", default="pr_curve.png", help="precision-recall plot (default: %(default)s)")
     p.add_argument("--bootstrap", type=_non_negative_int, default=0, metavar="N",
-                   help="also give 95%% intervals of each AP50 from N resamples of the photos (e.g. 200; ~0.3 s each)")
+                   help="also give 95%% intervals of each AP50 from N resamples of the photos (e.g. 200; ~0.1 s each)")
     # AP ranks every detection, so it is measured down to a low face score (as COCO-style
     # evaluators do); 0.05 chosen on kaggle-853 train: mAP50 0.786 at 0.5, 0.812 at 0.15, 0.825 at 0.05.
     _add_pipeline_options(p, conf=0.05)

@@ -98,7 +98,7 @@ def evaluate(detector, annotations: str, split: str | None = None, part: str | N
     images = load_annotations(annotations, split, part)
     if not images:
         raise ValueError("no images to evaluate")
-    gts, dets, failed = [], [], []
+    gts, failed = [], []
     found: list[tuple] = []  # (image id, box, face score, probs, true class of the matched face or -1)
     size_found = {name: 0 for _, _, name in SIZE_BUCKETS}
     size_total = dict(size_found)
@@ -121,11 +121,6 @@ def evaluate(detector, annotations: str, split: str | None = None, part: str | N
         t0 = time.perf_counter()
         faces = detector.detect(image)
         elapsed += time.perf_counter() - t0
-        for f in faces:
-            for c, label in enumerate(LABELS):
-                score = f.face_score * f.probs.get(label, 0.0)
-                if score > 1e-6:  # a zero score ranks nothing; it would only tie at the tail
-                    dets.append((img_id, *f.box, c, score))
         gt_xyxy = np.array([b[:4] for b in item.boxes], np.float64).reshape(-1, 4)
         det_xyxy = np.array([f.box for f in faces], np.float64).reshape(-1, 4)
         pairs = greedy_match(iou_matrix(gt_xyxy, det_xyxy), 0.5)
@@ -143,10 +138,11 @@ def evaluate(detector, annotations: str, split: str | None = None, part: str | N
                 size_found[name] += 1
                 cm[LABELS.index(item.boxes[g][4]), LABELS.index(faces[matched[g]].label)] += 1
     n_ok = len(images) - len(failed)
+    dets = _class_dets(found)
     ap_all, curves = coco_ap50(len(images), gts, dets, min_height=0)
     ap_20, _ = coco_ap50(len(images), gts, dets, min_height=20)
     ci = bootstrap_ap50(len(images), gts, dets, bootstrap, seed) if bootstrap > 0 else {}
-    budget = {what: float(np.mean(list(coco_ap50(len(images), gts, _dets_without(found, what))[0].values())))
+    budget = {what: float(np.mean(list(coco_ap50(len(images), gts, _class_dets(found, without=what))[0].values())))
               for what in ERROR_KINDS}
     return EvalResult(
         n_images=len(images), n_boxes=len(gts), ap50=ap_all, ap50_min20=ap_20,
@@ -166,15 +162,17 @@ ERROR_KINDS = {
 }
 
 
-def _dets_without(found: list[tuple], what: str) -> list[tuple]:
+def _class_dets(found: list[tuple], without: str | None = None) -> list[tuple]:
+    """One detection per found face and class, scored face_score x class probability; `without`
+    (an ERROR_KINDS key) first takes that kind of error away."""
     dets = []
     for img_id, box, face_score, probs, true_class in found:
-        if true_class < 0 and what in ("false_boxes", "both"):
+        if true_class < 0 and without in ("false_boxes", "both"):
             continue
-        if true_class >= 0 and what in ("wrong_labels", "both"):
+        if true_class >= 0 and without in ("wrong_labels", "both"):
             probs = [1.0 if c == true_class else 0.0 for c in range(len(LABELS))]
         for c, p in enumerate(probs):
-            if face_score * p > 1e-6:
+            if face_score * p > 1e-6:  # a zero score ranks nothing; it would only tie at the tail
                 dets.append((img_id, *box, c, face_score * p))
     return dets
 

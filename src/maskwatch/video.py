@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from .annotate import TrackAnnotator, blur_faces, draw_counts
+from .imageio import is_url
 from .sources import FrameSource
 from .tracking import FaceTracker, TrackerConfig
 
@@ -119,7 +120,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
         raise ValueError(f"--out {cfg.out}: use a .mp4 or .avi file name")
     if cfg.show and os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         raise ValueError("--show needs a display (no DISPLAY set); run without --show to process headless")
-    if cfg.webhook and not cfg.webhook.lower().startswith(("http://", "https://")):
+    if cfg.webhook and not is_url(cfg.webhook):  # before the source opens (a camera stays free)
         raise ValueError(f"--webhook needs an http:// or https:// URL, got {cfg.webhook!r}")
     source = FrameSource(cfg.source, fps=cfg.fps, stall_timeout=cfg.stall_timeout, reconnect_timeout=cfg.reconnect_timeout, log=log)
     tracker = FaceTracker(fps=source.fps, config=cfg.tracker, labels=detector.classifier.labels)

@@ -12,6 +12,8 @@ import threading
 import urllib.error
 import urllib.request
 
+from .imageio import is_url
+
 TIMEOUT_S = 5.0
 QUEUE_SIZE = 1000
 _STOP = object()
@@ -19,7 +21,7 @@ _STOP = object()
 
 class WebhookPoster:
     def __init__(self, url: str, log=print, timeout: float = TIMEOUT_S, queue_size: int = QUEUE_SIZE):
-        if not url.lower().startswith(("http://", "https://")):
+        if not is_url(url):
             raise ValueError(f"--webhook needs an http:// or https:// URL, got {url!r}")
         self.url, self.timeout, self._log = url, timeout, log
         self.sent = self.failed = self.dropped = 0

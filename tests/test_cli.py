@@ -140,6 +140,11 @@ def test_image_urls(http_examples, examples, tmp_path, capsys):
     assert json.loads((tmp_path / "l.json").read_text())["images"][0]["faces"] == by_file[good]["faces"]
 
 
+def test_ray_engine_refuses_http_urls_up_front(capsys):
+    assert main(["image", "http://127.0.0.1:9/x.jpg", "--engine", "ray", "--no-save"]) == 2
+    assert "--engine ray reads local paths and s3://" in capsys.readouterr().err
+
+
 def test_unreachable_url_is_one_line():
     from maskwatch.imageio import read_image
 

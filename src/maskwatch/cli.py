@@ -224,7 +224,7 @@ def cmd_image(args) -> int:
     from pathlib import Path
 
     from .batch import JobSpec, duplicate_stems, run_local
-    from .imageio import expand_inputs
+    from .imageio import expand_inputs, is_url
     from .sinks import CsvSink, JsonlSink, JsonSink, ParquetSink
     from .types import LABELS
 
@@ -240,6 +240,9 @@ def cmd_image(args) -> int:
         raise ValueError(f"no images found in {' '.join(args.paths)}")
     if args.workers < 0:
         raise ValueError("--workers must be 0 or more")
+    if args.engine == "ray" and any(is_url(f) for f in files):
+        raise ValueError("--engine ray reads local paths and s3://, gs://, ... URIs, not http(s) URLs: "
+                         "run those with the local engine")
     if args.blur and args.no_save:
         raise ValueError("--blur pixelates the annotated images, which --no-save turns off")
     out_dir = None if args.no_save else Path(args.out)

@@ -17,7 +17,7 @@ def test_image_folder_writes_json_csv_and_annotated_images(examples, tmp_path, c
     assert rc == 0
     doc = json.loads((tmp_path / "r.json").read_text())
     check_schema(doc)
-    assert len(doc["images"]) == 4 and all(i["error"] is None for i in doc["images"])
+    assert len(doc["images"]) == 5 and all(i["error"] is None for i in doc["images"])
     assert sum(len(i["faces"]) for i in doc["images"]) >= 25
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         p.stem + ".jpg" for p in examples.glob("*.jpg"))

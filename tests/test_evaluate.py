@@ -33,9 +33,9 @@ class OracleDetector:
 def test_perfect_and_empty_detectors_bound_the_score(examples):
     ann = examples / "annotations.json"
     perfect = evaluate(OracleDetector(ann), str(ann), progress=False)
-    assert perfect.n_boxes == 31
+    assert perfect.n_boxes == 32
     assert perfect.ap50 == {l: pytest.approx(1.0) for l in LABELS}
-    assert sum(f for f, _ in perfect.recall_by_size.values()) == 31
+    assert sum(f for f, _ in perfect.recall_by_size.values()) == 32
     empty = evaluate(OracleDetector(ann, empty=True), str(ann), progress=False)
     assert empty.map50 == 0.0
     wrong = evaluate(OracleDetector(ann, wrong_label=True), str(ann), progress=False)
@@ -119,3 +119,26 @@ def test_evaluate_cli_bootstrap(examples, tmp_path, capsys):
         main(["evaluate", "--annotations", str(examples / "annotations.json"), "--bootstrap", "-3"])
     assert exc.value.code == 2
     assert "must be 0 or more" in capsys.readouterr().err
+
+
+class SplittingDetector(OracleDetector):
+    """The oracle, plus a second box on each face's upper left quarter: a face split into parts."""
+
+    def detect(self, image):
+        faces = super().detect(image)
+        parts = [Face((x1, y1, (x1 + x2) / 2, (y1 + y2) / 2), 0.9, f.label, 1.0, f.probs)
+                 for f in faces for x1, y1, x2, y2 in [f.box]]
+        return faces + parts
+
+
+def test_counts_catch_split_faces(examples):
+    ann = examples / "annotations.json"
+    perfect = evaluate(OracleDetector(ann), str(ann), progress=False)
+    c = perfect.counts
+    assert (c.photos, c.right_count, c.duplicate_photos, c.duplicate_boxes) == (5, 5, 0, 0)
+    assert (c.close_ups, c.close_ups_one_box) == (1, 1)  # closeup_563.jpg
+    split = evaluate(SplittingDetector(ann), str(ann), progress=False).counts
+    assert (split.right_count, split.duplicate_photos, split.duplicate_boxes) == (0, 5, 32)
+    assert (split.close_ups, split.close_ups_one_box) == (1, 0)
+    rel = perfect.recall_by_relative_size
+    assert sum(t for _, t in rel.values()) == 32 and rel[">=35%"] == (1, 1)

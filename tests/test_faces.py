@@ -22,7 +22,7 @@ def test_finds_the_annotated_faces_in_real_photos(faces, examples, example_annot
         assert np.all(fb.xyxy[:, [0, 2]] <= image.shape[1]) and np.all(fb.xyxy >= 0)
         found += len(greedy_match(iou_matrix(gt, fb.xyxy), 0.5))
         total += len(gt)
-    # 31 annotated faces, all >= 21 px tall (26 found when written; at 1x upscale far fewer).
+    # 32 annotated faces, all >= 21 px tall (at 1x upscale far fewer are found).
     assert found / total >= 0.8, f"found {found}/{total}"
 
 
@@ -61,3 +61,39 @@ def test_bad_options():
         FaceDetector(upscale=0)
     with pytest.raises(ValueError):
         FaceDetector(score_threshold=1.5)
+
+
+def test_close_up_is_one_face(examples, example_annotations):
+    # A face 68 % of the photo's height (kaggle-853 test, never trained on): one box, on the face.
+    image = cv2.imread(str(examples / "closeup_563.jpg"))
+    gt = np.array([b[:4] for b in example_annotations["closeup_563.jpg"]], float)
+    fb = FaceDetector(threads=2).detect(image)
+    assert len(fb) == 1, fb.xyxy
+    assert iou_matrix(gt, fb.xyxy)[0, 0] >= 0.5
+
+
+def test_pyramid_adds_a_coarse_pass_only_where_a_face_could_outgrow_the_fine_one():
+    det = FaceDetector(threads=1)
+    crowd = det.scales_for(225, 400)  # kaggle-853 size: 2.25x makes a photo-tall face 506 px
+    assert len(crowd) == 2 and crowd[0][0] == pytest.approx(2.25) and crowd[1][0] < crowd[0][0]
+    (fine, lo, hi), (coarse, clo, chi) = crowd
+    assert lo == 0 and chi == np.inf and clo < hi, "the two passes' face sizes overlap, so no face falls between"
+    assert det.scales_for(480, 640)[0][0] == pytest.approx(2.0)  # capped by max_side 1280
+    assert len(FaceDetector(upscale=1.0, threads=1).scales_for(480, 640)) == 1  # video frames: one pass
+    assert len(FaceDetector(pyramid=False, threads=1).scales_for(225, 400)) == 1
+
+
+def test_parts_of_a_face_inside_a_coarse_box_are_dropped():
+    from maskwatch.faces import _inside_coarser
+
+    boxes = np.array([[100, 100, 300, 320],  # coarse: the whole face
+                      [120, 150, 200, 220],  # fine: an eye region inside it
+                      [280, 100, 360, 180],  # fine: a neighbour overlapping its edge
+                      [10, 10, 40, 45]], np.float32)  # fine: a small face elsewhere
+    assert _inside_coarser(boxes, np.array([1, 0, 0, 0])).tolist() == [False, True, False, False]
+    assert not _inside_coarser(boxes, np.zeros(4, int)).any()
+
+
+def test_max_side_must_be_usable():
+    with pytest.raises(ValueError, match="max_side"):
+        FaceDetector(max_side=0)

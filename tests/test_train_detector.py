@@ -105,3 +105,35 @@ def test_mask_head_detector_labels_faces(examples, tmp_path, capsys):
     assert main(["image", photo, "--no-save", "--detector", "widerface", "--labels-from", "detector"]) == 2
     err = capsys.readouterr().err.strip()
     assert "has no mask head" in err and len(err.splitlines()) == 1
+
+
+def test_zoom_crops_span_tiny_to_frame_filling_faces(examples):
+    from maskwatch.datasets import load_annotations
+    from maskwatch.imageio import read_image
+    from maskwatch.train.detector import random_crop
+
+    rng = np.random.default_rng(0)
+    mean = np.array([104, 117, 123], np.float32)
+    heights = []
+    for item in load_annotations(examples / "annotations.json"):
+        image = read_image(item.path)
+        boxes = np.array([(*b[:4], 0) for b in item.boxes], np.float32)
+        for _ in range(20):
+            x, b = random_crop(image, boxes, 256, (1.4, 2.6), mean, rng, face_px=(8, 240))
+            assert x.shape == (3, 256, 256) and len(b) >= 1, "the picked face stays in the crop"
+            assert (b[:, :4] >= 0).all() and (b[:, :4] <= 256).all()
+            heights += list(b[:, 3] - b[:, 1])
+    assert min(heights) < 16 and max(heights) > 150
+
+
+def test_annotation_part_syntax(tmp_path):
+    import json
+
+    from maskwatch.datasets import load_annotations, parse_source
+
+    (tmp_path / "annotations.json").write_text(json.dumps({"images": [
+        {"file": f"{n}.jpg", "width": 10, "height": 10, "boxes": [[1, 1, 5, 5, "with_mask"]]} for n in "ab"]}))
+    (tmp_path / "split.json").write_text(json.dumps({"train": ["a.jpg"], "val": ["b.jpg"]}))
+    assert parse_source(f"{tmp_path}/annotations.json:val") == (tmp_path / "annotations.json", tmp_path / "split.json", "val")
+    assert [i.key for i in load_annotations(f"{tmp_path}/annotations.json:train")] == ["a.jpg"]
+    assert len(load_annotations(tmp_path / "annotations.json")) == 2

@@ -31,6 +31,16 @@ def _non_negative_int(text: str) -> int:
     return v
 
 
+def _min_side(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+    if v < 32:
+        raise argparse.ArgumentTypeError(f"must be at least 32 px, got {text}")
+    return v
+
+
 def _unit_float(text: str) -> float:
     try:
         v = float(text)
@@ -55,8 +65,11 @@ def _add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, con
     p.add_argument("--conf", type=_unit_float, default=conf, help=f"face detector score threshold {from_defaults}")
     p.add_argument("--upscale", type=_positive_float, default=upscale,
                    help=f"enlarge images by this factor before face detection; finds small faces {from_defaults}")
-    p.add_argument("--max-side", type=int, default=1280, help=f"cap on the detector's input side, for big photos {from_defaults}")
+    p.add_argument("--max-side", type=_min_side, default=1280, help=f"cap on the detector's input side, for big photos {from_defaults}")
     p.add_argument("--raw-boxes", action="store_true", help="report the detector's own boxes, without the face-box adjustment")
+    p.add_argument("--single-scale", action="store_true",
+                   help="one detector pass at --upscale only (no coarse pass for faces that fill the photo; faster, "
+                        "but a close-up can come back as several boxes)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: all cores)")
 
 
@@ -113,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--part", help="part of the split, e.g. test")
     p.add_argument("--json", metavar="FILE", help="write the metrics as JSON")
     p.add_argument("--plot", metavar="PNG", default="pr_curve.png", help="precision-recall plot (default: %(default)s)")
+    p.add_argument("--reliability", metavar="PNG", help="also draw a reliability plot of the class probabilities")
     p.add_argument("--bootstrap", type=_non_negative_int, default=0, metavar="N",
                    help="also give 95%% intervals of each AP50 from N resamples of the photos (e.g. 200; ~0.1 s each)")
     # AP ranks every detection, so it is measured down to a low face score (as COCO-style
@@ -183,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train-detector", help="fine-tune the face detector on box-annotated photos",
                        description="Fine-tune the shipped RetinaFace detector (face / no face, box placement) on photos "
                                    "with face boxes, and write it as ONNX for --detector.")
-    p.add_argument("--data", required=True, help="annotations.json (../shared/data format)")
+    p.add_argument("--data", required=True, nargs="+", metavar="ANNOTATIONS",
+                   help="annotations.json files (../shared/data format); ANNOTATIONS:PART takes one part of the split.json beside it")
     p.add_argument("--split", help="split.json")
     p.add_argument("--part", help="part of the split to train on (e.g. train)")
     p.add_argument("--out", default="face_detector.onnx", help="(default: %(default)s)")
@@ -206,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _detector_kwargs(args) -> dict:
     kwargs = {"model": args.model, "conf": args.conf, "upscale": args.upscale, "max_side": args.max_side, "threads": args.threads,
-              "detector": args.detector, "labels_from": args.labels_from}
+              "detector": args.detector, "labels_from": args.labels_from, "pyramid": not args.single_scale}
     if args.raw_boxes:
         kwargs["box_adjust"] = (0.0, 0.0, 0.0, 0.0)
     return kwargs
@@ -362,8 +377,14 @@ def cmd_evaluate(args) -> int:
     if args.plot:
         plot_pr(result, args.plot)
         print(f"PR curves: {args.plot}")
+    if args.reliability:
+        from .calibration import plot_reliability
+        from .types import LABELS
+
+        plot_reliability(result.matched_probs, result.matched_truth, LABELS, args.reliability)
+        print(f"reliability plot: {args.reliability}")
     if args.json:
-        payload = {"data": what, "model": detector.info(), "settings": {"conf": args.conf, "upscale": args.upscale,
+        payload = {"data": what, "model": detector.info(), "settings": {"conf": args.conf, "upscale": args.upscale, "pyramid": not args.single_scale,
                    "raw_boxes": args.raw_boxes}, **result.to_dict()}
         with open(args.json, "w") as fh:
             json.dump(payload, fh, indent=2)

@@ -35,9 +35,21 @@ class AnnotatedImage:
     boxes: tuple[tuple[float, float, float, float, str], ...]  # x1, y1, x2, y2, canonical label
 
 
+def parse_source(source: str | Path, split: str | Path | None = None, part: str | None = None):
+    """`annotations.json:PART` names one part of the split.json beside it (so one command can take
+    the `train` parts of several sets); a plain path keeps the given split and part."""
+    text = str(source)
+    head, sep, tail = text.rpartition(":")
+    if sep and head.endswith(".json") and tail and "/" not in tail:
+        beside = Path(head).parent / "split.json"
+        return Path(head), (split if split is not None else beside), tail
+    return Path(text), split, part
+
+
 def load_annotations(annotations: str | Path, split: str | Path | None = None, part: str | None = None) -> list[AnnotatedImage]:
-    """Images of an annotations.json, optionally only those of one part of a split.json."""
-    annotations = Path(annotations)
+    """Images of an annotations.json, optionally only those of one part of a split.json
+    (also as `annotations.json:PART`, see parse_source)."""
+    annotations, split, part = parse_source(annotations, split, part)
     try:
         data = json.loads(annotations.read_text())
         entries = data["images"]

@@ -16,6 +16,31 @@ from .datasets import load_annotations
 from .types import LABELS
 
 SIZE_BUCKETS = ((0, 20, "<20"), (20, 32, "20-31"), (32, 64, "32-63"), (64, 1e9, ">=64"))
+# Face height as a share of the photo's height: crowds, groups, portraits, close-ups.
+RELATIVE_BUCKETS = ((0, 0.05, "<5%"), (0.05, 0.15, "5-15%"), (0.15, 0.35, "15-35%"), (0.35, 1e9, ">=35%"))
+# Counting faces is judged at the photo default face score (a user sees these boxes), not at the
+# low score AP ranks down to.
+COUNT_SCORE = 0.5
+# A close-up: exactly one annotated face, at least this share of the photo's height.
+CLOSE_UP_SHARE = 0.35
+# An unmatched box with this share of its area inside a matched face's annotated box is a second
+# box on that face (a part of the face found as a face of its own).
+DUPLICATE_INSIDE = 0.6
+
+
+@dataclass
+class CountStats:
+    """How often the number of faces is right (detections at COUNT_SCORE)."""
+
+    photos: int = 0
+    right_count: int = 0  # as many boxes as annotated faces
+    close_ups: int = 0  # photos with one annotated face >= CLOSE_UP_SHARE of the height
+    close_ups_one_box: int = 0
+    duplicate_photos: int = 0  # photos where some annotated face got a second box
+    duplicate_boxes: int = 0
+
+    def to_dict(self) -> dict:
+        return {**self.__dict__, "score_threshold": COUNT_SCORE}
 MAPPING_NOTE = "annotation label mask_weared_incorrect is scored as mask_worn_incorrectly"
 
 
@@ -26,6 +51,8 @@ class EvalResult:
     ap50: dict[str, float]  # all boxes
     ap50_min20: dict[str, float]  # boxes < 20 px tall are "ignore" regions
     recall_by_size: dict[str, tuple[int, int]]  # bucket -> (found, total), IoU 0.5, class-agnostic
+    recall_by_relative_size: dict[str, tuple[int, int]]  # the same by face height / photo height
+    counts: CountStats
     face_precision: float
     classification: list[list[int]]  # confusion of matched faces: true x predicted
     ms_per_image: float
@@ -39,6 +66,9 @@ class EvalResult:
     dets: list[tuple] = field(default_factory=list, repr=False)
     # mAP50 with one kind of error removed (ERROR_KINDS): where the rest of the gap to 1 comes from
     map50_without_error: dict[str, float] = field(default_factory=dict)
+    # Class probabilities and true class of every detected face matched to an annotated one.
+    matched_probs: np.ndarray = field(default_factory=lambda: np.zeros((0, len(LABELS))), repr=False)
+    matched_truth: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
 
     @property
     def map50(self) -> float:
@@ -48,11 +78,25 @@ class EvalResult:
     def map50_min20(self) -> float:
         return float(np.mean(list(self.ap50_min20.values())))
 
+    def calibration(self) -> dict:
+        from .calibration import class_ece, ece, fit_temperature, nll, with_temperature
+
+        p, y = self.matched_probs, self.matched_truth
+        if not len(y):
+            return {}
+        t = fit_temperature(p, y)
+        return {"faces": int(len(y)), "ece": ece(p, y), "class_ece": dict(zip(LABELS, class_ece(p, y))), "nll": nll(p, y),
+                "best_temperature": t, "ece_at_best_temperature": ece(with_temperature(p, t), y)}
+
     def to_dict(self) -> dict:
         return {
+            "calibration": self.calibration(),
             "images": self.n_images, "boxes": self.n_boxes, "mapping": MAPPING_NOTE,
             "ap50": self.ap50, "map50": self.map50, "ap50_faces_min20px": self.ap50_min20, "map50_faces_min20px": self.map50_min20,
             "recall_iou50_by_height": {k: {"found": f, "total": t, "recall": f / t if t else None} for k, (f, t) in self.recall_by_size.items()},
+            "recall_iou50_by_height_share": {k: {"found": f, "total": t, "recall": f / t if t else None}
+                                             for k, (f, t) in self.recall_by_relative_size.items()},
+            "counts": self.counts.to_dict(),
             "face_precision_iou50": self.face_precision, "classification_confusion": self.classification,
             "ms_per_image": self.ms_per_image, "failed": self.failed,
             **({"ap50_ci95": {k: list(v) for k, v in self.ap50_ci.items()}, "bootstrap_resamples": self.bootstrap} if self.ap50_ci else {}),
@@ -80,10 +124,25 @@ class EvalResult:
             lines.append(f"  {k:>6s} px: {f / t if t else float('nan'):.3f}  ({f}/{t})")
             tf, tt = tf + f, tt + t
         lines.append(f"     all  : {tf / tt if tt else float('nan'):.3f}  ({tf}/{tt}); face precision {self.face_precision:.3f}")
+        lines.append("  by height as a share of the photo's height:")
+        for k, (f, t) in self.recall_by_relative_size.items():
+            lines.append(f"  {k:>8s}: {f / t if t else float('nan'):.3f}  ({f}/{t})")
+        c = self.counts
+        lines += ["", f"face counts (boxes with face score >= {COUNT_SCORE}):",
+                  f"  photos with the annotated number of faces: {_share(c.right_count, c.photos)}",
+                  f"  close-ups (one face >= {CLOSE_UP_SHARE:.0%} of the height) with exactly one box: {_share(c.close_ups_one_box, c.close_ups)}",
+                  f"  photos with a second box on an annotated face: {_share(c.duplicate_photos, c.photos)}"
+                  f" ({c.duplicate_boxes} such boxes)"]
         cm = np.array(self.classification)
         lines += ["", "classification of matched faces (rows true, columns predicted):", "  " + " ".join(f"{l[:12]:>12s}" for l in LABELS)]
         for label, row in zip(LABELS, cm):
             lines.append(f"  {' '.join(f'{v:12d}' for v in row)}   {label} (recall {row[LABELS.index(label)] / max(row.sum(), 1):.3f})")
+        cal = self.calibration()
+        if cal:
+            lines += ["", f"calibration of matched faces: top-label ECE {cal['ece']:.3f} ("
+                      + ", ".join(f"{l} {v:.3f}" for l, v in cal["class_ece"].items()) + f"); NLL {cal['nll']:.3f}",
+                      f"  temperature that would fit these faces best: {cal['best_temperature']:.2f} "
+                      f"(ECE {cal['ece_at_best_temperature']:.3f})"]
         lines.append(f"\n{self.ms_per_image:.1f} ms per image (detect + classify)")
         if self.failed:
             lines.append(f"{len(self.failed)} image(s) could not be read")
@@ -102,6 +161,11 @@ def evaluate(detector, annotations: str, split: str | None = None, part: str | N
     found: list[tuple] = []  # (image id, box, face score, probs, true class of the matched face or -1)
     size_found = {name: 0 for _, _, name in SIZE_BUCKETS}
     size_total = dict(size_found)
+    rel_found = {name: 0 for _, _, name in RELATIVE_BUCKETS}
+    rel_total = dict(rel_found)
+    counts = CountStats()
+    m_probs: list[list[float]] = []
+    m_truth: list[int] = []
     n_det = n_tp = 0
     cm = np.zeros((len(LABELS), len(LABELS)), np.int64)
     elapsed = 0.0
@@ -133,10 +197,16 @@ def evaluate(detector, annotations: str, split: str | None = None, part: str | N
             found.append((img_id, f.box, f.face_score, [f.probs.get(label, 0.0) for label in LABELS], truth.get(k, -1)))
         for g, h in enumerate(heights):
             name = next(n for lo, hi, n in SIZE_BUCKETS if lo <= h < hi)
+            rel = next(n for lo, hi, n in RELATIVE_BUCKETS if lo <= h / max(image.shape[0], 1) < hi)
             size_total[name] += 1
+            rel_total[rel] += 1
             if g in matched:
                 size_found[name] += 1
+                rel_found[rel] += 1
                 cm[LABELS.index(item.boxes[g][4]), LABELS.index(faces[matched[g]].label)] += 1
+                m_probs.append([faces[matched[g]].probs.get(label, 0.0) for label in LABELS])
+                m_truth.append(LABELS.index(item.boxes[g][4]))
+        _count_faces(counts, gt_xyxy, det_xyxy, np.array([f.face_score for f in faces]), image.shape[0])
     n_ok = len(images) - len(failed)
     dets = _class_dets(found)
     ap_all, curves = coco_ap50(len(images), gts, dets, min_height=0)
@@ -147,10 +217,41 @@ def evaluate(detector, annotations: str, split: str | None = None, part: str | N
     return EvalResult(
         n_images=len(images), n_boxes=len(gts), ap50=ap_all, ap50_min20=ap_20,
         recall_by_size={k: (size_found[k], size_total[k]) for k in size_total},
+        recall_by_relative_size={k: (rel_found[k], rel_total[k]) for k in rel_total}, counts=counts,
+        matched_probs=np.array(m_probs, np.float64).reshape(-1, len(LABELS)), matched_truth=np.array(m_truth, np.int64),
         face_precision=n_tp / n_det if n_det else 0.0, classification=cm.tolist(),
         ms_per_image=1000 * elapsed / max(n_ok, 1), failed=failed, pr_curves=curves,
         ap50_ci=ci, bootstrap=bootstrap if ci else 0, gts=gts, dets=dets, map50_without_error=budget,
     )
+
+
+def _share(n: int, total: int) -> str:
+    return f"{n / total:.3f} ({n}/{total})" if total else "n/a (0 photos)"
+
+
+def _count_faces(counts: CountStats, gt: np.ndarray, det: np.ndarray, scores: np.ndarray, photo_h: int) -> None:
+    """Add one photo to `counts`: detections at COUNT_SCORE against the annotated faces."""
+    det = det[scores >= COUNT_SCORE] if len(det) else det
+    counts.photos += 1
+    counts.right_count += int(len(det) == len(gt))
+    heights = gt[:, 3] - gt[:, 1]
+    if len(gt) == 1 and heights[0] >= CLOSE_UP_SHARE * photo_h:
+        counts.close_ups += 1
+        counts.close_ups_one_box += int(len(det) == 1)
+    if not len(det) or not len(gt):
+        return
+    iou = iou_matrix(gt, det)  # (faces, boxes)
+    iw = (np.minimum(det[None, :, 2], gt[:, None, 2]) - np.maximum(det[None, :, 0], gt[:, None, 0])).clip(0)
+    ih = (np.minimum(det[None, :, 3], gt[:, None, 3]) - np.maximum(det[None, :, 1], gt[:, None, 1])).clip(0)
+    inside = iw * ih / ((det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1])).clip(1e-6)[None, :]
+    # Each box belongs to the face it overlaps most, if it matches it (IoU >= 0.5) or lies mostly
+    # inside it; a face with k such boxes has k - 1 extra.
+    on_face = (iou >= 0.5) | (inside >= DUPLICATE_INSIDE)
+    owner = iou.argmax(0)
+    per_face = np.bincount(owner[on_face[owner, np.arange(len(det))]], minlength=len(gt))
+    extra = int(np.maximum(per_face - 1, 0).sum())
+    counts.duplicate_boxes += extra
+    counts.duplicate_photos += int(extra > 0)
 
 
 # Where mAP50 is lost: the same detections with one kind of error taken away (what is left of the

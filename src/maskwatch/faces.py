@@ -38,11 +38,31 @@ class FaceBoxes:
         return len(self.scores)
 
 
+# Scale pyramid. RetinaFace's anchors span 16-512 px and the detector was trained on faces up to
+# 480 px tall, but a face that fills an enlarged photo goes past that and gets split into several
+# boxes. So when a face as tall as the photo would be over FINE_MAX_FACE_PX at the fine
+# (enlarged) scale, a second, coarse pass runs with the photo's short side at COARSE_SIDE px. Each
+# pass keeps the faces it is good at (fine: under FINE_MAX_FACE_PX tall in its input; coarse: at
+# least COARSE_MIN_FACE_PX), and the two are merged by NMS and by dropping fine boxes that lie
+# inside a coarse face (parts of one face). Values chosen on ilc2021 val and kaggle-853 train
+# (benchmarks/tune_pyramid.py). The coarse pass only runs when the fine one hints at a big face: a
+# box at least COARSE_TRIGGER_PX tall in its input with a face score of at least COARSE_TRIGGER_SCORE
+# (a large face, or a part of one), or no face at all; crowd photos of small faces skip it.
+FINE_MAX_FACE_PX = 480
+COARSE_SIDE = 320
+COARSE_MIN_FACE_PX = 48
+COARSE_TRIGGER_PX = 96
+COARSE_TRIGGER_SCORE = 0.5
+# A fine box with at least this share of its area inside a coarse box is a part of that face.
+INSIDE_SHARE = 0.6
+
+
 class FaceDetector:
     """Finds faces in BGR images.
 
     upscale: factor applied before detection (2.25 finds faces down to ~8 px tall);
-    max_side: cap on the longest side of the detector input, so big photos stay fast.
+    max_side: cap on the longest side of the detector input, so big photos stay fast;
+    pyramid: add a coarse pass for faces too big for the enlarged one (see FINE_MAX_FACE_PX).
     """
 
     def __init__(
@@ -54,15 +74,22 @@ class FaceDetector:
         box_adjust: tuple[float, float, float, float] | None = None,
         threads: int | None = None,
         spec: DetectorSpec = DEFAULT_DETECTOR,
+        pyramid: bool = True,
+        coarse_side: int = COARSE_SIDE,
     ):
         if upscale <= 0:
             raise ValueError(f"upscale must be > 0, got {upscale}")
+        if max_side < 32:
+            raise ValueError(f"max_side must be at least 32, got {max_side}")
         if not 0.0 <= score_threshold <= 1.0:
             raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
         self.upscale = upscale
         self.score_threshold = score_threshold
         self.nms_iou = nms_iou
         self.max_side = max_side
+        self.pyramid = pyramid
+        self.coarse_side = coarse_side
+        self.coarse_always = False  # run the coarse pass even without a hint of a big face (tuning)
         self.box_adjust = tuple(float(v) for v in (spec.box_adjust if box_adjust is None else box_adjust))
         self.spec = spec
         self._session = make_session(_load_weights(spec), threads)
@@ -79,28 +106,39 @@ class FaceDetector:
         longest = max(height, width)
         return min(self.upscale, self.max_side / longest) if longest else 1.0
 
+    def scales_for(self, height: int, width: int) -> list[tuple[float, float, float]]:
+        """The passes for a photo: (scale, min, max face height kept, in original pixels)."""
+        fine = self.scale_for(height, width)
+        shortest = min(height, width)
+        coarse = self.coarse_side / shortest if shortest else fine
+        if not self.pyramid or shortest * fine <= FINE_MAX_FACE_PX or coarse >= fine * 0.9:
+            return [(fine, 0.0, math.inf)]
+        return [(fine, 0.0, FINE_MAX_FACE_PX / fine), (coarse, COARSE_MIN_FACE_PX / coarse, math.inf)]
+
     def detect(self, image: np.ndarray) -> FaceBoxes:
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected a BGR image of shape (h, w, 3), got {image.shape}")
         h, w = image.shape[:2]
-        scale = self.scale_for(h, w)
-        net_in, (ph, pw) = self._preprocess(image, scale)
-        loc, conf, lmk, *mask = self._session.run(None, {self._input_name: net_in})
-        priors = self._priors(ph, pw)
-        scores = conf[0, :, 1]
-        keep = np.flatnonzero(scores > self.score_threshold)
+        levels = self.scales_for(h, w)
+        passes = [self._detect_at(image, *levels[0])]
+        if len(levels) > 1:
+            fine_h = (passes[0][0][:, 3] - passes[0][0][:, 1]) * levels[0][0]
+            sure = passes[0][1] >= COARSE_TRIGGER_SCORE
+            if self.coarse_always or not sure.any() or (fine_h[sure] >= COARSE_TRIGGER_PX).any():
+                passes.append(self._detect_at(image, *levels[1]))
+        boxes, scores, points = (np.concatenate([p[i] for p in passes]) for i in range(3))
+        probs = np.concatenate([p[3] for p in passes]) if passes[0][3] is not None else None
+        level = np.concatenate([np.full(len(p[1]), k) for k, p in enumerate(passes)])
+        if len(passes) > 1 and len(scores):
+            xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+            idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, self.nms_iou), np.int64).reshape(-1)
+            idx = idx[~_inside_coarser(boxes[idx], level[idx])]
+            boxes, scores, points = boxes[idx], scores[idx], points[idx]
+            probs = probs[idx] if probs is not None else None
         n_cls = len(self.mask_labels) if self.mask_labels else 0
-        if keep.size == 0:
+        if not len(scores):
             return FaceBoxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32),
                              np.zeros((0, n_cls), np.float32) if n_cls else None)
-        boxes, points = self._decode(loc[0, keep], lmk[0, keep], priors[keep], pw, ph)
-        probs = mask[0][0, keep] if n_cls else None
-        scores = scores[keep]
-        xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
-        idx = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.score_threshold, self.nms_iou)
-        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
-        boxes, scores, points = boxes[idx] / scale, scores[idx], points[idx] / scale
-        probs = probs[idx] if probs is not None else None
         boxes = adjust_boxes(boxes, self.box_adjust)
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
@@ -112,6 +150,30 @@ class FaceDetector:
             points[ok][order].astype(np.float32),
             probs[ok][order].astype(np.float32) if probs is not None else None,
         )
+
+    def _detect_at(self, image: np.ndarray, scale: float, min_h: float, max_h: float):
+        """One pass at `scale`: boxes (raw, original pixels), scores, landmarks, head probabilities,
+        after NMS, only faces min_h <= height < max_h."""
+        net_in, (ph, pw) = self._preprocess(image, scale)
+        loc, conf, lmk, *mask = self._session.run(None, {self._input_name: net_in})
+        scores = conf[0, :, 1]
+        keep = np.flatnonzero(scores > self.score_threshold)
+        n_cls = len(self.mask_labels) if self.mask_labels else 0
+        if keep.size == 0:
+            return (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32),
+                    np.zeros((0, n_cls), np.float32) if n_cls else None)
+        priors = self._priors(ph, pw)
+        boxes, points = self._decode(loc[0, keep], lmk[0, keep], priors[keep], pw, ph)
+        probs = mask[0][0, keep] if n_cls else None
+        scores = scores[keep]
+        xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
+        idx = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.score_threshold, self.nms_iou)
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        boxes, scores, points = boxes[idx] / scale, scores[idx], points[idx] / scale
+        probs = probs[idx] if probs is not None else None
+        height = boxes[:, 3] - boxes[:, 1]
+        band = (height >= min_h) & (height < max_h)
+        return boxes[band], scores[band], points[band], (probs[band] if probs is not None else None)
 
     def _preprocess(self, image: np.ndarray, scale: float) -> tuple[np.ndarray, tuple[int, int]]:
         h, w = image.shape[:2]
@@ -170,6 +232,21 @@ def adjust_boxes(boxes: np.ndarray, adjust: tuple[float, float, float, float]) -
     h = boxes[:, 3] - boxes[:, 1]
     dx1, dy1, dx2, dy2 = adjust
     return np.column_stack([boxes[:, 0] + dx1 * w, boxes[:, 1] + dy1 * h, boxes[:, 2] + dx2 * w, boxes[:, 3] + dy2 * h])
+
+
+def _inside_coarser(boxes: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """True for each box that lies mostly (INSIDE_SHARE of its area) inside a box of a coarser
+    pass: a part of a large face that the fine pass saw as a face of its own."""
+    fine, coarse = level == 0, level > 0
+    out = np.zeros(len(boxes), bool)
+    if not fine.any() or not coarse.any():
+        return out
+    a, b = boxes[fine], boxes[coarse]
+    iw = (np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])).clip(0)
+    ih = (np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])).clip(0)
+    area = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])).clip(1e-6)
+    out[np.flatnonzero(fine)] = (iw * ih / area[:, None]).max(1) >= INSIDE_SHARE
+    return out
 
 
 def _ceil_to(v: int, m: int) -> int:

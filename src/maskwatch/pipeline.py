@@ -53,12 +53,13 @@ class Detector:
         detector: str | None = None,
         labels_from: str = "classifier",
         flip: bool | None = None,
+        pyramid: bool = True,
     ):
         from .specs import resolve_detector
 
         spec = resolve_detector(detector)
         self.faces = FaceDetector(upscale=upscale, score_threshold=conf, max_side=max_side, box_adjust=box_adjust,
-                                  threads=threads, spec=spec)
+                                  threads=threads, spec=spec, pyramid=pyramid)
         self.classifier = MaskClassifier(model, threads=threads, flip=flip)
         head = self.faces.mask_labels
         if labels_from not in LABEL_SOURCES:

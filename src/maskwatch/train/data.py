@@ -15,7 +15,7 @@ import numpy as np
 
 from ..boxes import iou_matrix
 from ..crops import crop_face
-from ..datasets import canonical_label, load_annotations
+from ..datasets import canonical_label, load_annotations, parse_source
 from ..imageio import IMAGE_EXTS, read_image
 from ..types import LABELS, NOT_A_FACE
 from .synth import mask_below_nose
@@ -81,10 +81,10 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
     images, labels, keys, hashes, names, origins = [], [], [], [], [], []
     n_synth = 0
     for origin, source in enumerate(sources):
-        p = Path(source)
+        p, _, _ = parse_source(source)
         if p.is_file() and p.suffix == ".json":
             n0 = len(labels)
-            for item in load_annotations(p, split, part):
+            for item in load_annotations(source, split, part):
                 try:
                     photo = read_image(item.path)
                 except ValueError as exc:

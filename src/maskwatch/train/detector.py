@@ -2,9 +2,10 @@
 
 The pretrained ONNX graph is run in torch (onnx_graph.py), trained with the SSD/RetinaFace
 matching and loss (anchor IoU >= 0.35 positive, 7:1 hard negatives, smooth-L1 on encoded boxes),
-and its weights are written back into the same graph. Images are enlarged 1.4-2.6x before the
-crop (inference enlarges them 2-2.5x; training at 1.75-3.25x was no better on
-held-out photos); the learned boxes follow the annotations' convention.
+and its weights are written back into the same graph. Half the crops enlarge the photo 1.4-2.6x
+(the crowd-photo scale inference uses); the other half zoom so that one face, picked at random,
+is 8-480 px tall (log-uniform): a detector fine-tuned on tiny street faces alone learned to fire
+on parts of a face that fills the frame. The learned boxes follow the annotations' convention.
 With `mask_head`, a 3-class head (mask_head.py) is trained on the positive anchors too and added
 to the graph as an extra output.
 """
@@ -27,7 +28,7 @@ from ..types import LABELS
 
 @dataclass
 class DetectorTrainConfig:
-    data: str
+    data: str | list[str]  # annotations.json files, each optionally `annotations.json:PART`
     out: str = "face_detector.onnx"
     split: str | None = None
     part: str | None = None
@@ -36,6 +37,9 @@ class DetectorTrainConfig:
     lr: float = 3e-4
     crop: int = 512
     scale: tuple[float, float] = (1.4, 2.6)
+    # Share of crops zoomed to one face's size (face_px, log-uniform) instead of `scale`.
+    zoom_prob: float = 0.5
+    face_px: tuple[float, float] = (8.0, 480.0)
     mask_head: bool = False
     seed: int = 0
     threads: int | None = None
@@ -58,7 +62,8 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
 
     t_start = time.time()
     rng = np.random.default_rng(cfg.seed)
-    items = load_annotations(cfg.data, cfg.split, cfg.part)
+    sources = [cfg.data] if isinstance(cfg.data, (str, Path)) else list(cfg.data)
+    items = [it for src in sources for it in load_annotations(src, cfg.split, cfg.part)]
     images, boxes = [], []
     for it in items:
         try:
@@ -106,7 +111,8 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
         for s in bar:
             xs, confs, locs, classes = [], [], [], []
             for k in order[s * batch : (s + 1) * batch]:
-                x, b = random_crop(images[k], boxes[k], cfg.crop, cfg.scale, mean, rng)
+                x, b = random_crop(images[k], boxes[k], cfg.crop, cfg.scale, mean, rng,
+                                   face_px=cfg.face_px if rng.random() < cfg.zoom_prob else None)
                 c, l, cls = match(b, priors, prior_xyxy, cfg.crop, spec.variances)
                 xs.append(x)
                 confs.append(c)
@@ -135,7 +141,7 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
         from .mask_head import append_to_proto
 
         trained = append_to_proto(trained, head.to("cpu"))
-    trained.metadata_props.add(key="fine_tuned_on", value=str(cfg.data) + (f" [{cfg.part}]" if cfg.part else ""))
+    trained.metadata_props.add(key="fine_tuned_on", value=" + ".join(map(str, sources)) + (f" [{cfg.part}]" if cfg.part else ""))
     trained.metadata_props.add(key="box_convention", value="as annotated (no box adjustment needed)")
     onnx.save(trained, str(out))
     seconds = round(time.time() - t_start, 1)
@@ -143,24 +149,48 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
     return {"history": history, "seconds": seconds}
 
 
-def random_crop(image, boxes, size, scale, mean, rng):
-    """Enlarge by a random factor, take a random size x size crop (mean-padded), maybe flip.
-    `boxes` rows are x1, y1, x2, y2 (and any extra columns, carried unchanged)."""
-    s = rng.uniform(*scale)
+def random_crop(image, boxes, size, scale, mean, rng, face_px=None):
+    """Resize by a random factor, take a random size x size crop (mean-padded), maybe flip.
+    `boxes` rows are x1, y1, x2, y2 (and any extra columns, carried unchanged).
+
+    With `face_px` (lo, hi), the factor instead makes one random face lo-hi px tall (log-uniform)
+    and the crop keeps that face's centre: from whole-frame close-ups to tiny faces."""
     h, w = image.shape[:2]
-    big = cv2.resize(image, (max(1, round(w * s)), max(1, round(h * s))))
+    target = None
+    if face_px is not None and len(boxes):
+        target = boxes[int(rng.integers(len(boxes)))]
+        face_h = max(float(target[3] - target[1]), 2.0)
+        s = float(np.exp(rng.uniform(np.log(face_px[0]), np.log(face_px[1])))) / face_h
+        s = float(np.clip(s, 8.0 / max(h, w), 6.0))  # no photo under 8 px, no more than 6x blow-up
+    else:
+        s = rng.uniform(*scale)
     b = boxes.copy()
     b[:, :4] *= s
-    H, W = big.shape[:2]
-    x0 = int(rng.integers(0, max(1, W - size + 1)))
-    y0 = int(rng.integers(0, max(1, H - size + 1)))
-    crop = np.empty((size, size, 3), np.float32)
-    crop[:] = mean
-    part = big[y0 : y0 + size, x0 : x0 + size]
-    crop[: part.shape[0], : part.shape[1]] = part
+    W, H = max(1, round(w * s)), max(1, round(h * s))
+    if target is not None:
+        # A crop origin that keeps the picked face's centre inside the crop.
+        cx, cy = (target[0] + target[2]) / 2 * s, (target[1] + target[3]) / 2 * s
+        x_lo, x_hi = max(0, int(cx) - size + 1), min(max(0, W - size), int(cx))
+        y_lo, y_hi = max(0, int(cy) - size + 1), min(max(0, H - size), int(cy))
+        x0 = int(rng.integers(x_lo, max(x_lo, x_hi) + 1))
+        y0 = int(rng.integers(y_lo, max(y_lo, y_hi) + 1))
+    else:
+        x0 = int(rng.integers(0, max(1, W - size + 1)))
+        y0 = int(rng.integers(0, max(1, H - size + 1)))
+    part_h, part_w = min(size, H - y0), min(size, W - x0)
+    if s < 1:  # shrinking: INTER_AREA over the whole (now small) photo avoids aliasing
+        small = cv2.resize(image, (W, H), interpolation=cv2.INTER_AREA)
+        crop = np.empty((size, size, 3), np.float32)
+        crop[:] = mean
+        crop[:part_h, :part_w] = small[y0 : y0 + part_h, x0 : x0 + part_w]
+    else:  # enlarging: warp only the crop window, not the whole blown-up photo
+        m = np.array([[s, 0, -x0], [0, s, -y0]], np.float64)
+        crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=tuple(float(v) for v in mean)).astype(np.float32)
+        crop[part_h:], crop[:, part_w:] = mean, mean
     b[:, :4] -= np.array([x0, y0, x0, y0], np.float32)
     centre = (b[:, :2] + b[:, 2:4]) / 2
-    keep = (centre[:, 0] > 0) & (centre[:, 1] > 0) & (centre[:, 0] < part.shape[1]) & (centre[:, 1] < part.shape[0])
+    keep = (centre[:, 0] > 0) & (centre[:, 1] > 0) & (centre[:, 0] < part_w) & (centre[:, 1] < part_h)
     b = b[keep]
     b[:, :4] = b[:, :4].clip(0, size)
     if rng.random() < 0.5:

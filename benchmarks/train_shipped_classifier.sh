@@ -9,7 +9,9 @@
 set -eu
 OUT=${1:-runs/classifier}; mkdir -p "$OUT"
 D=${DATA:-../shared/data}
-COMMON="--data $D/prajna $D/mask-4k $D/kaggle-853/annotations.json --split $D/kaggle-853/split.json --part train --epochs 3 ${TRAIN_OPTS:-}"
+# The `train` parts of both box-annotated sets (ANNOTATIONS:PART); $EXTRA_DATA adds more (e.g. ilc2021's val
+# part once a recipe is chosen).
+COMMON="--data $D/prajna $D/mask-4k $D/kaggle-853/annotations.json:train $D/ilc2021/annotations.json:train ${EXTRA_DATA:-} --epochs 3 ${TRAIN_OPTS:-}"
 for seed in 0 1 2 3; do
   maskwatch train $COMMON --seed $seed --out "$OUT/plain_s$seed.onnx"
   maskwatch train $COMMON --seed $seed --synth-incorrect --out "$OUT/synth_s$seed.onnx"

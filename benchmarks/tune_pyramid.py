@@ -3,12 +3,13 @@ and the coarse pass's size. Each setting runs the whole pipeline (`maskwatch eva
 and prints mAP50, face recall, the face-count figures and the time per photo.
 
     python benchmarks/tune_pyramid.py --data ../shared/data/ilc2021/annotations.json:val \
-        ../shared/data/kaggle-853/annotations.json:train --coarse-side 256 320 384 --single-scale --coarse-always
+        ../shared/data/kaggle-853/annotations.json:train --coarse-side 256 320 384 --fine-max 128 160 240 --single-scale
 """
 from __future__ import annotations
 
 import argparse
 
+from maskwatch import faces
 from maskwatch.evaluate import evaluate
 from maskwatch.pipeline import Detector
 
@@ -20,13 +21,12 @@ def main() -> None:
     ap.add_argument("--model", default=None)
     ap.add_argument("--coarse-side", type=int, nargs="*", default=[320], help="coarse pass: the photo's short side in px")
     ap.add_argument("--single-scale", action="store_true", help="also score one pass at --upscale")
-    ap.add_argument("--coarse-always", action="store_true", help="also score each pyramid with the coarse pass on every photo")
+    ap.add_argument("--fine-max", type=int, nargs="*", default=[160], help="fine pass keeps faces under this (px in its input)")
     ap.add_argument("--upscale", type=float, default=2.25)
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
     settings = [("single", None)] if args.single_scale else []
-    settings += [(f"pyramid {c}", (c, False)) for c in args.coarse_side]
-    settings += [(f"always {c}", (c, True)) for c in args.coarse_side] if args.coarse_always else []
+    settings += [(f"fine<{m} c{c}", (c, m)) for c in args.coarse_side for m in args.fine_max]
     print(f"{'data':48s} {'setting':14s} {'mAP50':>6s} {'recall':>7s} {'prec':>6s} {'count ok':>9s} "
           f"{'close-up 1':>11s} {'dup photos':>11s} {'ms/photo':>9s}")
     for data in args.data:
@@ -34,7 +34,7 @@ def main() -> None:
             det = Detector(model=args.model, detector=args.detector, conf=0.05, upscale=args.upscale,
                            threads=args.threads, pyramid=coarse is not None)
             if coarse is not None:
-                det.faces.coarse_side, det.faces.coarse_always = coarse
+                det.faces.coarse_side, faces.FINE_MAX_FACE_PX = coarse
             r = evaluate(det, data, progress=False)
             found = sum(f for f, _ in r.recall_by_size.values())
             total = sum(t for _, t in r.recall_by_size.values())

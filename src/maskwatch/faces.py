@@ -38,21 +38,18 @@ class FaceBoxes:
         return len(self.scores)
 
 
-# Scale pyramid. RetinaFace's anchors span 16-512 px and the detector was trained on faces up to
-# 480 px tall, but a face that fills an enlarged photo goes past that and gets split into several
-# boxes. So when a face as tall as the photo would be over FINE_MAX_FACE_PX at the fine
-# (enlarged) scale, a second, coarse pass runs with the photo's short side at COARSE_SIDE px. Each
-# pass keeps the faces it is good at (fine: under FINE_MAX_FACE_PX tall in its input; coarse: at
-# least COARSE_MIN_FACE_PX), and the two are merged by NMS and by dropping fine boxes that lie
-# inside a coarse face (parts of one face). Values chosen on ilc2021 val and kaggle-853 train
-# (benchmarks/tune_pyramid.py). The coarse pass only runs when the fine one hints at a big face: a
-# box at least COARSE_TRIGGER_PX tall in its input with a face score of at least COARSE_TRIGGER_SCORE
-# (a large face, or a part of one), or no face at all; crowd photos of small faces skip it.
-FINE_MAX_FACE_PX = 480
-COARSE_SIDE = 320
+# Scale pyramid. RetinaFace's anchors span 16-512 px, but the enlarged pass (--upscale) blows a
+# face that fills the photo up past them, and the detector then fires on parts of it; it also
+# makes most of its false boxes at large sizes. So when a face as tall as the photo would be over
+# ONE_PASS_MAX_FACE_PX at the fine (enlarged) scale, a second, coarse pass runs with the photo's
+# short side at COARSE_SIDE px. The fine pass keeps faces under FINE_MAX_FACE_PX tall in its input,
+# the coarse pass faces of at least COARSE_MIN_FACE_PX in its own; the two are merged by NMS and
+# by dropping fine boxes that lie inside a coarse face. Chosen on ilc2021 val and kaggle-853 train
+# (benchmarks/tune_pyramid.py, MODEL_CARD.md).
+ONE_PASS_MAX_FACE_PX = 480
+FINE_MAX_FACE_PX = 160
+COARSE_SIDE = 256
 COARSE_MIN_FACE_PX = 48
-COARSE_TRIGGER_PX = 96
-COARSE_TRIGGER_SCORE = 0.5
 # A fine box with at least this share of its area inside a coarse box is a part of that face.
 INSIDE_SHARE = 0.6
 
@@ -75,7 +72,7 @@ class FaceDetector:
         threads: int | None = None,
         spec: DetectorSpec = DEFAULT_DETECTOR,
         pyramid: bool = True,
-        coarse_side: int = COARSE_SIDE,
+        coarse_side: int | None = None,
     ):
         if upscale <= 0:
             raise ValueError(f"upscale must be > 0, got {upscale}")
@@ -88,8 +85,7 @@ class FaceDetector:
         self.nms_iou = nms_iou
         self.max_side = max_side
         self.pyramid = pyramid
-        self.coarse_side = coarse_side
-        self.coarse_always = False  # run the coarse pass even without a hint of a big face (tuning)
+        self.coarse_side = COARSE_SIDE if coarse_side is None else coarse_side
         self.box_adjust = tuple(float(v) for v in (spec.box_adjust if box_adjust is None else box_adjust))
         self.spec = spec
         self._session = make_session(_load_weights(spec), threads)
@@ -111,21 +107,17 @@ class FaceDetector:
         fine = self.scale_for(height, width)
         shortest = min(height, width)
         coarse = self.coarse_side / shortest if shortest else fine
-        if not self.pyramid or shortest * fine <= FINE_MAX_FACE_PX or coarse >= fine * 0.9:
+        if not self.pyramid or shortest * fine <= ONE_PASS_MAX_FACE_PX or coarse >= fine * 0.9:
             return [(fine, 0.0, math.inf)]
-        return [(fine, 0.0, FINE_MAX_FACE_PX / fine), (coarse, COARSE_MIN_FACE_PX / coarse, math.inf)]
+        fine_max = FINE_MAX_FACE_PX / fine
+        # The coarse pass reaches down into the fine pass's sizes, so no face falls between the two.
+        return [(fine, 0.0, fine_max), (coarse, min(COARSE_MIN_FACE_PX / coarse, 0.8 * fine_max), math.inf)]
 
     def detect(self, image: np.ndarray) -> FaceBoxes:
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected a BGR image of shape (h, w, 3), got {image.shape}")
         h, w = image.shape[:2]
-        levels = self.scales_for(h, w)
-        passes = [self._detect_at(image, *levels[0])]
-        if len(levels) > 1:
-            fine_h = (passes[0][0][:, 3] - passes[0][0][:, 1]) * levels[0][0]
-            sure = passes[0][1] >= COARSE_TRIGGER_SCORE
-            if self.coarse_always or not sure.any() or (fine_h[sure] >= COARSE_TRIGGER_PX).any():
-                passes.append(self._detect_at(image, *levels[1]))
+        passes = [self._detect_at(image, *level) for level in self.scales_for(h, w)]
         boxes, scores, points = (np.concatenate([p[i] for p in passes]) for i in range(3))
         probs = np.concatenate([p[3] for p in passes]) if passes[0][3] is not None else None
         level = np.concatenate([np.full(len(p[1]), k) for k, p in enumerate(passes)])
@@ -139,7 +131,6 @@ class FaceDetector:
         if not len(scores):
             return FaceBoxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32),
                              np.zeros((0, n_cls), np.float32) if n_cls else None)
-        boxes = adjust_boxes(boxes, self.box_adjust)
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
         ok = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
@@ -152,8 +143,8 @@ class FaceDetector:
         )
 
     def _detect_at(self, image: np.ndarray, scale: float, min_h: float, max_h: float):
-        """One pass at `scale`: boxes (raw, original pixels), scores, landmarks, head probabilities,
-        after NMS, only faces min_h <= height < max_h."""
+        """One pass at `scale`: boxes (adjusted, original pixels), scores, landmarks, head
+        probabilities, after NMS, only faces min_h <= height < max_h."""
         net_in, (ph, pw) = self._preprocess(image, scale)
         loc, conf, lmk, *mask = self._session.run(None, {self._input_name: net_in})
         scores = conf[0, :, 1]
@@ -169,7 +160,7 @@ class FaceDetector:
         xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
         idx = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), self.score_threshold, self.nms_iou)
         idx = np.asarray(idx, dtype=np.int64).reshape(-1)
-        boxes, scores, points = boxes[idx] / scale, scores[idx], points[idx] / scale
+        boxes, scores, points = adjust_boxes(boxes[idx] / scale, self.box_adjust), scores[idx], points[idx] / scale
         probs = probs[idx] if probs is not None else None
         height = boxes[:, 3] - boxes[:, 1]
         band = (height >= min_h) & (height < max_h)

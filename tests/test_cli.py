@@ -175,3 +175,17 @@ def test_image_blur_hides_faces_but_keeps_results(examples, tmp_path, capsys):
     assert np.array_equal(a[far], b[far])
     assert main(["image", photo, "--blur", "--no-save"]) == 2
     assert "--blur pixelates the annotated images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "big"])
+def test_max_side_must_be_usable(examples, capsys, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["image", str(examples / "street_717.jpg"), "--max-side", value, "--no-save"])
+    assert exc.value.code == 2 and "--max-side" in capsys.readouterr().err
+
+
+def test_close_up_photo_is_one_face_either_way(examples, tmp_path):
+    photo = str(examples / "closeup_563.jpg")
+    for name, extra in (("pyramid", []), ("single", ["--single-scale"])):
+        assert main(["image", photo, "--no-save", "-q", "--json", str(tmp_path / f"{name}.json"), *extra]) == 0
+        assert len(json.loads((tmp_path / f"{name}.json").read_text())["images"][0]["faces"]) == 1, name

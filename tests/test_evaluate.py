@@ -49,13 +49,16 @@ def test_perfect_and_empty_detectors_bound_the_score(examples):
 
 def test_evaluate_cli_on_examples(examples, tmp_path, capsys):
     rc = main(["evaluate", "--annotations", str(examples / "annotations.json"), "--json", str(tmp_path / "m.json"),
-               "--plot", str(tmp_path / "pr.png"), "--threads", "2"])
-    assert rc == 0
+               "--plot", str(tmp_path / "pr.png"), "--reliability", str(tmp_path / "rel.png"), "--threads", "2"])
+    assert rc == 0 and (tmp_path / "rel.png").stat().st_size > 10_000
     out = capsys.readouterr().out
     assert "mask_weared_incorrect is scored as mask_worn_incorrectly" in out
     m = json.loads((tmp_path / "m.json").read_text())
     assert 0.5 < m["ap50"]["with_mask"] <= 1.0
     assert m["recall_iou50_by_height"]["20-31"]["total"] > 0
+    assert m["counts"]["photos"] == 5 and m["counts"]["close_ups"] == 1
+    assert sum(v["total"] for v in m["recall_iou50_by_height_share"].values()) == 32
+    assert 0 <= m["calibration"]["ece"] < 0.5 and m["calibration"]["faces"] >= 25
     lost = m["map50_without_error"]
     assert m["map50"] <= lost["wrong_labels"] <= lost["both"] and m["map50"] <= lost["false_boxes"] <= lost["both"] <= 1.0
     assert (tmp_path / "pr.png").stat().st_size > 0

@@ -308,3 +308,20 @@ def test_webhook_queue_drops_oldest_when_endpoint_is_slow():
     assert hook.bodies[-1][1] == {"n": 9}  # the newest events survive
     with pytest.raises(ValueError, match="http:// or https://"):
         WebhookPoster("mailto:x@y")
+
+
+@pytest.mark.parametrize("upscale", [1.0, 2.25])  # video's default, and photos'
+def test_webcam_close_up_is_one_person(tmp_path, examples, upscale):
+    # A face filling ~70 % of a 640x480 frame (as in front of a webcam): one box a frame, one person.
+    import maskwatch
+
+    detector = maskwatch.Detector(upscale=upscale, threads=2)
+    path = tmp_path / "close.avi"
+    make_pan_clip([examples / "closeup_563.jpg"], path, frames_per_photo=45)
+    cap = cv2.VideoCapture(str(path))
+    for _ in range(3):
+        frame = cap.read()[1]
+        found = detector.faces.detect(frame)
+        assert len(found) == 1 and found.xyxy[0, 3] - found.xyxy[0, 1] > 0.5 * frame.shape[0]
+    s = run_video(detector, VideoConfig(source=str(path)), log=lambda m: None)
+    assert s["frames"] == 45 and s["people"] == 1

@@ -145,3 +145,14 @@ def test_counts_catch_split_faces(examples):
     assert (split.close_ups, split.close_ups_one_box) == (1, 0)
     rel = perfect.recall_by_relative_size
     assert sum(t for _, t in rel.values()) == 32 and rel[">=35%"] == (1, 1)
+
+
+@pytest.mark.parametrize("entry", [{"width": 10, "height": 10, "boxes": []},
+                                   {"file": "a.jpg", "width": 10, "height": 10},
+                                   {"file": "a.jpg", "width": 10, "height": 10, "boxes": [[1, 2, "x"]]}])
+def test_malformed_annotation_entry_is_one_line(tmp_path, capsys, entry):
+    ann = tmp_path / "annotations.json"
+    ann.write_text(json.dumps({"images": [entry]}))
+    assert main(["evaluate", "--annotations", str(ann), "--plot", ""]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "image entry 0 is malformed" in err[0]

@@ -172,6 +172,7 @@ def test_train_with_non_faces_gives_a_model_that_lowers_face_scores(tiny_dataset
     want = [(tuple(b), s * f) for b, s, f in zip(found.xyxy.tolist(), found.scores, faceness) if s * f >= 0.05]
     assert [f.box for f in faces] == [b for b, _ in want]
     np.testing.assert_allclose([f.face_score for f in faces], [s for _, s in want], rtol=1e-5)
+    assert det.detect(np.full((120, 160, 3), 127, np.uint8)) == []  # a photo with no faces is no error
 
 
 def test_non_faces_need_box_annotations(tiny_dataset, tmp_path, capsys):

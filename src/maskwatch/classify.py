@@ -55,8 +55,8 @@ class MaskClassifier:
         return np.stack([crop_face(image, box, self.margin, size) for box in boxes])
 
     def predict_crops(self, crops: np.ndarray) -> np.ndarray:
-        if len(crops) == 0:
-            return np.zeros((0, len(self.labels)), np.float32)
+        if len(crops) == 0:  # one column per model output (a not_a_face column too, if it has one)
+            return np.zeros((0, len(self.model_labels)), np.float32)
         x = crops.astype(np.float32, copy=False)
         p = self._session.run(None, {self._input_name: x})[0]
         if not self.flip:

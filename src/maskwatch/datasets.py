@@ -68,9 +68,14 @@ def load_annotations(annotations: str | Path, split: str | Path | None = None, p
             raise ValueError(f"split {split} has no part {part!r}; parts: {', '.join(parts)}")
         wanted = set(split_data[part])
     out = []
-    for entry in entries:
-        if wanted is not None and entry["file"] not in wanted:
-            continue
-        boxes = tuple((float(b[0]), float(b[1]), float(b[2]), float(b[3]), canonical_label(b[4])) for b in entry["boxes"])
-        out.append(AnnotatedImage(annotations.parent / entry["file"], entry["file"], int(entry["width"]), int(entry["height"]), boxes))
+    for k, entry in enumerate(entries):
+        try:
+            if wanted is not None and entry["file"] not in wanted:
+                continue
+            boxes = tuple((float(b[0]), float(b[1]), float(b[2]), float(b[3]), canonical_label(b[4])) for b in entry["boxes"])
+            out.append(AnnotatedImage(annotations.parent / entry["file"], entry["file"], int(entry["width"]), int(entry["height"]), boxes))
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ValueError(f"{annotations}: image entry {k} is malformed ({what}); expected file, width, height "
+                             "and boxes [[x1, y1, x2, y2, label], ...]") from None
     return out

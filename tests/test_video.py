@@ -325,3 +325,35 @@ def test_webcam_close_up_is_one_person(tmp_path, examples, upscale):
         assert len(found) == 1 and found.xyxy[0, 3] - found.xyxy[0, 1] > 0.5 * frame.shape[0]
     s = run_video(detector, VideoConfig(source=str(path)), log=lambda m: None)
     assert s["frames"] == 45 and s["people"] == 1
+
+
+def test_webhook_survives_an_endpoint_that_is_not_http():
+    import socket
+
+    from maskwatch.webhook import WebhookPoster
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    stop = threading.Event()
+
+    def garbage():  # reads the request, answers a line that is not an HTTP status line
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(65536)
+                conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    threading.Thread(target=garbage, daemon=True).start()
+    lines = []
+    hook = WebhookPoster(f"http://127.0.0.1:{srv.getsockname()[1]}/h", log=lines.append, timeout=2)
+    hook.post([{"event": "appear", "n": k} for k in range(3)])
+    counts = hook.close(wait=10)
+    stop.set()
+    srv.close()
+    assert counts["failed"] == 3 and counts["sent"] == 0, "every event is tried and counted; the sender lives on"
+    assert len(lines) == 1 and "webhook" in lines[0]

@@ -68,7 +68,9 @@ class WebhookPoster:
             with urllib.request.urlopen(request, timeout=self.timeout) as resp:
                 resp.read()
             self.sent += 1
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        # URLError, OSError, http.client errors (an endpoint that answers something that is not
+        # HTTP) and anything else are counted alike: the sender thread must outlive any one event.
+        except Exception as exc:
             self.failed += 1
             if not self._warned:  # one line, not one per event; the summary has the count
                 self._warned = True

@@ -189,3 +189,34 @@ def test_close_up_photo_is_one_face_either_way(examples, tmp_path):
     for name, extra in (("pyramid", []), ("single", ["--single-scale"])):
         assert main(["image", photo, "--no-save", "-q", "--json", str(tmp_path / f"{name}.json"), *extra]) == 0
         assert len(json.loads((tmp_path / f"{name}.json").read_text())["images"][0]["faces"]) == 1, name
+
+
+def test_url_that_trickles_bytes_times_out_as_a_whole():
+    import socket
+    import threading
+    import time
+
+    from maskwatch.imageio import fetch_url
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def trickle():  # a valid HTTP answer, one body byte every 0.2 s: no single read ever times out
+        conn, _ = srv.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+            for _ in range(1000):
+                try:
+                    conn.sendall(b"x")
+                except OSError:
+                    return
+                time.sleep(0.2)
+
+    threading.Thread(target=trickle, daemon=True).start()
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="not complete after 1 s"):
+        fetch_url(f"http://127.0.0.1:{srv.getsockname()[1]}/slow.jpg", timeout=1.0)
+    assert time.monotonic() - t0 < 3
+    srv.close()

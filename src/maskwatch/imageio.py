@@ -27,16 +27,30 @@ def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_URL
 
     from . import __version__
 
+    import time
+
     request = urllib.request.Request(url, headers={"User-Agent": f"maskwatch/{__version__}"})
+    # `timeout` bounds each socket read; the deadline bounds the whole download, so a server that
+    # trickles a byte at a time cannot hold the run.
+    deadline = time.monotonic() + timeout
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
-            data = resp.read(max_bytes + 1)
+            chunks, size = [], 0
+            while size <= max_bytes:
+                if time.monotonic() > deadline:
+                    raise ValueError(f"cannot fetch {url}: not complete after {timeout:g} s")
+                chunk = resp.read1(min(1 << 16, max_bytes + 1 - size))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+            data = b"".join(chunks)
     except urllib.error.HTTPError as exc:
         raise ValueError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         raise ValueError(f"cannot fetch {url}: {exc.reason}") from None
     except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
-        raise ValueError(f"cannot fetch {url}: {exc}") from None
+        raise ValueError(str(exc) if str(exc).startswith("cannot fetch") else f"cannot fetch {url}: {exc}") from None
     if len(data) > max_bytes:
         raise ValueError(f"cannot fetch {url}: larger than {max_bytes // (1024 * 1024)} MB")
     return data

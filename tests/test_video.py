@@ -357,3 +357,33 @@ def test_webhook_survives_an_endpoint_that_is_not_http():
     srv.close()
     assert counts["failed"] == 3 and counts["sent"] == 0, "every event is tried and counted; the sender lives on"
     assert len(lines) == 1 and "webhook" in lines[0]
+
+
+def test_video_writer_failure_is_an_error_not_a_hang(tmp_path):
+    from maskwatch.video import _Writer
+
+    w = _Writer(str(tmp_path / "o.avi"), 25, (64, 48))
+
+    class FullDisk:
+        def write(self, image):
+            raise OSError("No space left on device")
+
+        def release(self):
+            pass
+
+    w._vw = FullDisk()
+    frame = np.zeros((48, 64, 3), np.uint8)
+    done = threading.Event()
+
+    def feed():
+        try:
+            for _ in range(100):  # far more than the queue holds
+                w.write(frame)
+        except ValueError as exc:
+            feed.error = str(exc)
+        done.set()
+
+    threading.Thread(target=feed, daemon=True).start()
+    assert done.wait(10), "the writer thread died and the loop blocked on its full queue"
+    assert "No space left on device" in feed.error
+    w.close()

@@ -52,6 +52,8 @@ class _Writer:
         if not self._vw.isOpened():
             raise ValueError(f"cannot write video {path} (use .mp4 or .avi)")
         self.size = size
+        self.path = path
+        self.error: str | None = None
         self.frames = 0
         self.encode_s = 0.0
         self._q: queue.Queue = queue.Queue(maxsize=8)
@@ -59,6 +61,8 @@ class _Writer:
         self._thread.start()
 
     def write(self, image: np.ndarray) -> None:
+        if self.error is not None:
+            raise ValueError(f"cannot write video {self.path}: {self.error}")
         if (image.shape[1], image.shape[0]) != self.size:  # a stream that changed resolution
             image = cv2.resize(image, self.size)
         self._q.put(image)
@@ -68,8 +72,14 @@ class _Writer:
             image = self._q.get()
             if image is None:
                 return
+            if self.error is not None:
+                continue  # keep draining, so the loop never blocks on a full queue
             t0 = time.perf_counter()
-            self._vw.write(image)
+            try:
+                self._vw.write(image)
+            except Exception as exc:  # disk full, codec failure: reported by the next write()
+                self.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                continue
             self.encode_s += time.perf_counter() - t0
             self.frames += 1
 
@@ -191,6 +201,11 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             last_ts = frame.timestamp
     except KeyboardInterrupt:
         stopped = "interrupted"
+    except ValueError as exc:
+        if writer is None or writer.error is None:
+            raise
+        stopped = f"error: {exc}"  # the output video failed; counts, events and summary are still written
+        log(f"maskwatch: {exc}")
     finally:
         source.close()
         tracker.finish()

@@ -142,8 +142,9 @@ def test_bad_sources_exit_2(source, message, capsys):
 
 def test_bad_options(clip, capsys):
     assert main(["video", "--source", str(clip), "--out", "x.mkv"]) == 2
-    assert main(["video", "--source", str(clip), "--detect-every", "0"]) == 2
-    assert "--detect-every" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["video", "--source", str(clip), "--detect-every", "0"])
+    assert exc.value.code == 2 and "--detect-every" in capsys.readouterr().err
 
 
 def test_folder_of_frames_skips_corrupt_ones(tmp_path, examples, detector):

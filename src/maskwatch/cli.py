@@ -31,14 +31,23 @@ def _non_negative_int(text: str) -> int:
     return v
 
 
-def _min_side(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-    if v < 32:
-        raise argparse.ArgumentTypeError(f"must be at least 32 px, got {text}")
-    return v
+def _int_at_least(low: int, unit: str = ""):
+    """An argparse type: a whole number >= low (one-line usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}{unit}, got {text}")
+        return v
+
+    return parse
+
+
+_min_side = _int_at_least(32, " px")
+_positive_int = _int_at_least(1)
 
 
 def _unit_float(text: str) -> float:
@@ -70,7 +79,7 @@ def _add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, con
     p.add_argument("--single-scale", action="store_true",
                    help="one detector pass at --upscale only (no coarse pass for faces that fill the photo; faster, "
                         "but a close-up can come back as several boxes)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for inference (default: all cores)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="CPU threads for inference (default: all cores)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -111,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jsonl", metavar="FILE", help="write one JSON line per image to FILE (or -): for runs of any size")
     p.add_argument("--parquet", metavar="FILE", help="write one row per image to a Parquet file (needs pyarrow)")
     p.add_argument("--resume", action="store_true", help="skip files already in the --jsonl output and append the rest")
-    p.add_argument("--workers", type=int, default=0, metavar="N",
+    p.add_argument("--workers", type=_non_negative_int, default=0, metavar="N",
                    help="N worker processes, one inference thread each (default 0: this process, all cores)")
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="run here, or on a Ray cluster (default: %(default)s)")
     p.add_argument("--address", help="with --engine ray: cluster address ('auto', 'ray://head:10001'); default: a local Ray")
@@ -144,9 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "sent from a background thread, failures counted in the summary)")
     p.add_argument("--summary", metavar="JSON", help="counts, compliance rate, per-minute series, timings")
     p.add_argument("--blur", action="store_true", help="pixelate every face in the written/shown video (counts stay)")
-    p.add_argument("--detect-every", type=int, default=1, metavar="N",
+    p.add_argument("--detect-every", type=_positive_int, default=1, metavar="N",
                    help="run detection every Nth frame; the tracker carries boxes in between (default: %(default)s)")
-    p.add_argument("--max-frames", type=int, default=None, help="stop after this many frames")
+    p.add_argument("--max-frames", type=_positive_int, default=None, help="stop after this many frames")
     p.add_argument("--fps", type=_positive_float, default=None, help="frame rate for a folder of frames (default 25) or to override")
     p.add_argument("--stall-timeout", type=_positive_float, default=5.0, help="seconds without data before a stream counts as stalled (default: %(default)s)")
     p.add_argument("--reconnect-timeout", type=_positive_float, default=30.0, help="seconds to keep reconnecting a lost stream (default: %(default)s)")
@@ -155,11 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="web page and REST API", description="Serve the upload page and the REST API "
                        "(OpenAPI docs at /docs). Binds to 127.0.0.1; any other address needs a token.")
     p.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
-    p.add_argument("--port", type=int, default=8000, help="(default: %(default)s)")
+    p.add_argument("--port", type=_non_negative_int, default=8000, help="(default: %(default)s)")
     p.add_argument("--token", help="required for the page and API (or set MASKWATCH_TOKEN); mandatory off loopback")
     p.add_argument("--source", metavar="SRC", help="also show a live camera/stream with counts (as in `maskwatch video`)")
     p.add_argument("--max-upload-mb", type=_positive_float, default=20.0, help="per request (default: %(default)s)")
-    p.add_argument("--max-pixels", type=int, default=40_000_000, help="per decoded image (default: %(default)s)")
+    p.add_argument("--max-pixels", type=_positive_int, default=40_000_000, help="per decoded image (default: %(default)s)")
     _add_pipeline_options(p)
 
     p = sub.add_parser("train", help="train the mask classifier",
@@ -169,10 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split.json for the annotations.json sources")
     p.add_argument("--part", help="part of the split to train on (e.g. train)")
     p.add_argument("--out", default="mask_classifier.onnx", help="model to write; plots and report go beside it (default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=3, help="(default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=64, help="(default: %(default)s)")
+    p.add_argument("--epochs", type=_positive_int, default=3, help="(default: %(default)s)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="(default: %(default)s)")
     p.add_argument("--lr", type=_positive_float, default=1e-3, help="peak learning rate (default: %(default)s)")
-    p.add_argument("--input-size", type=int, default=112, help="(default: %(default)s)")
+    p.add_argument("--input-size", type=_min_side, default=112, help="(default: %(default)s)")
     p.add_argument("--val-fraction", type=_unit_float, default=0.15, help="share of photo groups held out (default: %(default)s)")
     p.add_argument("--balance", type=_unit_float, default=0.5,
                    help="draw samples with weight count(class)^-BALANCE: 0 as they come, 1 classes equally (default: %(default)s)")
@@ -191,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --teacher: share of the loss that follows the teacher rather than the labels (default: %(default)s)")
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights instead of ImageNet")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None, help="torch threads (default: all cores, 1 when the machine is busy)")
+    p.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: all cores, 1 when the machine is busy)")
     p.add_argument("--device", default="auto", help="auto (a GPU when PyTorch sees one), cpu or cuda (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p = sub.add_parser("train-detector", help="fine-tune the face detector on box-annotated photos",
@@ -202,13 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split.json")
     p.add_argument("--part", help="part of the split to train on (e.g. train)")
     p.add_argument("--out", default="face_detector.onnx", help="(default: %(default)s)")
-    p.add_argument("--epochs", type=int, default=10, help="(default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=8, help="(default: %(default)s)")
+    p.add_argument("--epochs", type=_positive_int, default=10, help="(default: %(default)s)")
+    p.add_argument("--batch-size", type=_positive_int, default=8, help="(default: %(default)s)")
     p.add_argument("--lr", type=_positive_float, default=3e-4, help="peak learning rate (default: %(default)s)")
     p.add_argument("--mask-head", action="store_true",
                    help="also train a 3-class mask head, so the detector labels faces itself (see --labels-from)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=_positive_int, default=None)
     p.add_argument("--device", default="auto", help="auto (a GPU when PyTorch sees one), cpu or cuda (default: %(default)s)")
     p.add_argument("--no-progress", action="store_true")
     p = sub.add_parser("ensemble", help="merge classifiers into one model that averages them",

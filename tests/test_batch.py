@@ -9,6 +9,7 @@ import time
 import cv2
 import numpy as np
 import pytest
+from pathlib import Path
 
 from maskwatch.batch import JobSpec, duplicate_stems, output_name, run_local
 from maskwatch.cli import main
@@ -186,3 +187,33 @@ def test_fuzz_corpus_every_file_reported_none_crash(tmp_path, examples, capsys):
             assert r["error"] is None, (name, r["error"])
             assert (r["width"], r["height"]) == want, name
     assert "too large" in rows["bomb_2.png"]["error"]
+
+
+def _die_on_poison(path):
+    """Worker stand-in: a 'poison' file kills its process, as the OOM killer or a codec crash would."""
+    import os
+
+    from maskwatch import batch
+
+    if "poison" in path:
+        os._exit(9)
+    return batch._work(path)
+
+
+def test_a_dead_worker_is_noticed_and_its_files_retried(photo_dir, tmp_path):
+    import time
+
+    from maskwatch.batch import WORKER_DIED, _run_pool
+
+    files = sorted(str(p) for p in photo_dir.iterdir())[:10]
+    poison = str(tmp_path / "poison.jpg")
+    (tmp_path / "poison.jpg").write_bytes(Path(files[0]).read_bytes())
+    order = files[:5] + [poison] + files[5:]
+    t0 = time.monotonic()
+    got = list(_run_pool(order, JobSpec({"threads": 1}, None), 2, work=_die_on_poison))
+    assert time.monotonic() - t0 < 120, "no hang"
+    assert [r.file for r in got] == order, "every file once, in order"
+    assert [r.error for r in got if r.file == poison] == [WORKER_DIED]
+    assert all(r.error is None for r in got if r.file != poison), "files that shared the dead pool were retried"
+    here = [r.to_dict() for r in run_local(files, JobSpec({"threads": 2}, None))]
+    assert _faces([r.to_dict() for r in got if r.file != poison]) == _faces(here)

@@ -103,11 +103,62 @@ def run_local(files: list[str], job: JobSpec, workers: int = 0) -> Iterator[Imag
         for path in files:
             yield proc(path)
         return
-    import multiprocessing as mp
-
     # Each worker single-threaded: N busy processes scale better than N threads in one.
     job = replace(job, detector_kwargs={**job.detector_kwargs, "threads": 1})
+    yield from _run_pool(files, job, workers)
+
+
+# A file whose worker died (OOM killer, a codec crash) is tried once more, alone in a fresh worker;
+# if that one dies too, the file gets this error and the run goes on.
+WORKER_DIED = "the worker process died while reading this file (tried twice)"
+
+
+def _run_pool(files: list[str], job: JobSpec, workers: int, work=_work) -> Iterator[ImageResult]:
+    """Results in input order from a process pool, at most 4 files per worker in flight (`work`
+    runs in the worker: _work, or a stand-in in tests).
+
+    concurrent.futures notices a dead worker at once (BrokenProcessPool); multiprocessing.Pool
+    would wait forever for its results."""
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
     ctx = mp.get_context("spawn")  # no inherited ONNX Runtime thread pools
-    with ctx.Pool(workers, initializer=_init_worker, initargs=(job,)) as pool:
-        # Bounded in flight: imap pulls lazily and yields in order.
-        yield from pool.imap(_work, files, chunksize=4)
+
+    def new_pool() -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(job,))
+
+    pool = new_pool()
+    in_flight: deque = deque()
+    todo = iter(files)
+    try:
+        while True:
+            while len(in_flight) < 4 * workers and (path := next(todo, None)) is not None:
+                in_flight.append((path, pool.submit(work, path)))
+            if not in_flight:
+                return
+            path, future = in_flight.popleft()
+            try:
+                yield future.result()
+                continue
+            except BrokenProcessPool:
+                pass
+            # Every file in flight lost its worker: retry them one at a time, so a file that kills
+            # its worker again is known for sure.
+            lost = [(path, future), *in_flight]
+            in_flight.clear()
+            pool.shutdown(wait=False, cancel_futures=True)
+            pool = new_pool()
+            for p, f in lost:
+                if f.done() and not f.cancelled() and f.exception() is None:
+                    yield f.result()
+                    continue
+                try:
+                    yield pool.submit(work, p).result()
+                except BrokenProcessPool:
+                    yield ImageResult(file=p, error=WORKER_DIED)
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = new_pool()
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -180,6 +180,7 @@ def test_token_protects_page_and_api(examples):
         status, doc = post_files(s.url, [("a.jpg", (examples / "street_717.jpg").read_bytes())], {"Authorization": "Bearer s3cret"})
         assert status == 200
         assert get(s.url + "/?token=s3cret")[0] == 200
+        assert get(s.url + "/docs")[0] == 200 and get(s.url + "/openapi.json")[0] == 200  # the docs page works
     finally:
         s.stop()
 
@@ -209,6 +210,24 @@ def test_live_view_streams_frames_and_counts(tmp_path, examples):
             assert r.headers["Content-Type"].startswith("multipart/x-mixed-replace")
             chunk = r.read(50000)
         assert b"Content-Type: image/jpeg" in chunk and b"\xff\xd8" in chunk
+    finally:
+        s.stop()
+
+
+def test_live_stream_ends_when_the_source_ends(tmp_path, examples):
+    from maskwatch.clips import make_pan_clip
+
+    clip = tmp_path / "short.avi"
+    make_pan_clip([examples / "street_717.jpg"], clip, frames_per_photo=20)
+    s = Server("--source", str(clip), "--upscale", "1")
+    try:
+        deadline = time.monotonic() + 60
+        while json.loads(get(s.url + "/api/stream/stats")[1])["running"] and time.monotonic() < deadline:
+            time.sleep(0.3)
+        t0 = time.monotonic()
+        with urllib.request.urlopen(s.url + "/api/stream.mjpg", timeout=30) as r:
+            body = r.read()  # the whole response: it must end, not repeat the last frame
+        assert time.monotonic() - t0 < 20 and body.count(b"--frame") <= 1
     finally:
         s.stop()
 

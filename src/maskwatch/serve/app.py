@@ -72,8 +72,12 @@ class LiveView:
             self._cond.wait_for(lambda: self.frames > after or self._stop.is_set(), timeout=timeout)
             return self.frames, self.jpeg
 
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
     def stats(self) -> dict:
-        return {"source": self.source, "frames": self.frames, "running": self._thread.is_alive(), **self.counts,
+        return {"source": self.source, "frames": self.frames, "running": self.running, **self.counts,
                 "stopped": (self.summary or {}).get("stopped")}
 
     def close(self) -> None:
@@ -121,7 +125,8 @@ def create_app(cfg: ServeConfig, detector=None):
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if cfg.token and request.url.path not in ("/api/health",):
+        # The API's docs and schema hold no data; /docs must load /openapi.json to work at all.
+        if cfg.token and request.url.path not in ("/api/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"):
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.query_params.get("token", "")
             if not hmac.compare_digest(given.encode(), cfg.token.encode()):
                 return error(401, "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>")
@@ -184,11 +189,12 @@ def create_app(cfg: ServeConfig, detector=None):
             def frames():
                 seen, t_end = 0, time.monotonic() + 3600  # a viewer reconnects after an hour: no endless response
                 while time.monotonic() < t_end:
-                    seen, jpg = live.next_jpeg(seen)
-                    if jpg is None:
-                        if live.summary is not None:
+                    frame, jpg = live.next_jpeg(seen)
+                    if frame == seen or jpg is None:  # no new frame: stop once the source has ended
+                        if live.summary is not None or not live.running:
                             return
                         continue
+                    seen = frame
                     yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n"
 
             return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame")

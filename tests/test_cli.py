@@ -225,3 +225,30 @@ def test_url_that_trickles_bytes_times_out_as_a_whole():
         fetch_url(f"http://127.0.0.1:{srv.getsockname()[1]}/slow.jpg", timeout=1.0)
     assert time.monotonic() - t0 < 3
     srv.close()
+
+
+def test_a_bug_is_one_line_plus_a_traceback_file(monkeypatch, capsys):
+    import maskwatch.cli as cli
+
+    def broken(args):
+        raise KeyError("oops")
+
+    monkeypatch.setitem(cli.COMMANDS, "image", broken)
+    assert cli.main(["image", "x.jpg"]) == cli.EXIT_BUG
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "internal error: KeyError" in err[0]
+    path = err[0].split("traceback in ")[1].split(";")[0]
+    assert "Traceback" in open(path).read() and "broken" in open(path).read()
+    os.remove(path)
+
+
+def test_a_user_error_is_one_line_exit_2(monkeypatch, capsys):
+    import maskwatch.cli as cli
+    from maskwatch.errors import MaskwatchError
+
+    def missing_extra(args):
+        raise MaskwatchError("the web service needs FastAPI: pip install 'maskwatch[serve]'")
+
+    monkeypatch.setitem(cli.COMMANDS, "image", missing_extra)
+    assert cli.main(["image", "x.jpg"]) == 2
+    assert capsys.readouterr().err.strip() == "maskwatch: error: the web service needs FastAPI: pip install 'maskwatch[serve]'"

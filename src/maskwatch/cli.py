@@ -8,7 +8,9 @@ import argparse
 import os
 import sys
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR = 0, 1, 2
+from .errors import MaskwatchError
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR, EXIT_BUG = 0, 1, 2, 3
 
 
 def _positive_float(text: str) -> float:
@@ -475,7 +477,7 @@ def cmd_serve(args) -> int:
     try:
         import uvicorn
     except ImportError:
-        raise RuntimeError("the web service needs FastAPI and uvicorn: pip install 'maskwatch[serve]'") from None
+        raise MaskwatchError("the web service needs FastAPI and uvicorn: pip install 'maskwatch[serve]'") from None
     from .serve.app import ServeConfig, create_app
 
     if args.source:
@@ -504,7 +506,7 @@ def cmd_ensemble(args) -> int:
     try:
         import onnx  # noqa: F401
     except ImportError:
-        raise RuntimeError("merging models needs onnx: pip install 'maskwatch[train]'") from None
+        raise MaskwatchError("merging models needs onnx: pip install 'maskwatch[train]'") from None
     from pathlib import Path
 
     from .train.ensemble import merge_classifiers
@@ -529,13 +531,25 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_ERROR
     try:
         return COMMANDS[args.command](args)
-    except (ValueError, RuntimeError, OSError) as exc:
-        # User-facing failures are one line; tracebacks are for bugs.
+    except (ValueError, MaskwatchError, OSError) as exc:
+        # User-facing failures are one line.
         print(f"maskwatch: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("maskwatch: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line here, the whole traceback in a file to report
+        return _report_bug(exc)
+
+
+def _report_bug(exc: BaseException) -> int:
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="maskwatch-traceback-", suffix=".txt", delete=False) as fh:
+        traceback.print_exception(exc, file=fh)
+    print(f"maskwatch: internal error: {type(exc).__name__}: {exc} (traceback in {fh.name}; please report it)", file=sys.stderr)
+    return EXIT_BUG
 
 
 if __name__ == "__main__":

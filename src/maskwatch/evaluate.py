@@ -13,6 +13,7 @@ import numpy as np
 
 from .boxes import greedy_match, iou_matrix
 from .datasets import load_annotations
+from .errors import MaskwatchError
 from .types import LABELS
 
 SIZE_BUCKETS = ((0, 20, "<20"), (20, 32, "20-31"), (32, 64, "32-63"), (64, 1e9, ">=64"))
@@ -336,7 +337,7 @@ def coco_ap50(n_images: int, gts, dets, min_height: float = 0) -> tuple[dict[str
     try:
         from faster_coco_eval import COCO, COCOeval_faster
     except ImportError:
-        raise RuntimeError("evaluation needs faster-coco-eval: pip install 'maskwatch[eval]'") from None
+        raise MaskwatchError("evaluation needs faster-coco-eval: pip install 'maskwatch[eval]'") from None
 
     def xywh(x1, y1, x2, y2):
         return [float(x1), float(y1), float(x2 - x1), float(y2 - y1)]

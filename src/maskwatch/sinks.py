@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from .errors import MaskwatchError
 from .types import LABELS, ImageResult
 
 
@@ -133,7 +134,7 @@ class ParquetSink:
         try:
             import pyarrow  # noqa: F401
         except ImportError:
-            raise RuntimeError("Parquet output needs pyarrow: pip install 'maskwatch[parquet]'") from None
+            raise MaskwatchError("Parquet output needs pyarrow: pip install 'maskwatch[parquet]'") from None
         self.path = path
         self.rows_per_group = rows_per_group
         self._rows: list[dict] = []

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 
+from ..errors import MaskwatchError
 from ..imageio import decode_image
 from ..types import ImageResult
 
@@ -93,7 +94,7 @@ def create_app(cfg: ServeConfig, detector=None):
         from starlette.exceptions import HTTPException as StarletteHTTPException
         from starlette.formparsers import MultiPartParser
     except ImportError:
-        raise RuntimeError("the web service needs FastAPI: pip install 'maskwatch[serve]'") from None
+        raise MaskwatchError("the web service needs FastAPI: pip install 'maskwatch[serve]'") from None
 
     from ..pipeline import Detector
 

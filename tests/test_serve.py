@@ -214,6 +214,20 @@ def test_live_view_streams_frames_and_counts(tmp_path, examples):
         s.stop()
 
 
+def test_live_view_uses_video_settings(tmp_path, examples):
+    from maskwatch.clips import make_pan_clip
+    from maskwatch.serve.app import ServeConfig, create_app
+
+    clip = tmp_path / "c.avi"
+    make_pan_clip([examples / "street_717.jpg"], clip, frames_per_photo=5)
+    photo = {"threads": 1, "conf": 0.4}  # what `serve` passes for the upload API
+    app = create_app(ServeConfig(source=str(clip), detector_kwargs=photo))
+    live = app.state.live
+    assert live.detector.faces.upscale == 1.0 and live.detector.classifier.flip is False
+    assert live.detector.faces.score_threshold == 0.4
+    live.close()
+
+
 def test_live_stream_ends_when_the_source_ends(tmp_path, examples):
     from maskwatch.clips import make_pan_clip
 

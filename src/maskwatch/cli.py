@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=_positive_float, default=None, help="frame rate for a folder of frames (default 25) or to override")
     p.add_argument("--stall-timeout", type=_positive_float, default=5.0, help="seconds without data before a stream counts as stalled (default: %(default)s)")
     p.add_argument("--reconnect-timeout", type=_positive_float, default=30.0, help="seconds to keep reconnecting a lost stream (default: %(default)s)")
-    _add_pipeline_options(p, upscale=1.0)
+    _add_pipeline_options(p, upscale=1.0)  # video.VIDEO_UPSCALE (not imported: --help stays light)
 
     p = sub.add_parser("serve", help="web page and REST API", description="Serve the upload page and the REST API "
                        "(OpenAPI docs at /docs). Binds to 127.0.0.1; any other address needs a token.")

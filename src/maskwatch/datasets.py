@@ -37,12 +37,12 @@ class AnnotatedImage:
 
 def parse_source(source: str | Path, split: str | Path | None = None, part: str | None = None):
     """`annotations.json:PART` names one part of the split.json beside it (so one command can take
-    the `train` parts of several sets); a plain path keeps the given split and part."""
+    the `train` parts of several sets, whatever --split says); a plain path keeps the given split
+    and part."""
     text = str(source)
     head, sep, tail = text.rpartition(":")
     if sep and head.endswith(".json") and tail and "/" not in tail:
-        beside = Path(head).parent / "split.json"
-        return Path(head), (split if split is not None else beside), tail
+        return Path(head), Path(head).parent / "split.json", tail
     return Path(text), split, part
 
 

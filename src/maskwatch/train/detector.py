@@ -91,7 +91,7 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
         head = MaskHead(levels=len(features), anchors=head_anchors(proto)).to(device)
         # The new head starts from nothing, on small (post-ReLU) features: it gets 10x the graph's
         # learning rate. (At 1x it stayed at the class prior in a 10-epoch CPU run; at 10x and 25 GPU
-        # epochs it learns with/without but still not mask_worn_incorrectly, see MODEL_CARD.md.)
+        # epochs it learns with/without but still not mask_worn_incorrectly, see docs/experiments.md.)
         groups.append({"params": list(head.parameters()), "lr": cfg.lr * 10})
         # Rare classes (incorrectly worn: ~3 % of faces) weigh more, by inverse square-root frequency.
         w = 1.0 / np.sqrt(np.maximum(counts, 1))

@@ -1,7 +1,7 @@
 """Merge classifiers into one ONNX file that averages their probabilities.
 
 Two classifiers trained on different data (e.g. with and without --synth-incorrect) disagree on
-the hard faces in different ways; their mean ranks them better than either (MODEL_CARD.md). One
+the hard faces in different ways; their mean ranks them better than either (docs/experiments.md). One
 file keeps the inference path unchanged: one session, one call per batch of crops.
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def merge_classifiers(paths: list[str | Path], out: str | Path) -> dict:
     meta["architecture"] = f"mean of {len(models)}: " + "; ".join(m.get("architecture", "?") for m in metas)
     meta["members"] = json.dumps([{"file": Path(p).name, "trained_on": m.get("trained_on")} for p, m in zip(paths, metas)])
     meta.pop("trained_on", None)
-    # The mean of two models beat one model with a mirrored second look, at less cost (MODEL_CARD.md).
+    # The mean of two models beat one model with a mirrored second look, at less cost (docs/experiments.md).
     meta["mirror_unsure"] = "false"
     for k, v in meta.items():
         merged.metadata_props.add(key=k, value=v)

@@ -65,3 +65,14 @@ def test_carry_moves_boxes_on():
     carried = t.carry(10, 10 / 30)
     assert len(carried) == 1 and carried[0].status == "with_mask"
     assert carried[0].box[0] == pytest.approx(100 + 2 * 10, abs=1.5)  # kept moving 2 px per frame
+
+
+def test_counts_come_from_totals():
+    # A camera that has seen a million people: counts are read from per-label totals.
+    from maskwatch.tracking import FaceTracker
+
+    tr = FaceTracker()
+    tr._ended_counts.update({"with_mask": 10**6, "mask_worn_incorrectly": 5})
+    c = tr.counts()
+    assert c["people"] == 10**6 + 5 and c["with_mask"] == 10**6 and c["without_mask"] == 0
+    assert c["compliance_rate"] == round(10**6 / (10**6 + 5), 4)

@@ -150,9 +150,11 @@ class FaceTracker:
         return {t.id: t.status for t in self.tracks.values() if t.status is not None}
 
     def counts(self) -> dict:
+        # From the per-label totals, never from a list of everyone seen: drawn on every frame, so
+        # its cost must not grow with the number of people a camera has seen over days.
         statuses = Counter(self._ended_counts)
         statuses.update(self.people().values())
-        return count_statuses(statuses.elements(), self.labels)
+        return count_totals(statuses, self.labels)
 
     def _close_minutes_before(self, minute: int) -> None:
         for m in sorted(k for k in self._minutes if k < minute):
@@ -164,7 +166,11 @@ class FaceTracker:
 
 
 def count_statuses(statuses, labels=LABELS) -> dict:
-    statuses = list(statuses)
-    by = {label: sum(1 for s in statuses if s == label) for label in labels}
-    n = len(statuses)
+    return count_totals(Counter(statuses), labels)
+
+
+def count_totals(totals: Counter, labels=LABELS) -> dict:
+    """People per label and the compliance rate, from a Counter of statuses."""
+    by = {label: int(totals.get(label, 0)) for label in labels}
+    n = sum(by.values())
     return {"people": n, **by, "compliance_rate": round(by.get("with_mask", 0) / n, 4) if n else None}

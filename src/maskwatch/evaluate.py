@@ -295,11 +295,19 @@ def paired_map50_difference(n_images: int, gts, dets_a, dets_b, resamples: int, 
     """mAP50 of b minus a on the same photo resamples: the 95 % interval of the difference and how
     often b came out ahead. Far narrower than comparing two separate intervals, because the
     photos that are hard for one model are mostly hard for the other."""
+    return paired_differences(n_images, gts, dets_a, dets_b, resamples, seed).get("mAP50", {})
+
+
+def paired_differences(n_images: int, gts, dets_a, dets_b, resamples: int, seed: int = 0) -> dict[str, dict[str, float]]:
+    """As paired_map50_difference, for each class's AP50 and for mAP50."""
     a, b = _bootstrap_draws(n_images, gts, [dets_a, dets_b], resamples, seed)
-    diff = np.array(b["mAP50"]) - np.array(a["mAP50"])
-    if not diff.size:
-        return {}
-    return {"low": float(np.percentile(diff, 2.5)), "high": float(np.percentile(diff, 97.5)), "b_ahead": float(np.mean(diff > 0))}
+    out = {}
+    for key in (*LABELS, "mAP50"):
+        diff = np.array(b[key]) - np.array(a[key])
+        if diff.size:
+            out[key] = {"low": float(np.percentile(diff, 2.5)), "high": float(np.percentile(diff, 97.5)),
+                        "b_ahead": float(np.mean(diff > 0))}
+    return out
 
 
 def _bootstrap_draws(n_images: int, gts, dets_list: list, resamples: int, seed: int) -> list[dict[str, list[float]]]:

@@ -1,7 +1,7 @@
 """Pack training crops into one small file, to train on a machine without ../shared/data.
 
-The GPU machine lent by this workplace gets the repository and at most 64 MiB beside it; the
-three training sources take 121 MB. `load_samples` (the same code `maskwatch train` runs) is run
+A GPU machine that gets a copy of the repository with a size limit on what travels beside it
+(64 MiB in the one this was written for) cannot take the three training sources (121 MB). `load_samples` (the same code `maskwatch train` runs) is run
 here with --synth-incorrect, and its 128 px crops are stored as JPEG (quality 90) with labels,
 groups and names. `benchmarks/train_from_pack.py` filters it (split part, synthetic or not) and
 trains with the ordinary engine. JPEG at 90 is the only difference from training on the folders.

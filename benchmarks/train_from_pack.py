@@ -1,4 +1,4 @@
-"""Train a classifier from a pack of crops (benchmarks/pack_samples.py), e.g. on a lent GPU machine.
+"""Train a classifier from a pack of crops (benchmarks/pack_samples.py), e.g. on a GPU machine that has the repository but not the data folders.
 
 Takes the pack's crops, keeps the kaggle photos of one part of a split (--split/--part, e.g.
 the fit part of benchmarks/holdout_split.py) and, without --synth-incorrect, drops the synthetic

@@ -1,11 +1,11 @@
 #!/bin/bash
-# On a lent GPU machine (device tool), from a pack of crops (benchmarks/pack_samples.py, in pack/):
+# On a machine with a GPU that has the repository but not ../shared/data, from a pack of crops (benchmarks/pack_samples.py, in pack/):
 #   1. 8 classifiers per part (4 seeds plain, 4 seeds --synth-incorrect), for `fit` (selection on
 #      `holdout`) and for all of `train` (to ship), 16 runs in parallel;
 #   2. each part's 8 merged into one teacher (`maskwatch ensemble`);
 #   3. single students distilled from the teacher (--teacher, with synthetic examples): per part,
 #      seed 0 for 3 and 6 epochs, seed 1 for 6.
-# Returns the fit members and all students as tar pieces under $OUT (the tool's 8-file limit).
+# Returns the fit members and all students as tar pieces under $OUT (for a way of bringing files back that takes at most 8 files).
 set -u
 OUT=${OUT:-runs/gpu}; mkdir -p "$OUT"
 export PYTHONPATH=$PWD/src:$PWD/pack/site PYTHONUNBUFFERED=1

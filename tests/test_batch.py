@@ -5,11 +5,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
-from pathlib import Path
 
 from maskwatch.batch import JobSpec, duplicate_stems, output_name, run_local
 from maskwatch.cli import main

@@ -11,6 +11,7 @@ from maskwatch.cli import main
 sys.path.insert(0, os.path.dirname(__file__))
 from schema import check_schema  # noqa: E402
 
+
 def test_image_folder_writes_json_csv_and_annotated_images(examples, tmp_path, capsys):
     rc = main(["image", str(examples), "--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json"),
                "--csv", str(tmp_path / "r.csv"), "--threads", "2"])

@@ -40,7 +40,7 @@ class Server:
                 return
             except (urllib.error.URLError, ConnectionError):
                 if self.proc.poll() is not None:
-                    raise RuntimeError(self.proc.stderr.read())
+                    raise RuntimeError(self.proc.stderr.read()) from None
                 time.sleep(0.2)
         raise RuntimeError("server did not start")
 

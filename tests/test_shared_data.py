@@ -4,10 +4,9 @@ benchmarks/report_figures.sh."""
 import json
 
 import pytest
+from conftest import SHARED
 
 from maskwatch.evaluate import evaluate
-
-from conftest import SHARED
 
 
 def _subset(tmp_path, name, part, keep):

@@ -98,8 +98,9 @@ def test_group_split_keeps_edited_copies_together():
 
 
 def test_prajna_pairs_share_a_group():
-    from maskwatch.train.data import _source_stem
     from pathlib import Path
+
+    from maskwatch.train.data import _source_stem
 
     assert _source_stem(Path("12-with-mask.jpg")) == _source_stem(Path("12.jpg")) == "12"
 

@@ -22,12 +22,11 @@ def is_url(item: str) -> bool:
 
 def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_URL_BYTES) -> bytes:
     """The body of an http(s) URL, or a one-line ValueError (network, status, size)."""
+    import time
     import urllib.error
     import urllib.request
 
     from . import __version__
-
-    import time
 
     request = urllib.request.Request(url, headers={"User-Agent": f"maskwatch/{__version__}"})
     # `timeout` bounds each socket read; the deadline bounds the whole download, so a server that

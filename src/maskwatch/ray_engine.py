@@ -12,8 +12,8 @@ from dataclasses import replace
 from typing import Iterator
 
 from .batch import FileProcessor, JobSpec
-from .types import Face, ImageResult
 from .errors import MaskwatchError
+from .types import Face, ImageResult
 
 INSTALL_HINT = "pip install 'maskwatch[ray]'"
 

@@ -22,7 +22,6 @@ from .imageio import is_url
 from .sources import FrameSource
 from .tracking import FaceTracker, TrackerConfig
 
-
 # Video faces are usually larger than in crowd photos, and every millisecond counts at 30 fps.
 VIDEO_UPSCALE = 1.0
 

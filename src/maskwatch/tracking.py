@@ -38,7 +38,9 @@ class TrackedFace:
 @dataclass
 class TrackerConfig:
     smoothing: float = 0.3  # weight of a new frame's probabilities in the running average
-    min_observations: int = 3  # frames before a track gets a status
+    # Frames before a track gets a status (and counts as a person): 6, not 3, on bench_counting.py
+    # (6 seeds, 180 people): people counted +1.7 % vs +8.9 %, IDF1 0.78 vs 0.80 (short false tracks).
+    min_observations: int = 6
     confident: float = 0.6  # smoothed probability needed for a first status
     switch: float = 0.7  # smoothed probability a different label needs to replace the status
     lost_frames: int = 30  # a track unseen this many frames has ended

@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", help="split.json")
     p.add_argument("--part", help="part of the split to train on (e.g. train)")
     p.add_argument("--out", default="face_detector.onnx", help="(default: %(default)s)")
-    p.add_argument("--epochs", type=_positive_int, default=10, help="(default: %(default)s)")
+    p.add_argument("--epochs", type=_positive_int, default=15, help="(default: %(default)s)")
     p.add_argument("--batch-size", type=_positive_int, default=8, help="(default: %(default)s)")
     p.add_argument("--lr", type=_positive_float, default=1e-4, help="peak learning rate (default: %(default)s)")
     p.add_argument("--mask-head", action="store_true",

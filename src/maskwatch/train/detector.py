@@ -32,7 +32,7 @@ class DetectorTrainConfig:
     out: str = "face_detector.onnx"
     split: str | None = None
     part: str | None = None
-    epochs: int = 10
+    epochs: int = 15
     batch_size: int = 8
     lr: float = 1e-4  # 3e-4 was worse on ilc2021 val (MODEL_CARD.md)
     crop: int = 512

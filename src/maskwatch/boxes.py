@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in a (n, 4) against every box in b (m, 4), xyxy."""
+def _intersections(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intersection areas (n, m) of xyxy boxes a (n, 4) and b (m, 4), and each set's areas."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     tl = np.maximum(a[:, None, :2], b[None, :, :2])
@@ -13,8 +13,20 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     inter = np.prod(np.clip(br - tl, 0, None), axis=2)
     area_a = np.prod(np.clip(a[:, 2:] - a[:, :2], 0, None), axis=1)
     area_b = np.prod(np.clip(b[:, 2:] - b[:, :2], 0, None), axis=1)
+    return inter, area_a, area_b
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in a (n, 4) against every box in b (m, 4), xyxy."""
+    inter, area_a, area_b = _intersections(a, b)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def inside_share(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n, m): the share of each box of a that lies inside each box of b (0 for empty boxes)."""
+    inter, area_a, _ = _intersections(a, b)
+    return np.where(area_a[:, None] > 0, inter / np.maximum(area_a, 1e-12)[:, None], 0.0)
 
 
 def greedy_match(iou: np.ndarray, threshold: float) -> list[tuple[int, int]]:

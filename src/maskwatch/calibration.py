@@ -67,17 +67,17 @@ def plot_reliability(probs: np.ndarray, truth: np.ndarray, labels, path: str | P
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="perfectly calibrated")
+    per_class = class_ece(probs, truth, bins)
     for c, label in enumerate(labels):
         p, hit = probs[:, c], truth == c
         which = np.minimum((p * bins).astype(int), bins - 1)
-        xs, ys, ns = [], [], []
+        xs, ys = [], []
         for b in range(bins):
             sel = which == b
-            if sel.sum() >= 3:
+            if sel.sum() >= 3:  # a point from fewer faces says little
                 xs.append(p[sel].mean())
                 ys.append(hit[sel].mean())
-                ns.append(sel.sum())
-        ax.plot(xs, ys, marker="o", label=f"{label} (ECE {class_ece(probs, truth, bins)[c]:.3f})")
+        ax.plot(xs, ys, marker="o", label=f"{label} (ECE {per_class[c]:.3f})")
     ax.set(xlabel="predicted probability", ylabel="observed share", xlim=(0, 1), ylim=(0, 1),
            title=f"reliability of matched faces (top-label ECE {ece(probs, truth, bins):.3f})")
     ax.legend(loc="upper left", fontsize=8)

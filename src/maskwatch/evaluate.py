@@ -11,12 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .boxes import greedy_match, iou_matrix
+from .boxes import greedy_match, inside_share, iou_matrix
 from .datasets import load_annotations
 from .errors import MaskwatchError
 from .types import LABELS
 
 SIZE_BUCKETS = ((0, 20, "<20"), (20, 32, "20-31"), (32, 64, "32-63"), (64, 1e9, ">=64"))
+MAPPING_NOTE = "annotation label mask_weared_incorrect is scored as mask_worn_incorrectly"
 # Face height as a share of the photo's height: crowds, groups, portraits, close-ups.
 RELATIVE_BUCKETS = ((0, 0.05, "<5%"), (0.05, 0.15, "5-15%"), (0.15, 0.35, "15-35%"), (0.35, 1e9, ">=35%"))
 # Counting faces is judged at the photo default face score (a user sees these boxes), not at the
@@ -42,7 +43,6 @@ class CountStats:
 
     def to_dict(self) -> dict:
         return {**self.__dict__, "score_threshold": COUNT_SCORE}
-MAPPING_NOTE = "annotation label mask_weared_incorrect is scored as mask_worn_incorrectly"
 
 
 @dataclass
@@ -242,9 +242,7 @@ def _count_faces(counts: CountStats, gt: np.ndarray, det: np.ndarray, scores: np
     if not len(det) or not len(gt):
         return
     iou = iou_matrix(gt, det)  # (faces, boxes)
-    iw = (np.minimum(det[None, :, 2], gt[:, None, 2]) - np.maximum(det[None, :, 0], gt[:, None, 0])).clip(0)
-    ih = (np.minimum(det[None, :, 3], gt[:, None, 3]) - np.maximum(det[None, :, 1], gt[:, None, 1])).clip(0)
-    inside = iw * ih / ((det[:, 2] - det[:, 0]) * (det[:, 3] - det[:, 1])).clip(1e-6)[None, :]
+    inside = inside_share(det, gt).T  # (faces, boxes): share of each box inside each face
     # Each box belongs to the face it overlaps most, if it matches it (IoU >= 0.5) or lies mostly
     # inside it; a face with k such boxes has k - 1 extra.
     on_face = (iou >= 0.5) | (inside >= DUPLICATE_INSIDE)

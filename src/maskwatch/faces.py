@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from ._ort import make_session
+from .boxes import inside_share
 from .errors import MaskwatchError
 from .specs import DEFAULT_DETECTOR, DetectorSpec, sha256_bytes
 
@@ -233,11 +234,7 @@ def _inside_coarser(boxes: np.ndarray, level: np.ndarray) -> np.ndarray:
     out = np.zeros(len(boxes), bool)
     if not fine.any() or not coarse.any():
         return out
-    a, b = boxes[fine], boxes[coarse]
-    iw = (np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])).clip(0)
-    ih = (np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])).clip(0)
-    area = ((a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])).clip(1e-6)
-    out[np.flatnonzero(fine)] = (iw * ih / area[:, None]).max(1) >= INSIDE_SHARE
+    out[np.flatnonzero(fine)] = inside_share(boxes[fine], boxes[coarse]).max(1) >= INSIDE_SHARE
     return out
 
 

@@ -37,7 +37,7 @@ def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_URL
             chunks, size = [], 0
             while size <= max_bytes:
                 if time.monotonic() > deadline:
-                    raise ValueError(f"cannot fetch {url}: not complete after {timeout:g} s")
+                    raise TimeoutError(f"not complete after {timeout:g} s")
                 chunk = resp.read1(min(1 << 16, max_bytes + 1 - size))
                 if not chunk:
                     break
@@ -49,7 +49,7 @@ def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_URL
     except urllib.error.URLError as exc:
         raise ValueError(f"cannot fetch {url}: {exc.reason}") from None
     except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
-        raise ValueError(str(exc) if str(exc).startswith("cannot fetch") else f"cannot fetch {url}: {exc}") from None
+        raise ValueError(f"cannot fetch {url}: {exc}") from None
     if len(data) > max_bytes:
         raise ValueError(f"cannot fetch {url}: larger than {max_bytes // (1024 * 1024)} MB")
     return data

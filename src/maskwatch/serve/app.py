@@ -33,9 +33,6 @@ class ServeConfig:
     concurrency: int | None = None  # inferences at once (default: CPU cores)
     source: str | None = None
     detector_kwargs: dict | None = None
-    # The live view runs the video pipeline with video's settings (`maskwatch video`: 1x, no
-    # mirrored second look), not the photo settings of the upload API.
-    live_detector_kwargs: dict | None = None
 
 
 class LiveView:
@@ -113,10 +110,9 @@ def create_app(cfg: ServeConfig, detector=None):
     max_bytes = int(cfg.max_upload_mb * 1024 * 1024)
     # Starlette spools uploads over 1 MB to a temporary file; keep every allowed upload in memory.
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_bytes)
-    live = None
-    if cfg.source:
-        live_kwargs = cfg.live_detector_kwargs if cfg.live_detector_kwargs is not None else video_kwargs(cfg.detector_kwargs or {})
-        live = LiveView(Detector(**live_kwargs), cfg.source)
+    # The live view runs the video pipeline with video's settings (`maskwatch video`: 1x, no
+    # mirrored second look), not the photo settings of the upload API.
+    live = LiveView(Detector(**video_kwargs(cfg.detector_kwargs or {})), cfg.source) if cfg.source else None
     # Decoding and inference run on a few dedicated threads, not on the server's large shared
     # pool: more concurrent inferences than cores add no throughput, and every thread that
     # allocates activations keeps its own malloc arena (measured: RSS 1.1 GB after 1,500

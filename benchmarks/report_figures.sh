@@ -19,6 +19,6 @@ maskwatch evaluate $KT --bootstrap 200 --plot "$OUT/pr_kaggle_test.png" --json "
 maskwatch evaluate $IV --model "$NOVAL" --bootstrap 200 --plot "$OUT/pr_ilc_val.png" --reliability "$OUT/reliability_ilc_val.png" \
     --json "$OUT/ilc_val.json" > "$OUT/ilc_val.txt"
 # Before and after on the same photos, paired: the models shipped before (one detector pass) against today's.
-python benchmarks/compare_classifiers.py --classes "$OLD_CLASSIFIER@$OLD_DETECTOR@single" shipped $KT --json "$OUT/paired_kaggle_test.json" > "$OUT/paired_kaggle_test.txt"
-python benchmarks/compare_classifiers.py --classes "$OLD_CLASSIFIER@$OLD_DETECTOR@single" "$NOVAL" $IV --json "$OUT/paired_ilc_val.json" > "$OUT/paired_ilc_val.txt"
+maskwatch evaluate $KT --compare "$OLD_CLASSIFIER@$OLD_DETECTOR@single" shipped --bootstrap 200 --json "$OUT/paired_kaggle_test.json" > "$OUT/paired_kaggle_test.txt"
+maskwatch evaluate $IV --compare "$OLD_CLASSIFIER@$OLD_DETECTOR@single" "$NOVAL" --bootstrap 200 --json "$OUT/paired_ilc_val.json" > "$OUT/paired_ilc_val.txt"
 echo "figures in $OUT"

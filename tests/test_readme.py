@@ -9,7 +9,7 @@ import pytest
 from maskwatch.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", ROOT / "src" / "maskwatch" / "models" / "MODEL_CARD.md"]
+DOCS = [ROOT / "README.md", ROOT / "src" / "maskwatch" / "models" / "MODEL_CARD.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def _commands():

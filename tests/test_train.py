@@ -333,17 +333,6 @@ def test_teacher_and_device_errors_are_one_line(tiny_dataset, tmp_path, capsys):
         assert "sees no CUDA GPU" in err
 
 
-def _bench(name):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_pack_round_trip_filters_synthetic_and_split(tmp_path):
     # The pack that carries training crops to a GPU machine must give back the samples that
     # `maskwatch train` would load: the same labels, and only the chosen split part's photos.
@@ -366,12 +355,89 @@ def test_pack_round_trip_filters_synthetic_and_split(tmp_path):
     (tmp_path / "split.json").write_text(json.dumps({"fit": ["a.png"], "holdout": ["b.png"]}))
     data = [str(tmp_path / "faces"), str(tmp_path / "annotations.json")]
     full = load_samples(data, synth_incorrect=True, log=lambda m: None)
-    assert _bench("pack_samples").write_pack(full, data, str(tmp_path / "p.npz")) > 0
+    from maskwatch.train.pack import load_pack, write_pack
 
-    load_pack = _bench("train_from_pack").load_pack
-    synth, data_back = load_pack(str(tmp_path / "p.npz"), None, None, synth=True)
+    assert write_pack(full, data, str(tmp_path / "p.npz")) > 0
+    synth, data_back = load_pack(str(tmp_path / "p.npz"), None, None, synthetic=True)
     assert data_back == data and synth.class_counts() == full.class_counts()
     assert np.abs(synth.images.astype(int) - full.images.astype(int)).mean() < 2  # JPEG at 90, nothing else
-    plain, _ = load_pack(str(tmp_path / "p.npz"), str(tmp_path / "split.json"), "fit", synth=False)
+    plain, _ = load_pack(str(tmp_path / "p.npz"), str(tmp_path / "split.json"), "fit", synthetic=False)
     assert plain.class_counts() == {"with_mask": 4, "without_mask": 3, "mask_worn_incorrectly": 0}
     assert sum("@" in n for n in plain.sources) == 1 and any(n.startswith("a.png@") for n in plain.sources)
+
+
+def _bare_crops(examples, example_annotations, min_px=45):
+    from maskwatch.crops import crop_face
+
+    for name, boxes in example_annotations.items():
+        image = cv2.imread(str(examples / name))
+        for x1, y1, x2, y2, label in boxes:
+            if label == "without_mask" and y2 - y1 >= min_px:
+                yield crop_face(image, (x1, y1, x2, y2), 0.15, 128)
+
+
+def test_masks_worn_wrongly_cover_what_their_kind_says(examples, example_annotations):
+    from maskwatch.faces import FaceDetector
+    from maskwatch.train.synth import INCORRECT_KINDS, find_landmarks, wear_incorrectly
+
+    detector = FaceDetector(score_threshold=0.3, threads=2)
+    checked = 0
+    for face in _bare_crops(examples, example_annotations):
+        points = find_landmarks(detector, face)
+        if points is None:
+            continue
+        checked += 1
+        eyes_y, nose, mouth = points[:2, 1].mean(), points[2], points[3:].mean(0)
+
+        def changed(img, x, y, r=3, face=face):
+            x, y = int(round(x)), int(round(y))
+            patch = (slice(max(y - r, 0), y + r + 1), slice(max(x - r, 0), x + r + 1))
+            return np.abs(img[patch].astype(int) - face[patch].astype(int)).mean() > 12
+
+        chin = mouth + (mouth - nose) * 1.2
+        for kind in INCORRECT_KINDS:
+            rng = np.random.default_rng(checked)
+            out = wear_incorrectly(face, points, kind, rng)
+            assert out.shape == face.shape and out.dtype == np.uint8
+            # The eyes and nose tip stay bare in every kind: this is what makes it "incorrect".
+            assert not changed(out, points[0, 0], eyes_y) and not changed(out, points[1, 0], eyes_y)
+            assert not changed(out, *nose, r=1), kind
+            if kind == "under_nose":
+                assert changed(out, *mouth)
+            if kind == "on_chin":
+                assert not changed(out, *mouth, r=1) and changed(out, *chin)
+            if kind == "one_ear":
+                assert not changed(out, *mouth, r=1) and (out != face).any()
+    assert checked >= 2
+
+
+def test_synth_masks_join_their_face_group_and_stay_out_of_validation(tiny_dataset):
+    from maskwatch.faces import FaceDetector
+    from maskwatch.train.data import SYNTHETIC, load_samples, without_synthetic
+
+    said = []
+    s = load_samples([str(tiny_dataset / "faces")], synth_masks=4, landmark_detector=FaceDetector(score_threshold=0.3, threads=2),
+                     log=said.append)
+    made = [i for i, name in enumerate(s.sources) if SYNTHETIC in name]
+    assert len(made) == 4 and all(s.classes[s.labels[i]] == "mask_worn_incorrectly" for i in made)
+    for i in made:
+        source = s.sources.index(s.sources[i].split(SYNTHETIC)[0])
+        assert s.groups[i] == s.groups[source] and s.classes[s.labels[source]] == "without_mask"
+    assert any("synthetic incorrectly worn masks" in m for m in said)
+    kept = without_synthetic(s, np.arange(len(s)))
+    assert len(kept) == len(s) - 4 and not set(made) & set(kept.tolist())
+
+
+def test_train_cli_saves_a_pack_and_trains_from_it(tiny_dataset, tmp_path, capsys):
+    pack = tmp_path / "crops.npz"
+    assert main(["train", "--data", str(tiny_dataset / "faces"), "--save-pack", str(pack)]) == 0
+    assert "crops" in capsys.readouterr().err and not (tmp_path / "mask_classifier.onnx").exists()
+    out = tmp_path / "m.onnx"
+    assert main(["train", "--pack", str(pack), "--epochs", "1", "--batch-size", "8", "--val-fraction", "0.3",
+                 "--out", str(out), "--no-progress", "--threads", "2"]) == 0
+    assert out.stat().st_size > 0
+    # Exactly one of --data and --pack; a file that is not a pack is one line.
+    assert main(["train", "--out", str(out)]) == 2
+    (tmp_path / "junk.npz").write_bytes(b"not a pack")
+    assert main(["train", "--pack", str(tmp_path / "junk.npz"), "--out", str(out)]) == 2
+    assert "is not a training pack" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from ..crops import crop_face
 from ..datasets import canonical_label, load_annotations, parse_source
 from ..imageio import IMAGE_EXTS, read_image
 from ..types import LABELS, NOT_A_FACE
-from .synth import mask_below_nose
+from .synth import INCORRECT_KINDS, find_landmarks, mask_below_nose, wear_incorrectly
 
 STORE_SIZE = 128  # crops are cached at this size; augmentation crops/scales to the input size
 MIN_BOX_PX = 8  # annotated faces smaller than this carry no usable signal
@@ -68,14 +68,21 @@ def non_face_boxes(detector, photo: np.ndarray, faces: np.ndarray) -> np.ndarray
     return found
 
 
+SYNTHETIC = ":synthetic-"  # in a sample's name: made here, not photographed (kept out of validation)
+
+
 def load_samples(sources: list[str], split: str | None = None, part: str | None = None, margin: float = 0.15, log=print,
-                 non_face_detector=None, synth_incorrect: bool = False) -> Samples:
+                 non_face_detector=None, synth_incorrect: bool = False, synth_masks: int = 0,
+                 landmark_detector=None, seed: int = 0) -> Samples:
     """Read every source: a folder of class folders, or an annotations.json of photos with boxes.
 
     With a `non_face_detector` (a FaceDetector), its false detections in the annotated photos
     become samples of a fourth class, NOT_A_FACE, in their photo's group. With `synth_incorrect`,
     class-folder pairs of a bare photo and its pasted-mask copy also give a mask_worn_incorrectly
-    sample (synth.mask_below_nose), in the pair's group.
+    sample (synth.mask_below_nose), in the pair's group. With `synth_masks` > 0 and a
+    `landmark_detector`, that many bare faces (drawn at random from every source) also get a mask
+    drawn on them worn wrongly (synth.wear_incorrectly: under the nose, on the chin, from one ear in
+    turn), each in its face's group.
     """
     classes = LABELS + ((NOT_A_FACE,) if non_face_detector is not None else ())
     images, labels, keys, hashes, names, origins = [], [], [], [], [], []
@@ -147,7 +154,7 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
                     labels.append(LABELS.index("mask_worn_incorrectly"))
                     keys.append(f"{p}:{stem}")
                     hashes.append(dhash(img))
-                    names.append(f"{files['without_mask']}:synthetic-mask-below-nose")
+                    names.append(f"{files['without_mask']}{SYNTHETIC}mask-below-nose")
                     origins.append(origin)
                 n_synth += len(labels) - n0
                 if len(labels) > n0:
@@ -158,6 +165,25 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
         raise ValueError("no training images found")
     if synth_incorrect and not n_synth:
         log("warning: --synth-incorrect found no pairs of a photo and its pasted-mask copy (12.jpg, 12-with-mask.jpg): nothing made")
+    if synth_masks > 0 and landmark_detector is not None:
+        bare = np.flatnonzero(np.array(labels) == LABELS.index("without_mask"))
+        rng = np.random.default_rng(seed)
+        made = dict.fromkeys(INCORRECT_KINDS, 0)
+        for i in rng.permutation(bare):
+            if sum(made.values()) >= synth_masks:
+                break
+            points = find_landmarks(landmark_detector, images[i])
+            if points is None:
+                continue
+            kind = INCORRECT_KINDS[sum(made.values()) % len(INCORRECT_KINDS)]
+            images.append(wear_incorrectly(images[i], points, kind, rng))
+            labels.append(LABELS.index("mask_worn_incorrectly"))
+            keys.append(keys[i])
+            hashes.append(hashes[i])
+            names.append(f"{names[i]}{SYNTHETIC}{kind}")
+            origins.append(origins[i])
+            made[kind] += 1
+        log(f"synthetic incorrectly worn masks on bare faces: {made}")
     groups = group_ids(keys, hashes)
     return Samples(np.stack(images), np.array(labels, np.int64), groups, names, np.array(origins, np.int64), classes)
 
@@ -207,3 +233,9 @@ def split_by_group(groups: np.ndarray, val_fraction: float, seed: int = 0) -> tu
     val_groups = set(unique[:n_val].tolist())
     is_val = np.array([g in val_groups for g in groups])
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
+
+
+def without_synthetic(samples: Samples, idx: np.ndarray) -> np.ndarray:
+    """`idx` less the samples made here: validation scores real photos only (a drawn mask there
+    would flatter the incorrect class)."""
+    return np.array([i for i in idx if SYNTHETIC not in samples.sources[i]], np.int64)

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import MaskwatchError
 from ..types import LABELS
 from .augment import augment, plain
-from .data import Samples, load_samples, split_by_group
+from .data import Samples, load_samples, split_by_group, without_synthetic
 from .report import confusion, format_report, per_class, plot_confusion, plot_history
 
 
@@ -41,6 +41,9 @@ class TrainConfig:
     non_faces: str | None = None
     # Make mask-below-the-nose examples from bare / pasted-mask photo pairs (train/synth.py).
     synth_incorrect: bool = False
+    # Draw this many masks worn wrongly (under the nose, on the chin, from one ear) on bare faces,
+    # placed with the face detector's landmarks (train/synth.py); 0: off.
+    synth_masks: int = 0
     # Distil from this classifier (.onnx with the same labels and input size, e.g. an ensemble from
     # `maskwatch ensemble`): the loss mixes the labels with its probabilities on the same augmented
     # crops, so one model can learn what several agree on, at one model's cost.
@@ -91,6 +94,25 @@ def setup_torch(seed: int, threads: int | None) -> int:
     return n
 
 
+def load_training_samples(cfg: TrainConfig, threads: int | None = None, log=print) -> Samples:
+    """The crops `cfg` asks for: its --data sources, plus mined non-faces and synthetic masks."""
+    miner = None
+    if cfg.non_faces:
+        from ..faces import FaceDetector
+        from ..pipeline import DEFAULT_UPSCALE
+        from ..specs import resolve_detector
+
+        # The settings `maskwatch evaluate` scores with, so the mined boxes are the ones it would rank.
+        miner = FaceDetector(upscale=DEFAULT_UPSCALE, score_threshold=0.05, threads=threads, spec=resolve_detector(cfg.non_faces))
+    marker = None
+    if cfg.synth_masks:
+        from ..faces import FaceDetector
+
+        marker = FaceDetector(score_threshold=0.3, threads=threads)
+    return load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log, non_face_detector=miner,
+                        synth_incorrect=cfg.synth_incorrect, synth_masks=cfg.synth_masks, landmark_detector=marker, seed=cfg.seed)
+
+
 def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
     """Train, validate and export one classifier. `samples`: already loaded crops (then `cfg.data`
     only documents them), e.g. from a pack made for a machine without the data folders."""
@@ -109,20 +131,12 @@ def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
     t_start = time.time()
     rng = np.random.default_rng(cfg.seed)
 
-    miner = None
-    if cfg.non_faces:
-        from ..faces import FaceDetector
-        from ..pipeline import DEFAULT_UPSCALE
-        from ..specs import resolve_detector
-
-        # The settings `maskwatch evaluate` scores with, so the mined boxes are the ones it would rank.
-        miner = FaceDetector(upscale=DEFAULT_UPSCALE, score_threshold=0.05, threads=threads, spec=resolve_detector(cfg.non_faces))
     if samples is None:
-        samples = load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log, non_face_detector=miner,
-                               synth_incorrect=cfg.synth_incorrect)
+        samples = load_training_samples(cfg, threads, log)
     classes = samples.classes
     teacher = _load_teacher(cfg, classes, threads) if cfg.teacher else None
     tr_idx, va_idx = split_by_group(samples.groups, cfg.val_fraction, cfg.seed)
+    va_idx = without_synthetic(samples, va_idx)
     train_set, val_set = samples.subset(tr_idx), samples.subset(va_idx)
     log(f"samples: {len(samples)} in {len(np.unique(samples.groups))} groups; train {train_set.class_counts()}, validation {val_set.class_counts()}")
 

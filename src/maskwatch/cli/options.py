@@ -1,0 +1,120 @@
+"""What every verb shares: argparse types that check numbers in one line, the pipeline options,
+the parser with 'did you mean', and the Detector those options describe."""
+from __future__ import annotations
+
+import argparse
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR, EXIT_BUG = 0, 1, 2, 3
+
+
+def positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return v
+
+
+def int_at_least(low: int, unit: str = ""):
+    """An argparse type: a whole number >= low (one-line usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if v < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}{unit}, got {text}")
+        return v
+
+    return parse
+
+
+min_side = int_at_least(32, " px")
+positive_int = int_at_least(1)
+
+
+def unit_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return v
+
+
+def add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, conf: float = 0.5) -> None:
+    # upscale and conf repeat pipeline.DEFAULT_UPSCALE / DEFAULT_FACE_THRESHOLD: importing the
+    # pipeline here would load numpy and OpenCV for `--help` too (a test keeps them equal).
+    from_defaults = "(default: %(default)s)"
+    p.add_argument("--model", help="classifier .onnx (default: the model shipped with maskwatch)")
+    p.add_argument("--detector", default=None, metavar="NAME|FILE",
+                   help="face detector: widerface (RetinaFace as published), finetuned (fine-tuned on mask photos), "
+                        "or a .onnx from `maskwatch train-detector` (default: finetuned)")
+    p.add_argument("--labels-from", choices=["classifier", "detector", "both"], default="classifier",
+                   help="mask label from the crop classifier, the mask head of a detector trained with "
+                        "train-detector --mask-head, or their mean (default: %(default)s)")
+    p.add_argument("--conf", type=unit_float, default=conf, help=f"face detector score threshold {from_defaults}")
+    p.add_argument("--upscale", type=positive_float, default=upscale,
+                   help=f"enlarge images by this factor before face detection; finds small faces {from_defaults}")
+    p.add_argument("--max-side", type=min_side, default=1280, help=f"cap on the detector's input side, for big photos {from_defaults}")
+    p.add_argument("--raw-boxes", action="store_true", help="report the detector's own boxes, without the face-box adjustment")
+    p.add_argument("--single-scale", action="store_true",
+                   help="one detector pass at --upscale only (no coarse pass for faces that fill the photo; faster, "
+                        "but a close-up can come back as several boxes)")
+    p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for inference (default: all cores)")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, plus 'did you mean' for mistyped options (--upscal -> --upscale)."""
+
+    def error(self, message: str):
+        import difflib
+        import re
+
+        m = re.match(r"unrecognized arguments: (.*)", message)
+        if m:
+            parsers = [self] + [p for a in self._actions if isinstance(a, argparse._SubParsersAction) for p in a.choices.values()]
+            known = sorted({o for p in parsers for a in p._actions for o in a.option_strings if o.startswith("--")})
+            hints = []
+            for arg in m.group(1).split():
+                close = difflib.get_close_matches(arg.split("=")[0], known, n=3, cutoff=0.6) if arg.startswith("-") else []
+                if close:
+                    hints.append(f"{arg}: similar options are {', '.join(close)}")
+            if hints:
+                message += "\n" + "\n".join(hints)
+        super().error(message)
+
+
+def detector_kwargs(args) -> dict:
+    kwargs = {"model": args.model, "conf": args.conf, "upscale": args.upscale, "max_side": args.max_side, "threads": args.threads,
+              "detector": args.detector, "labels_from": args.labels_from, "pyramid": not args.single_scale}
+    if args.raw_boxes:
+        kwargs["box_adjust"] = (0.0, 0.0, 0.0, 0.0)
+    return kwargs
+
+
+def make_detector(args, **overrides):
+    from ..pipeline import Detector
+
+    return Detector(**{**detector_kwargs(args), **overrides})
+
+
+def quiet_opencv() -> None:
+    # OpenCV's backends log every failed camera/stream open at length; we report one line each.
+    import cv2
+
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)

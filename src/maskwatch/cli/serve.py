@@ -1,0 +1,56 @@
+"""`maskwatch serve`: the web page, REST API and live view."""
+from __future__ import annotations
+
+import sys
+
+from ..errors import MaskwatchError
+from .options import (
+    EXIT_OK,
+    add_pipeline_options,
+    detector_kwargs,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    quiet_opencv,
+)
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("serve", help="web page and REST API", description="Serve the upload page and the REST API "
+                       "(OpenAPI docs at /docs). Binds to 127.0.0.1; any other address needs a token.")
+    p.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
+    p.add_argument("--port", type=non_negative_int, default=8000, help="(default: %(default)s)")
+    p.add_argument("--token", help="required for the page and API (or set MASKWATCH_TOKEN); mandatory off loopback")
+    p.add_argument("--source", metavar="SRC", help="also show a live camera/stream with counts (as in `maskwatch video`)")
+    p.add_argument("--max-upload-mb", type=positive_float, default=20.0, help="per request (default: %(default)s)")
+    p.add_argument("--max-pixels", type=positive_int, default=40_000_000, help="per decoded image (default: %(default)s)")
+    add_pipeline_options(p)
+
+
+def run(args) -> int:
+    import ipaddress
+    import os
+
+    token = args.token or os.environ.get("MASKWATCH_TOKEN")
+    try:
+        loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback and not token:
+        raise ValueError(f"--host {args.host} exposes the service beyond this machine: set --token or MASKWATCH_TOKEN")
+    try:
+        import uvicorn
+    except ImportError:
+        raise MaskwatchError("the web service needs FastAPI and uvicorn: pip install 'maskwatch[serve]'") from None
+    from ..serve.app import ServeConfig, create_app
+
+    if args.source:
+        quiet_opencv()
+    cfg = ServeConfig(token=token, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, source=args.source,
+                      detector_kwargs=detector_kwargs(args))
+    app = create_app(cfg)
+    print(f"maskwatch: serving on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return EXIT_OK
+
+

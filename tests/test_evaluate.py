@@ -156,3 +156,26 @@ def test_malformed_annotation_entry_is_one_line(tmp_path, capsys, entry):
     assert main(["evaluate", "--annotations", str(ann), "--plot", ""]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "image entry 0 is malformed" in err[0]
+
+
+def test_compare_puts_models_side_by_side_with_paired_intervals(examples, tmp_path, capsys):
+    out = tmp_path / "cmp.json"
+    rc = main(["evaluate", "--annotations", str(examples / "annotations.json"), "--compare", "shipped",
+               "shipped@widerface@single", "--bootstrap", "30", "--json", str(out), "--threads", "2"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "shipped@widerface@single" in text and "[95 % paired]" in text
+    models = json.loads(out.read_text())["models"]
+    first, second = models["shipped"], models["shipped@widerface@single"]
+    assert first["vs_first"] == {}
+    d = second["vs_first"]["mAP50"]
+    assert d["diff"] == pytest.approx(second["map50"] - first["map50"]) and d["low"] <= d["high"]
+    assert set(second["vs_first"]) == {*LABELS, "mAP50"}
+
+
+def test_compare_needs_two_models_and_known_modes(examples, capsys):
+    ann = str(examples / "annotations.json")
+    assert main(["evaluate", "--annotations", ann, "--compare", "shipped"]) == 2
+    assert main(["evaluate", "--annotations", ann, "--compare", "shipped", "shipped@finetuned@double"]) == 2
+    err = capsys.readouterr().err
+    assert "at least two models" in err and "can only be 'single'" in err

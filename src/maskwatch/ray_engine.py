@@ -54,9 +54,12 @@ def run_ray(files: list[str], job: JobSpec, workers: int = 0, address: str | Non
     job = replace(job, detector_kwargs={**job.detector_kwargs, "threads": 1})
     # Reading is I/O: a sliver of CPU, so n_actors x 0.9 + reads fit the cluster (with a whole CPU
     # per actor the reads never get scheduled and the job stalls).
-    ds = ray.data.read_binary_files(files, include_paths=True, ignore_missing_paths=False, num_cpus=0.1)
-    ds = ds.map_batches(_Predictor, fn_constructor_kwargs={"job": job}, batch_size=8, concurrency=n_actors, num_cpus=0.9)
-    # Ray reports local paths absolute; give results back under the names the user gave.
+    # Local paths absolute: the tasks run in other working directories (on other nodes, too).
+    paths = [f if "://" in f else os.path.abspath(f) for f in files]
+    ds = ray.data.read_binary_files(paths, include_paths=True, ignore_missing_paths=False, num_cpus=0.1)
+    ds = ds.map_batches(_Predictor, fn_constructor_kwargs={"job": job}, batch_size=8,
+                        compute=ray.data.ActorPoolStrategy(size=n_actors), num_cpus=0.9)
+    # Give results back under the names the user gave.
     given = {os.path.abspath(f): f for f in files if "://" not in f}
     for row in ds.iter_rows():
         result = result_from_dict(json.loads(row["result"]))

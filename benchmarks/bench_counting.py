@@ -129,7 +129,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for f, (frame, visible) in enumerate(zip(frames, truth)):
             found = det.faces.detect(frame)
-            tracked = tracker.update(found, lambda rows, image=frame, found=found: det.class_probs(image, found, rows), f, f / FPS)
+            tracked = tracker.update(found, lambda rows, image=frame, found=found: det.class_probs(image, found, rows), f, f / FPS, frame)
             gt_ids = [pid for pid, _ in visible]
             gt_boxes = np.array([b for _, b in visible], float).reshape(-1, 4)
             hyp = [t for t in tracked if t.status is not None]

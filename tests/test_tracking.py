@@ -76,3 +76,47 @@ def test_counts_come_from_totals():
     c = tr.counts()
     assert c["people"] == 10**6 + 5 and c["with_mask"] == 10**6 and c["without_mask"] == 0
     assert c["compliance_rate"] == round(10**6 / (10**6 + 5), 4)
+
+
+
+class _NewIdAfterGap:
+    """Stands in for ByteTrack where it fails: the face that comes back after `gap` gets a new id."""
+
+    def __init__(self, gap_end: int):
+        self.gap_end, self.frame = gap_end, 0
+
+    def update(self, dets, timestamp):
+        self.frame += 1
+        dets.tracker_id = np.full(len(dets), 1 if self.frame <= self.gap_end else 2)
+        return dets
+
+
+def _walk(colour_of, relink=True, gap=range(12, 24), n=40, step=8, stop_at=None):
+    """One face walking right `step` px per frame (standing still from frame `stop_at`), unseen
+    during `gap`; `colour_of(i)` paints it, so re-linking can compare looks. People counted."""
+    tracker = FaceTracker(config=TrackerConfig(classify_every=1, relink_frames=30 if relink else 0))
+    tracker._bt = _NewIdAfterGap(gap.stop)
+    for i in range(n):
+        image = np.full((480, 640, 3), 90, np.uint8)
+        x = 40 + step * (min(i, stop_at) if stop_at else i)
+        if i in gap:
+            fb = boxes()
+        else:
+            fb = boxes(x)
+            image[100:170, x:x + 60] = colour_of(i)
+            image[120:130, x + 10:x + 50] = (20, 20, 20)  # eyes: some texture for the histogram
+        tracker.update(fb, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / 25, image)
+    tracker.finish()
+    return tracker.counts()["people"]
+
+
+def test_a_face_that_comes_back_on_its_path_is_one_person():
+    same = lambda i: (40, 160, 220)  # noqa: E731
+    assert _walk(same, relink=False) == 2  # what ByteTrack alone counts
+    assert _walk(same) == 1
+
+
+def test_someone_else_is_not_relinked():
+    # Looks different, or is somewhere the lost face could not have walked to.
+    assert _walk(lambda i: (40, 160, 220) if i < 12 else (200, 60, 40)) == 2
+    assert _walk(lambda i: (40, 160, 220), stop_at=12) == 2  # stood still: 12 frames x 8 px off its path

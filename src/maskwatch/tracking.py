@@ -24,6 +24,7 @@ class Track:
     status: str | None = None  # the confident label, once there is one
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
     last_classified: int = -1
+    look: np.ndarray | None = None  # colour histogram of the face at its last sighting
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,15 @@ class TrackerConfig:
     confident: float = 0.6  # smoothed probability needed for a first status
     switch: float = 0.7  # smoothed probability a different label needs to replace the status
     lost_frames: int = 30  # a track unseen this many frames has ended
+    # Re-linking: ByteTrack starts a new id when a face comes back after missed detections or an
+    # occlusion; a new id whose box lies where a track unseen for at most `relink_frames` frames
+    # would be now (its last box moved on at its velocity: centres within `relink_distance` x its
+    # height, heights within a factor 1.5) continues that track, so one person is not counted twice.
+    relink_frames: int = 30
+    relink_distance: float = 0.75
+    # With the frame given to update(), a re-link also needs the face to look alike: colour
+    # histograms (hue x saturation of the box) correlated at least this much.
+    relink_similarity: float = 0.5
     classify_every: int = 3  # re-classify a track that has a status every N frames
 
 
@@ -59,29 +69,74 @@ class FaceTracker:
         self._bt = ByteTrackTracker(lost_track_buffer=self.cfg.lost_frames, frame_rate=fps, track_activation_threshold=0.6,
                                     high_conf_det_threshold=0.6, minimum_consecutive_frames=2, minimum_iou_threshold=0.1)
         self.tracks: dict[int, Track] = {}
+        self._alias: dict[int, int] = {}  # ByteTrack id -> the track it continues (re-linked)
+        self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame given
         # Ended people are kept as counts only, so memory stays flat on streams that run for days.
         self._ended_counts: Counter = Counter()
         self.events: list[dict] = []  # drained by the caller
         self._minutes: dict[int, dict[int, str]] = defaultdict(dict)  # open minutes: track -> status
         self._closed_minutes: list[dict] = []  # finished minutes, as counts
 
-    def update(self, found: FaceBoxes, classify, frame: int, timestamp: float) -> list[TrackedFace]:
+    def update(self, found: FaceBoxes, classify, frame: int, timestamp: float, image: np.ndarray | None = None) -> list[TrackedFace]:
         """Associate this frame's faces with tracks; `classify(rows)` gives class probabilities
-        for the rows of `found` that need them (new tracks, and each track every few frames)."""
+        for the rows of `found` that need them (new tracks, and each track every few frames).
+        `image`: the frame, so that re-linking can compare how faces look (optional)."""
         import supervision as sv
 
         n = len(found)
         dets = sv.Detections(xyxy=found.xyxy.astype(np.float32).reshape(-1, 4), confidence=found.scores.astype(np.float32),
                              data={"row": np.arange(n)})
         out = self._bt.update(dets, timestamp=timestamp)
-        pairs = [(int(tid), int(row)) for tid, row in zip(out.tracker_id, out.data.get("row", [])) if tid >= 0]
+        looks = [face_look(image, box) for box in found.xyxy] if image is not None else [None] * n
+        self._frame_size = image.shape[1::-1] if image is not None else None
+        pairs = self._link([(int(tid), int(row)) for tid, row in zip(out.tracker_id, out.data.get("row", [])) if tid >= 0],
+                           found.xyxy, looks, frame)
         # Classifying every face on every frame is the costliest stage; a track's label is
         # smoothed anyway, so settled tracks are re-checked every `classify_every` frames.
         need = [row for tid, row in pairs if self._needs_class(tid, frame)]
         probs = dict(zip(need, classify(np.array(need, np.int64)))) if need else {}
-        result = [self._observe(tid, found.xyxy[row], float(found.scores[row]), probs.get(row), frame, timestamp) for tid, row in pairs]
+        result = [self._observe(tid, found.xyxy[row], float(found.scores[row]), probs.get(row), frame, timestamp, looks[row])
+                  for tid, row in pairs]
         self._end_lost(frame)
         return result
+
+    def _link(self, pairs: list[tuple[int, int]], boxes: np.ndarray, looks: list, frame: int) -> list[tuple[int, int]]:
+        """ByteTrack ids -> track ids: known aliases, and new ids re-linked to a lost track."""
+        out, used = [], set()
+        for bt_id, row in pairs:
+            tid = self._alias.get(bt_id, bt_id)
+            if tid in used:  # two ids on one track in one frame: the later one is someone else
+                self._alias.pop(bt_id, None)
+                tid = bt_id
+            if tid not in self.tracks and self.cfg.relink_frames > 0:
+                old = self._lost_track_at(boxes[row], looks[row], frame, used)
+                if old is not None:
+                    self._alias[bt_id] = tid = old
+            used.add(tid)
+            out.append((tid, row))
+        return out
+
+    def _lost_track_at(self, box: np.ndarray, look: np.ndarray | None, frame: int, taken: set) -> int | None:
+        """The lost track (unseen for 1..relink_frames frames) whose predicted box is nearest to
+        `box`, among those that look alike when looks are known."""
+        best, best_d = None, self.cfg.relink_distance
+        cx, cy, h = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2, box[3] - box[1]
+        for tid, t in self.tracks.items():
+            gap = frame - t.last_frame
+            if tid in taken or not 1 <= gap <= self.cfg.relink_frames:
+                continue
+            p = t.box + t.velocity * gap
+            ph = p[3] - p[1]
+            if self._frame_size is not None and not (0 <= (p[0] + p[2]) / 2 < self._frame_size[0] and 0 <= (p[1] + p[3]) / 2 < self._frame_size[1]):
+                continue  # it has walked out of the picture: whoever comes in is someone else
+            if ph <= 0 or not 1 / 1.5 <= h / ph <= 1.5:
+                continue
+            d = np.hypot(cx - (p[0] + p[2]) / 2, cy - (p[1] + p[3]) / 2) / ph
+            if look is not None and t.look is not None and similarity(look, t.look) < self.cfg.relink_similarity:
+                continue
+            if d < best_d:
+                best, best_d = tid, d
+        return best
 
     def _needs_class(self, tid: int, frame: int) -> bool:
         t = self.tracks.get(tid)
@@ -98,7 +153,7 @@ class FaceTracker:
             out.append(TrackedFace(t.id, tuple(float(v) for v in box), 0.0, t.status, dict(zip(self.labels, map(float, t.ema)))))
         return out
 
-    def _observe(self, tid, box, face_score, p, frame, ts) -> TrackedFace:
+    def _observe(self, tid, box, face_score, p, frame, ts, look=None) -> TrackedFace:
         t = self.tracks.get(tid)
         if t is None:
             t = self.tracks[tid] = Track(tid, frame, ts, frame, ts, box, p.astype(np.float64).copy(), last_classified=frame)
@@ -112,6 +167,8 @@ class FaceTracker:
             if frame > t.last_frame:
                 t.velocity = 0.5 * t.velocity + 0.5 * (box - t.box) / (frame - t.last_frame)
         t.last_frame, t.last_time, t.box = frame, ts, box
+        if look is not None:
+            t.look = look
         k = int(np.argmax(t.ema))
         label, conf = self.labels[k], float(t.ema[k])
         if t.observations >= self.cfg.min_observations:
@@ -133,6 +190,8 @@ class FaceTracker:
 
     def _end(self, tid: int) -> None:
         t = self.tracks.pop(tid)
+        for bt_id in [b for b, target in self._alias.items() if target == tid]:
+            del self._alias[bt_id]
         if t.status is not None:
             self._ended_counts[t.status] += 1
             self.events.append(self._event("end", t, t.last_frame, t.last_time, label=t.status, frames_seen=t.last_frame - t.first_frame + 1,
@@ -166,6 +225,26 @@ class FaceTracker:
     def per_minute(self) -> list[dict]:
         open_ = [{"minute": m, **count_statuses(seen.values(), self.labels)} for m, seen in sorted(self._minutes.items())]
         return self._closed_minutes + open_
+
+
+def face_look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
+    """A face's colour histogram (hue x saturation, 16 x 8 bins, normalised): cheap, and steady
+    enough over a few frames to tell two people apart when one track is re-linked."""
+    import cv2
+
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    x1, y1, x2, y2 = max(x1, 0), max(y1, 0), min(x2, w), min(y2, h)
+    if x2 - x1 < 4 or y2 - y1 < 4:
+        return None
+    hsv = cv2.cvtColor(cv2.resize(image[y1:y2, x1:x2], (32, 32), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2HSV)
+    hist = cv2.calcHist([hsv], [0, 1], None, [16, 8], [0, 180, 0, 256])
+    return cv2.normalize(hist, None).reshape(-1)
+
+
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Correlation of two face_look histograms (1: alike, 0 or less: unrelated)."""
+    return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
 
 
 def count_statuses(statuses, labels=LABELS) -> dict:

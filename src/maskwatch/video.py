@@ -170,7 +170,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
                     cls_s += time.perf_counter() - c0
                     return p
 
-                tracked = tracker.update(found, classify, frame.index, frame.timestamp)
+                tracked = tracker.update(found, classify, frame.index, frame.timestamp, image)
             else:
                 t1 = time.perf_counter()
                 tracked = tracker.carry(frame.index, frame.timestamp)

@@ -390,3 +390,12 @@ def test_video_writer_failure_is_an_error_not_a_hang(tmp_path):
     assert done.wait(10), "the writer thread died and the loop blocked on its full queue"
     assert "No space left on device" in feed.error
     w.close()
+
+
+def test_video_without_the_video_extra_is_one_line(monkeypatch, capsys, examples):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "trackers", None)  # as if `maskwatch[video]` were not installed
+    assert main(["video", "--source", str(examples / "street_717.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'maskwatch[video]'" in err

@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .errors import MaskwatchError
 from .faces import FaceBoxes
 from .types import LABELS
+
+VIDEO_EXTRA = "pip install 'maskwatch[video]'"
 
 
 @dataclass
@@ -62,7 +65,7 @@ class FaceTracker:
     """Wraps a ByteTrack tracker (Roboflow `trackers`) and keeps per-track state and counts."""
 
     def __init__(self, fps: float = 30.0, config: TrackerConfig | None = None, labels=LABELS):
-        from trackers import ByteTrackTracker
+        ByteTrackTracker = load_bytetrack()
 
         self.cfg = config or TrackerConfig()
         self.labels = tuple(labels)
@@ -225,6 +228,15 @@ class FaceTracker:
     def per_minute(self) -> list[dict]:
         open_ = [{"minute": m, **count_statuses(seen.values(), self.labels)} for m, seen in sorted(self._minutes.items())]
         return self._closed_minutes + open_
+
+
+def load_bytetrack():
+    """Roboflow's ByteTrack class, or a one-line error naming the extra that installs it."""
+    try:
+        from trackers import ByteTrackTracker
+    except ImportError:
+        raise MaskwatchError(f"video tracking needs the trackers package: {VIDEO_EXTRA}") from None
+    return ByteTrackTracker
 
 
 def face_look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:

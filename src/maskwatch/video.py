@@ -20,7 +20,7 @@ import numpy as np
 from .annotate import TrackAnnotator, blur_faces, draw_counts
 from .imageio import is_url
 from .sources import FrameSource
-from .tracking import FaceTracker, TrackerConfig
+from .tracking import FaceTracker, TrackerConfig, load_bytetrack
 
 # Video faces are usually larger than in crowd photos, and every millisecond counts at 30 fps.
 VIDEO_UPSCALE = 1.0
@@ -135,6 +135,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
         raise ValueError("--show needs a display (no DISPLAY set); run without --show to process headless")
     if cfg.webhook and not is_url(cfg.webhook):  # before the source opens (a camera stays free)
         raise ValueError(f"--webhook needs an http:// or https:// URL, got {cfg.webhook!r}")
+    load_bytetrack()  # a missing extra is one line, before a camera is opened
     source = FrameSource(cfg.source, fps=cfg.fps, stall_timeout=cfg.stall_timeout, reconnect_timeout=cfg.reconnect_timeout, log=log)
     tracker = FaceTracker(fps=source.fps, config=cfg.tracker, labels=detector.classifier.labels)
     annotator = TrackAnnotator()

@@ -45,6 +45,9 @@ def run(args) -> int:
     from ..serve.app import ServeConfig, create_app
 
     if args.source:
+        from ..tracking import load_bytetrack
+
+        load_bytetrack()  # the live view tracks people: say so now if the extra is missing
         quiet_opencv()
     cfg = ServeConfig(token=token, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, source=args.source,
                       detector_kwargs=detector_kwargs(args))

@@ -21,38 +21,35 @@ def is_url(item: str) -> bool:
 
 
 def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_URL_BYTES) -> bytes:
-    """The body of an http(s) URL, or a one-line ValueError (network, status, size)."""
+    """The body of an http(s) URL, or a one-line ValueError (network, status, size, time)."""
     import time
-    import urllib.error
-    import urllib.request
+
+    import httpx
 
     from . import __version__
 
-    request = urllib.request.Request(url, headers={"User-Agent": f"maskwatch/{__version__}"})
-    # `timeout` bounds each socket read; the deadline bounds the whole download, so a server that
-    # trickles a byte at a time cannot hold the run.
+    # httpx's timeout bounds each connect and read; the deadline bounds the whole download, so
+    # a server that trickles a byte at a time cannot hold the run.
     deadline = time.monotonic() + timeout
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
+        with httpx.stream("GET", url, timeout=timeout, follow_redirects=True, headers={"User-Agent": f"maskwatch/{__version__}"}) as resp:
+            if resp.status_code >= 400:
+                raise ValueError(f"HTTP {resp.status_code} {resp.reason_phrase}")
             chunks, size = [], 0
-            while size <= max_bytes:
+            for chunk in resp.iter_raw():  # as the bytes arrive (a chunk size would wait to fill it)
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"not complete after {timeout:g} s")
-                chunk = resp.read1(min(1 << 16, max_bytes + 1 - size))
-                if not chunk:
-                    break
+                    raise ValueError(f"not complete after {timeout:g} s")
                 chunks.append(chunk)
                 size += len(chunk)
-            data = b"".join(chunks)
-    except urllib.error.HTTPError as exc:
-        raise ValueError(f"cannot fetch {url}: HTTP {exc.code} {exc.reason}") from None
-    except urllib.error.URLError as exc:
-        raise ValueError(f"cannot fetch {url}: {exc.reason}") from None
-    except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
+                if size > max_bytes:
+                    raise ValueError(f"larger than {max_bytes // (1024 * 1024)} MB")
+            return b"".join(chunks)
+    except ValueError as exc:
         raise ValueError(f"cannot fetch {url}: {exc}") from None
-    if len(data) > max_bytes:
-        raise ValueError(f"cannot fetch {url}: larger than {max_bytes // (1024 * 1024)} MB")
-    return data
+    except httpx.TimeoutException:
+        raise ValueError(f"cannot fetch {url}: no answer within {timeout:g} s") from None
+    except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:  # refused, reset, not HTTP, bad URL
+        raise ValueError(f"cannot fetch {url}: {exc or type(exc).__name__}") from None
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

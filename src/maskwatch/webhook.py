@@ -6,11 +6,8 @@ waiting event is dropped and counted, so memory stays flat on a long stream.
 """
 from __future__ import annotations
 
-import json
 import queue
 import threading
-import urllib.error
-import urllib.request
 
 from .imageio import is_url
 
@@ -53,26 +50,34 @@ class WebhookPoster:
         return {"url": self.url, "sent": self.sent, "failed": self.failed, "dropped": self.dropped}
 
     def _run(self) -> None:
-        while True:
-            event = self._queue.get()
-            if event is _STOP:
-                return
-            self._send(event)
+        import httpx
 
-    def _send(self, event: dict) -> None:
         from . import __version__
 
-        request = urllib.request.Request(self.url, data=json.dumps(event).encode(), method="POST",
-                                         headers={"Content-Type": "application/json", "User-Agent": f"maskwatch/{__version__}"})
+        # One client for the stream's life: connections are kept alive between events.
+        with httpx.Client(timeout=self.timeout, headers={"User-Agent": f"maskwatch/{__version__}"}) as client:
+            while True:
+                event = self._queue.get()
+                if event is _STOP:
+                    return
+                self._send(client, event)
+
+    def _send(self, client, event: dict) -> None:
+        import time
+
+        deadline = time.monotonic() + self.timeout
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
-                resp.read()
+            with client.stream("POST", self.url, json=event) as resp:
+                for _ in resp.iter_raw():  # the answer is read whole, within the same deadline
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"no complete answer within {self.timeout:g} s")
+                if resp.status_code >= 400:
+                    raise ValueError(f"HTTP {resp.status_code}")
             self.sent += 1
-        # URLError, OSError, http.client errors (an endpoint that answers something that is not
-        # HTTP) and anything else are counted alike: the sender thread must outlive any one event.
+        # Refused, reset, timed out, an endpoint that answers something that is not HTTP, and
+        # anything else are counted alike: the sender thread must outlive any one event.
         except Exception as exc:
             self.failed += 1
             if not self._warned:  # one line, not one per event; the summary has the count
                 self._warned = True
-                reason = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) else getattr(exc, "reason", exc)
-                self._log(f"maskwatch: webhook {self.url} failed ({reason}); events go on, failures are counted in the summary")
+                self._log(f"maskwatch: webhook {self.url} failed ({exc or type(exc).__name__}); events go on, failures are counted in the summary")

@@ -9,6 +9,7 @@ then in-process with a tenth of the photos and with all of them to show peak RSS
 with the count (RSS sampled every 0.5 s: the peak follows the largest photo met, the median is
 the steady state). Each run is its own process; peak RSS is the largest single process's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,12 +79,17 @@ def main():
         lines = sum(1 for _ in open(out))
         r["images_per_s"] = lines / r["seconds"]
         results[name] = r
-        print(f"{name:20s}: {r['images_per_s']:6.1f} images/s ({lines} lines, {r['seconds']:.0f} s, exit {r['rc']}), "
-              f"peak RSS {r['peak_rss_mb']:.0f} MB")
+        print(
+            f"{name:20s}: {r['images_per_s']:6.1f} images/s ({lines} lines, {r['seconds']:.0f} s, exit {r['rc']}), "
+            f"peak RSS {r['peak_rss_mb']:.0f} MB"
+        )
     if "1 worker" in results and "2 workers" in results:
         print(f"2 workers / 1 worker: {results['2 workers']['images_per_s'] / results['1 worker']['images_per_s']:.2f}x")
-    for label, folder in (("in-process, 1/10 of the photos", "tenth"), ("in-process, that 1/10 repeated 10x", "tenth_x10"),
-                          ("in-process, all photos", "all")):
+    for label, folder in (
+        ("in-process, 1/10 of the photos", "tenth"),
+        ("in-process, that 1/10 repeated 10x", "tenth_x10"),
+        ("in-process, all photos", "all"),
+    ):
         out = tmp / f"{folder}.jsonl"
         t0 = time.perf_counter()
         proc = subprocess.Popen([*exe, *base, str(tmp / folder), "--jsonl", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -96,9 +102,11 @@ def main():
             time.sleep(0.5)
         seconds = time.perf_counter() - t0
         lines = sum(1 for _ in open(out))
-        steady = sorted(samples[len(samples) // 4:]) or [0]  # after start-up
-        print(f"{label:36s}: {lines} images, {lines / seconds:.1f} images/s, RSS median {steady[len(steady) // 2]:.0f} MB, "
-              f"max {max(samples, default=0):.0f} MB ({len(samples)} samples)")
+        steady = sorted(samples[len(samples) // 4 :]) or [0]  # after start-up
+        print(
+            f"{label:36s}: {lines} images, {lines / seconds:.1f} images/s, RSS median {steady[len(steady) // 2]:.0f} MB, "
+            f"max {max(samples, default=0):.0f} MB ({len(samples)} samples)"
+        )
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -9,6 +9,7 @@ and tracker as `maskwatch video` (video settings: 1x, no mirrored look), frame b
 scored against the known boxes and identities with motmetrics (MOTA, IDF1, ID switches), plus
 the count of people and of each class against the truth. Nothing is written to disk.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,7 @@ def people_from(annotations: str, per_class: int, min_height: int, rng) -> list[
         for k, (x1, y1, x2, y2, label) in enumerate(item.boxes):
             m = CONTEXT * max(x2 - x1, y2 - y1)
             # Only faces whose crop holds no other annotated face: one person per sprite.
-            alone = all(b[2] < x1 - m or b[0] > x2 + m or b[3] < y1 - m or b[1] > y2 + m
-                        for j, b in enumerate(item.boxes) if j != k)
+            alone = all(b[2] < x1 - m or b[0] > x2 + m or b[3] < y1 - m or b[1] > y2 + m for j, b in enumerate(item.boxes) if j != k)
             if y2 - y1 >= min_height and alone:
                 pools[label].append((item.path, (x1, y1, x2, y2)))
     out = []
@@ -55,8 +55,15 @@ def schedule(n: int, rng, seconds_on_screen=(3.0, 5.0), gap_s=(0.6, 1.6)) -> lis
     plans, t = [], 0.0
     for _ in range(n):
         dur = rng.uniform(*seconds_on_screen)
-        plans.append({"start": int(t * FPS), "frames": int(dur * FPS), "left_to_right": bool(rng.random() < 0.7),
-                      "row": float(rng.uniform(0.15, 0.55)), "face_h": float(rng.uniform(70, 150))})
+        plans.append(
+            {
+                "start": int(t * FPS),
+                "frames": int(dur * FPS),
+                "left_to_right": bool(rng.random() < 0.7),
+                "row": float(rng.uniform(0.15, 0.55)),
+                "face_h": float(rng.uniform(70, 150)),
+            }
+        )
         t += rng.uniform(*gap_s)
     return plans
 
@@ -143,19 +150,36 @@ def main() -> None:
         counts = tracker.counts()
         m = mm.metrics.create().compute(acc, metrics=["mota", "idf1", "num_switches", "num_fragmentations"], name=str(seed))
         truth_counts = {label: sum(1 for _, _, lab in people if lab == label) for label in LABELS}
-        row = {"seed": seed, "frames": len(frames), "fps": len(frames) / seconds, "people_true": len(people), "people": counts["people"],
-               **{f"{label}_true": truth_counts[label] for label in LABELS}, **{label: counts[label] for label in LABELS},
-               "mota": float(m["mota"].iloc[0]), "idf1": float(m["idf1"].iloc[0]), "id_switches": int(m["num_switches"].iloc[0])}
+        row = {
+            "seed": seed,
+            "frames": len(frames),
+            "fps": len(frames) / seconds,
+            "people_true": len(people),
+            "people": counts["people"],
+            **{f"{label}_true": truth_counts[label] for label in LABELS},
+            **{label: counts[label] for label in LABELS},
+            "mota": float(m["mota"].iloc[0]),
+            "idf1": float(m["idf1"].iloc[0]),
+            "id_switches": int(m["num_switches"].iloc[0]),
+        }
         summaries.append(row)
         per_class = ", ".join(f"{label} {counts[label]}/{truth_counts[label]}" for label in LABELS)
-        print(f"seed {seed}: {len(frames)} frames, {len(people)} people -> counted {counts['people']} ({per_class}); "
-              f"MOTA {row['mota']:.3f}, IDF1 {row['idf1']:.3f}, ID switches {row['id_switches']}; {row['fps']:.0f} fps", flush=True)
+        print(
+            f"seed {seed}: {len(frames)} frames, {len(people)} people -> counted {counts['people']} ({per_class}); "
+            f"MOTA {row['mota']:.3f}, IDF1 {row['idf1']:.3f}, ID switches {row['id_switches']}; {row['fps']:.0f} fps",
+            flush=True,
+        )
     tot_true = sum(r["people_true"] for r in summaries)
     tot = sum(r["people"] for r in summaries)
-    print(f"all seeds: people counted {tot} of {tot_true} ({100 * (tot - tot_true) / tot_true:+.1f} %); " + ", ".join(
-        f"{label} {sum(r[label] for r in summaries)}/{sum(r[label + '_true'] for r in summaries)}"
-        f" ({100 * (sum(r[label] for r in summaries) - sum(r[label + '_true'] for r in summaries)) / max(1, sum(r[label + '_true'] for r in summaries)):+.1f} %)"
-        for label in LABELS) + f"; mean IDF1 {np.mean([r['idf1'] for r in summaries]):.3f}, MOTA {np.mean([r['mota'] for r in summaries]):.3f}")
+    print(
+        f"all seeds: people counted {tot} of {tot_true} ({100 * (tot - tot_true) / tot_true:+.1f} %); "
+        + ", ".join(
+            f"{label} {sum(r[label] for r in summaries)}/{sum(r[label + '_true'] for r in summaries)}"
+            f" ({100 * (sum(r[label] for r in summaries) - sum(r[label + '_true'] for r in summaries)) / max(1, sum(r[label + '_true'] for r in summaries)):+.1f} %)"
+            for label in LABELS
+        )
+        + f"; mean IDF1 {np.mean([r['idf1'] for r in summaries]):.3f}, MOTA {np.mean([r['mota'] for r in summaries]):.3f}"
+    )
 
 
 if __name__ == "__main__":

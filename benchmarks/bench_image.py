@@ -7,6 +7,7 @@
 Per-image time covers what the CLI does for each file: read, detect, classify, draw, write the
 annotated JPEG. Models are loaded once, before timing (as in a run over a folder).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,8 +52,13 @@ def main():
     from maskwatch.pipeline import Detector
 
     items = load_annotations(args.annotations, args.split, args.part if args.split else None)
-    det = Detector(model=args.model, detector=args.detector, threads=args.threads, pyramid=not args.single_scale,
-                   **({"upscale": args.upscale} if args.upscale else {}))
+    det = Detector(
+        model=args.model,
+        detector=args.detector,
+        threads=args.threads,
+        pyramid=not args.single_scale,
+        **({"upscale": args.upscale} if args.upscale else {}),
+    )
     ann = FaceAnnotator()
     out = Path(tempfile.mkdtemp())
     det.process_file(str(items[0].path))  # warm-up: first-run allocations
@@ -75,8 +81,10 @@ def main():
     shutil.rmtree(out, ignore_errors=True)
     n = len(items)
     print(f"{n} images, {n_faces} faces detected, {os.cpu_count()} CPU cores")
-    print(f"per image: mean {1000 * statistics.mean(times):.1f} ms, median {1000 * statistics.median(times):.1f} ms, "
-          f"p95 {1000 * sorted(times)[int(0.95 * n) - 1]:.1f} ms")
+    print(
+        f"per image: mean {1000 * statistics.mean(times):.1f} ms, median {1000 * statistics.median(times):.1f} ms, "
+        f"p95 {1000 * sorted(times)[int(0.95 * n) - 1]:.1f} ms"
+    )
     print("stages (mean ms/image): " + ", ".join(f"{k} {1000 * v / n:.1f}" for k, v in stage.items()))
     if args.no_cold:
         return

@@ -5,6 +5,7 @@
 Starts the server as its own process (as users run it), sends the requests from a thread pool,
 and reports throughput, latency percentiles, errors, and the server's RSS before and after.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,11 @@ def rss_mb(pid: int) -> float:
 
 def post(port: int, name: str, data: bytes) -> tuple[int, float]:
     boundary = "bench"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-            f"Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\nContent-Type: image/jpeg\r\n\r\n').encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     t0 = time.perf_counter()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
     try:
@@ -53,9 +57,11 @@ def main():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "serve", "--port", str(port),
-                               *(["--model", args.model] if args.model else [])],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "maskwatch.cli", "serve", "--port", str(port), *(["--model", args.model] if args.model else [])],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             try:
@@ -77,8 +83,10 @@ def main():
     lat = sorted(r[1] for r in results)
     errors = sum(1 for r in results if r[0] != 200)
     print(f"{args.requests} requests of {len(payloads)} kaggle-853 photos, {args.clients} concurrent clients, server on 127.0.0.1")
-    print(f"throughput {args.requests / wall:.1f} req/s; latency p50 {1000 * statistics.median(lat):.0f} ms, "
-          f"p95 {1000 * lat[int(0.95 * len(lat)) - 1]:.0f} ms, max {1000 * lat[-1]:.0f} ms; errors {errors}")
+    print(
+        f"throughput {args.requests / wall:.1f} req/s; latency p50 {1000 * statistics.median(lat):.0f} ms, "
+        f"p95 {1000 * lat[int(0.95 * len(lat)) - 1]:.0f} ms, max {1000 * lat[-1]:.0f} ms; errors {errors}"
+    )
     print(f"server RSS before {before:.0f} MB, after {after:.0f} MB")
 
 

@@ -9,6 +9,7 @@ probabilities with noise), so 200,000 frames take minutes. Everything after them
 smoothing, events (drained each frame, as the video loop does), counts and the per-minute series.
 Prints time per frame and RSS in windows along the run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,11 +69,15 @@ def main() -> None:
         t_window += time.perf_counter() - t0
         if (f + 1) % args.window == 0:
             if f + 1 in report_at:
-                print(f"{f + 1:8d} {1000 * t_window / args.window:9.3f} {rss_mb():8.1f} {tracker.counts()['people']:15d} {len(tracker.tracks):12d}",
-                      flush=True)
+                print(
+                    f"{f + 1:8d} {1000 * t_window / args.window:9.3f} {rss_mb():8.1f} {tracker.counts()['people']:15d} {len(tracker.tracks):12d}",
+                    flush=True,
+                )
             t_window = 0.0
     tracker.finish()
-    print(f"end: {tracker.counts()['people']} people counted of {args.people}; {len(tracker.per_minute())} minutes in the series; {ended} events")
+    print(
+        f"end: {tracker.counts()['people']} people counted of {args.people}; {len(tracker.per_minute())} minutes in the series; {ended} events"
+    )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ runs it with detection on every frame and on every 3rd frame, and prints fps and
 breakdown. With --stream-minutes, serves the clip in a loop as an HTTP MJPEG stream on 127.0.0.1
 and runs on it live for that long, sampling the process RSS every 10 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,8 +57,10 @@ def main():
     det = Detector(model=args.model, upscale=1.0, flip=False)  # as `maskwatch video` runs it
     for every in (1, 3):
         s = run_video(det, VideoConfig(source=str(clip), out=str(tmp / f"out{every}.mp4"), detect_every=every), log=lambda m: None)
-        print(f"detect every {every}: {s['fps']:.1f} fps end to end ({s['frames']} frames, {s['people']} people); "
-              f"ms/frame {s['timing_ms_per_frame']}")
+        print(
+            f"detect every {every}: {s['fps']:.1f} fps end to end ({s['frames']} frames, {s['people']} people); "
+            f"ms/frame {s['timing_ms_per_frame']}"
+        )
 
     if args.stream_minutes:
         from mjpeg_server import MjpegServer
@@ -74,13 +77,18 @@ def main():
         threading.Thread(target=sample, daemon=True).start()
         start_rss = rss_mb()
         max_frames = int(args.stream_minutes * 60 * 30)
-        s = run_video(det, VideoConfig(source=server.url, out=str(tmp / "stream.mp4"), events=str(tmp / "ev.jsonl"),
-                                       max_frames=max_frames), log=lambda m: None)
+        s = run_video(
+            det,
+            VideoConfig(source=server.url, out=str(tmp / "stream.mp4"), events=str(tmp / "ev.jsonl"), max_frames=max_frames),
+            log=lambda m: None,
+        )
         stop.set()
         server.stop()
-        print(f"live stream {args.stream_minutes:g} min: {s['frames']} frames processed, {s['frames_dropped']} dropped, "
-              f"{s['people']} people, {s['fps']:.1f} fps; RSS start {start_rss:.0f} MB, end {rss_mb():.0f} MB, "
-              f"samples every 10 s: min {min(samples, default=0):.0f} / max {max(samples, default=0):.0f} MB")
+        print(
+            f"live stream {args.stream_minutes:g} min: {s['frames']} frames processed, {s['frames_dropped']} dropped, "
+            f"{s['people']} people, {s['fps']:.1f} fps; RSS start {start_rss:.0f} MB, end {rss_mb():.0f} MB, "
+            f"samples every 10 s: min {min(samples, default=0):.0f} / max {max(samples, default=0):.0f} MB"
+        )
         print(f"RSS series (MB): {samples}")
 
 

@@ -6,6 +6,7 @@ Two data sets that box faces differently show up as different offsets for the sa
     python benchmarks/box_convention.py --detector widerface --raw-boxes \\
         --data ../shared/data/kaggle-853/annotations.json:train ../shared/data/ilc2021/annotations.json:train
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=400, help="photos per set")
     ap.add_argument("--threads", type=int)
     args = ap.parse_args()
-    det = FaceDetector(score_threshold=0.5, spec=resolve_detector(args.detector), threads=args.threads,
-                       box_adjust=(0.0, 0.0, 0.0, 0.0) if args.raw_boxes else None)
+    det = FaceDetector(
+        score_threshold=0.5,
+        spec=resolve_detector(args.detector),
+        threads=args.threads,
+        box_adjust=(0.0, 0.0, 0.0, 0.0) if args.raw_boxes else None,
+    )
     print(f"{'data':48s} {'faces':>6s}  median offset (x1, y1, x2, y2) / size   median IoU")
     for data in args.data:
         offsets, ious = [], []

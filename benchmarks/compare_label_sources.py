@@ -4,6 +4,7 @@ head, or both: how `--labels-from` is chosen (on a part of `train`, see holdout_
     python benchmarks/compare_label_sources.py --detector det.onnx --model cls.onnx \\
         --annotations ../shared/data/kaggle-853/annotations.json --split holdout_split.json --part holdout
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,15 +27,29 @@ def main() -> None:
     ap.add_argument("--json", help="write the figures here")
     args = ap.parse_args()
     rows = {}
-    print(f"{'labels from':12s} " + " ".join(f"{l[:12]:>12s}" for l in LABELS) + f" {'mAP50':>7s} {'>=20px':>7s}  matched-face recall per class")
+    print(
+        f"{'labels from':12s} "
+        + " ".join(f"{l[:12]:>12s}" for l in LABELS)
+        + f" {'mAP50':>7s} {'>=20px':>7s}  matched-face recall per class"
+    )
     for source in LABEL_SOURCES:
         det = Detector(model=args.model, detector=args.detector, conf=args.conf, labels_from=source)
         r = evaluate(det, args.annotations, args.split, args.part, progress=False)
         cm = [row[i] / max(sum(row), 1) for i, row in enumerate(r.classification)]
-        rows[source] = {"ap50": r.ap50, "map50": r.map50, "map50_min20": r.map50_min20, "class_recall": dict(zip(LABELS, cm)),
-                        "ms_per_image": r.ms_per_image}
-        print(f"{source:12s} " + " ".join(f"{r.ap50[l]:12.3f}" for l in LABELS) + f" {r.map50:7.3f} {r.map50_min20:7.3f}  "
-              + " ".join(f"{v:.3f}" for v in cm) + f"  ({r.ms_per_image:.1f} ms/img)")
+        rows[source] = {
+            "ap50": r.ap50,
+            "map50": r.map50,
+            "map50_min20": r.map50_min20,
+            "class_recall": dict(zip(LABELS, cm)),
+            "ms_per_image": r.ms_per_image,
+        }
+        print(
+            f"{source:12s} "
+            + " ".join(f"{r.ap50[l]:12.3f}" for l in LABELS)
+            + f" {r.map50:7.3f} {r.map50_min20:7.3f}  "
+            + " ".join(f"{v:.3f}" for v in cm)
+            + f"  ({r.ms_per_image:.1f} ms/img)"
+        )
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

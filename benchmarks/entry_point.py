@@ -1,4 +1,5 @@
 """The `maskwatch` command as a user runs it, for the benchmarks that time it from outside."""
+
 from __future__ import annotations
 
 import shutil

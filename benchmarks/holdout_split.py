@@ -6,6 +6,7 @@ near-duplicate group (the pairs listed in ../shared/data/README.md stay together
 
     python benchmarks/holdout_split.py ../shared/data/kaggle-853/split.json holdout_split.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,25 @@ import re
 from pathlib import Path
 
 # Near-duplicate pairs of maksssksksssN inside kaggle-853 (../shared/data/README.md).
-NEAR_DUPLICATES = [(13, 737), (61, 451), (74, 354), (146, 219), (156, 545), (287, 478), (291, 405), (293, 466), (327, 699),
-                   (369, 491), (410, 428), (435, 554), (514, 680), (653, 775), (656, 690), (662, 839), (665, 704)]
+NEAR_DUPLICATES = [
+    (13, 737),
+    (61, 451),
+    (74, 354),
+    (146, 219),
+    (156, 545),
+    (287, 478),
+    (291, 405),
+    (293, 466),
+    (327, 699),
+    (369, 491),
+    (410, 428),
+    (435, 554),
+    (514, 680),
+    (653, 775),
+    (656, 690),
+    (662, 839),
+    (665, 704),
+]
 
 
 def group_of(name: str) -> str:

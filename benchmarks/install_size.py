@@ -6,6 +6,7 @@ Walks the installed distributions' requirement closure in this environment and a
 files each one installed (its RECORD), so it measures what `pip install maskwatch` and `pip
 install 'maskwatch[video]'` put on disk here, without installing anything.
 """
+
 from __future__ import annotations
 
 import importlib.metadata as md

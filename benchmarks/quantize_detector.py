@@ -6,6 +6,7 @@ prepared exactly as the pipeline prepares them. An experiment: the shipped detec
         --split ../shared/data/kaggle-853/split.json --part train --out det_int8.onnx
     maskwatch evaluate --detector det_int8.onnx --annotations ... --split ... --part ...
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,9 @@ def main() -> None:
     faces = FaceDetector(spec=spec)
     photos = load_annotations(args.annotations, args.split, args.part)
     step = max(1, len(photos) // args.photos)
-    calibration = [faces._preprocess(im, faces.scale_for(*im.shape[:2]))[0]
-                   for im in (read_image(p.path) for p in photos[::step][: args.photos])]
+    calibration = [
+        faces._preprocess(im, faces.scale_for(*im.shape[:2]))[0] for im in (read_image(p.path) for p in photos[::step][: args.photos])
+    ]
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -62,8 +64,16 @@ def main() -> None:
         onnx.save(version_converter.convert_version(model, 13), str(op13))
         quant_pre_process(str(op13), str(pre), skip_symbolic_shape=True)
         exclude = [n.name for n in onnx.load(str(pre)).graph.node if "head" in n.name] if args.float_heads else []
-        quantize_static(str(pre), args.out, Reader(), quant_format=QuantFormat.QDQ, per_channel=args.per_channel,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, nodes_to_exclude=exclude)
+        quantize_static(
+            str(pre),
+            args.out,
+            Reader(),
+            quant_format=QuantFormat.QDQ,
+            per_channel=args.per_channel,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=exclude,
+        )
     print(f"wrote {args.out} (calibrated on {len(calibration)} photos)")
 
 

@@ -6,6 +6,7 @@ offsets between matched annotation and detector boxes (what WIDERFACE_DETECTOR.b
     python benchmarks/tune_detector.py --annotations ../shared/data/kaggle-853/annotations.json \
         --split ../shared/data/kaggle-853/split.json --part train
 """
+
 from __future__ import annotations
 
 import argparse

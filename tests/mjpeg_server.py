@@ -1,4 +1,5 @@
 """A minimal HTTP MJPEG (multipart/x-mixed-replace) server for stream tests, on 127.0.0.1 only."""
+
 from __future__ import annotations
 
 import threading
@@ -44,8 +45,13 @@ class MjpegServer:
                             time.sleep(0.05)  # connected but silent: a stalled camera
                             continue
                         jpg = server.jpegs[i % len(server.jpegs)]
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                         + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n")
+                        self.wfile.write(
+                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                            + str(len(jpg)).encode()
+                            + b"\r\n\r\n"
+                            + jpg
+                            + b"\r\n"
+                        )
                         server.sent += 1
                         i += 1
                         time.sleep(1 / server.fps)

@@ -1,4 +1,5 @@
 """The `maskwatch image --json` schema, checked the same way by the CLI and API tests."""
+
 from maskwatch.types import LABELS
 
 FACE_KEYS = {"box", "face_score", "label", "score", "probs"}

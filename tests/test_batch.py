@@ -45,8 +45,21 @@ def test_jsonl_is_one_line_per_image(photo_dir, tmp_path):
 
 def test_killed_run_resumes_with_every_file_exactly_once(photo_dir, tmp_path):
     out = tmp_path / "r.jsonl"
-    cmd = [sys.executable, "-m", "maskwatch.cli", "image", str(photo_dir), "--no-save", "-q", "--jsonl", str(out),
-           "--threads", "1", "--upscale", "3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "maskwatch.cli",
+        "image",
+        str(photo_dir),
+        "--no-save",
+        "-q",
+        "--jsonl",
+        str(out),
+        "--threads",
+        "1",
+        "--upscale",
+        "3",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 5):

@@ -13,15 +13,26 @@ from schema import check_schema  # noqa: E402
 
 
 def test_image_folder_writes_json_csv_and_annotated_images(examples, tmp_path, capsys):
-    rc = main(["image", str(examples), "--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json"),
-               "--csv", str(tmp_path / "r.csv"), "--threads", "2"])
+    rc = main(
+        [
+            "image",
+            str(examples),
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+            str(tmp_path / "r.json"),
+            "--csv",
+            str(tmp_path / "r.csv"),
+            "--threads",
+            "2",
+        ]
+    )
     assert rc == 0
     doc = json.loads((tmp_path / "r.json").read_text())
     check_schema(doc)
     assert len(doc["images"]) == 5 and all(i["error"] is None for i in doc["images"])
     assert sum(len(i["faces"]) for i in doc["images"]) >= 25
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
-        p.stem + ".jpg" for p in examples.glob("*.jpg"))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.stem + ".jpg" for p in examples.glob("*.jpg"))
     rows = (tmp_path / "r.csv").read_text().strip().splitlines()
     assert rows[0].startswith("file,face,x1") and len(rows) - 1 == sum(len(i["faces"]) for i in doc["images"])
     captured = capsys.readouterr()
@@ -38,8 +49,19 @@ def test_bad_files_are_reported_and_skipped(examples, tmp_path, capsys):
     good = (examples / "street_717.jpg").read_bytes()
     (tmp_path / "truncated.jpg").write_bytes(good[: len(good) // 3])
     (tmp_path / "good.jpg").write_bytes(good)
-    rc = main(["image", str(tmp_path / "empty.jpg"), str(tmp_path / "notes.jpg"), str(tmp_path / "good.jpg"),
-               str(tmp_path / "truncated.jpg"), str(tmp_path / "missing.png"), "--no-save", "--json", str(tmp_path / "r.json")])
+    rc = main(
+        [
+            "image",
+            str(tmp_path / "empty.jpg"),
+            str(tmp_path / "notes.jpg"),
+            str(tmp_path / "good.jpg"),
+            str(tmp_path / "truncated.jpg"),
+            str(tmp_path / "missing.png"),
+            "--no-save",
+            "--json",
+            str(tmp_path / "r.json"),
+        ]
+    )
     assert rc == 1
     doc = json.loads((tmp_path / "r.json").read_text())
     check_schema(doc)
@@ -75,8 +97,12 @@ def test_missing_model_exits_2_with_one_line(examples, tmp_path, capsys):
 
 
 def test_subprocess_json_to_stdout(examples):
-    out = subprocess.run([sys.executable, "-m", "maskwatch.cli", "image", str(examples / "group_698.jpg"), "--json", "-", "--no-save"],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "maskwatch.cli", "image", str(examples / "group_698.jpg"), "--json", "-", "--no-save"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     doc = json.loads(out.stdout)  # stdout is pure JSON; the summary went to stderr
     check_schema(doc)
@@ -123,8 +149,20 @@ def http_examples(examples):
 
 def test_image_urls(http_examples, examples, tmp_path, capsys):
     good = f"{http_examples}/street_717.jpg?size=full"
-    rc = main(["image", good, f"{http_examples}/nothing_here.jpg", f"{http_examples}/annotations.json",
-               "--out", str(tmp_path / "out"), "--json", str(tmp_path / "r.json"), "--threads", "2"])
+    rc = main(
+        [
+            "image",
+            good,
+            f"{http_examples}/nothing_here.jpg",
+            f"{http_examples}/annotations.json",
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+            str(tmp_path / "r.json"),
+            "--threads",
+            "2",
+        ]
+    )
     assert rc == 1  # two URLs failed; the good one's results are still written
     doc = json.loads((tmp_path / "r.json").read_text())
     check_schema(doc)
@@ -158,7 +196,10 @@ def test_image_blur_hides_faces_but_keeps_results(examples, tmp_path, capsys):
 
     photo = str(examples / "street_717.jpg")
     for name, extra in (("plain", []), ("blurred", ["--blur"])):
-        assert main(["image", photo, "--out", str(tmp_path / name), "--json", str(tmp_path / f"{name}.json"), "-q", "--threads", "2"] + extra) == 0
+        assert (
+            main(["image", photo, "--out", str(tmp_path / name), "--json", str(tmp_path / f"{name}.json"), "-q", "--threads", "2"] + extra)
+            == 0
+        )
     plain, blurred = (json.loads((tmp_path / f"{n}.json").read_text())["images"][0]["faces"] for n in ("plain", "blurred"))
     assert plain == blurred and len(plain) >= 4
     from maskwatch.annotate import blur_faces
@@ -178,11 +219,21 @@ def test_image_blur_hides_faces_but_keeps_results(examples, tmp_path, capsys):
     assert "--blur pixelates the annotated images" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("args", [["image", "x.jpg", "--max-side", "0"], ["image", "x.jpg", "--max-side", "big"],
-                                  ["image", "x.jpg", "--threads", "0"], ["image", "x.jpg", "--workers", "-1"],
-                                  ["video", "--source", "0", "--max-frames", "0"], ["serve", "--port", "-1"],
-                                  ["serve", "--max-pixels", "0"], ["train", "--data", "d", "--epochs", "0"],
-                                  ["train", "--data", "d", "--input-size", "8"], ["train-detector", "--data", "a.json", "--batch-size", "0"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["image", "x.jpg", "--max-side", "0"],
+        ["image", "x.jpg", "--max-side", "big"],
+        ["image", "x.jpg", "--threads", "0"],
+        ["image", "x.jpg", "--workers", "-1"],
+        ["video", "--source", "0", "--max-frames", "0"],
+        ["serve", "--port", "-1"],
+        ["serve", "--max-pixels", "0"],
+        ["train", "--data", "d", "--epochs", "0"],
+        ["train", "--data", "d", "--input-size", "8"],
+        ["train-detector", "--data", "a.json", "--batch-size", "0"],
+    ],
+)
 def test_numeric_options_are_checked(args, capsys):
     with pytest.raises(SystemExit) as exc:
         main(args)

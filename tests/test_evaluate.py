@@ -48,8 +48,21 @@ def test_perfect_and_empty_detectors_bound_the_score(examples):
 
 
 def test_evaluate_cli_on_examples(examples, tmp_path, capsys):
-    rc = main(["evaluate", "--annotations", str(examples / "annotations.json"), "--json", str(tmp_path / "m.json"),
-               "--plot", str(tmp_path / "pr.png"), "--reliability", str(tmp_path / "rel.png"), "--threads", "2"])
+    rc = main(
+        [
+            "evaluate",
+            "--annotations",
+            str(examples / "annotations.json"),
+            "--json",
+            str(tmp_path / "m.json"),
+            "--plot",
+            str(tmp_path / "pr.png"),
+            "--reliability",
+            str(tmp_path / "rel.png"),
+            "--threads",
+            "2",
+        ]
+    )
     assert rc == 0 and (tmp_path / "rel.png").stat().st_size > 10_000
     out = capsys.readouterr().out
     assert "mask_weared_incorrect is scored as mask_worn_incorrectly" in out
@@ -69,7 +82,9 @@ def test_split_part_selection_and_errors(kaggle, capsys):
     train = load_annotations(kaggle / "annotations.json", kaggle / "split.json", "train")
     assert len(test) == 266 and len(train) == 587
     assert not {i.key for i in test} & {i.key for i in train}
-    assert main(["evaluate", "--annotations", str(kaggle / "annotations.json"), "--split", str(kaggle / "split.json"), "--part", "nope"]) == 2
+    assert (
+        main(["evaluate", "--annotations", str(kaggle / "annotations.json"), "--split", str(kaggle / "split.json"), "--part", "nope"]) == 2
+    )
     assert "has no part 'nope'" in capsys.readouterr().err
 
 
@@ -111,8 +126,21 @@ def test_bootstrap_interval_brackets_the_estimate():
 
 
 def test_evaluate_cli_bootstrap(examples, tmp_path, capsys):
-    rc = main(["evaluate", "--annotations", str(examples / "annotations.json"), "--json", str(tmp_path / "m.json"),
-               "--plot", "", "--threads", "2", "--bootstrap", "40"])
+    rc = main(
+        [
+            "evaluate",
+            "--annotations",
+            str(examples / "annotations.json"),
+            "--json",
+            str(tmp_path / "m.json"),
+            "--plot",
+            "",
+            "--threads",
+            "2",
+            "--bootstrap",
+            "40",
+        ]
+    )
     assert rc == 0
     assert "bootstrap resamples of the photos" in capsys.readouterr().out
     m = json.loads((tmp_path / "m.json").read_text())
@@ -129,8 +157,7 @@ class SplittingDetector(OracleDetector):
 
     def detect(self, image):
         faces = super().detect(image)
-        parts = [Face((x1, y1, (x1 + x2) / 2, (y1 + y2) / 2), 0.9, f.label, 1.0, f.probs)
-                 for f in faces for x1, y1, x2, y2 in [f.box]]
+        parts = [Face((x1, y1, (x1 + x2) / 2, (y1 + y2) / 2), 0.9, f.label, 1.0, f.probs) for f in faces for x1, y1, x2, y2 in [f.box]]
         return faces + parts
 
 
@@ -147,9 +174,14 @@ def test_counts_catch_split_faces(examples):
     assert sum(t for _, t in rel.values()) == 32 and rel[">=35%"] == (1, 1)
 
 
-@pytest.mark.parametrize("entry", [{"width": 10, "height": 10, "boxes": []},
-                                   {"file": "a.jpg", "width": 10, "height": 10},
-                                   {"file": "a.jpg", "width": 10, "height": 10, "boxes": [[1, 2, "x"]]}])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"width": 10, "height": 10, "boxes": []},
+        {"file": "a.jpg", "width": 10, "height": 10},
+        {"file": "a.jpg", "width": 10, "height": 10, "boxes": [[1, 2, "x"]]},
+    ],
+)
 def test_malformed_annotation_entry_is_one_line(tmp_path, capsys, entry):
     ann = tmp_path / "annotations.json"
     ann.write_text(json.dumps({"images": [entry]}))
@@ -160,8 +192,22 @@ def test_malformed_annotation_entry_is_one_line(tmp_path, capsys, entry):
 
 def test_compare_puts_models_side_by_side_with_paired_intervals(examples, tmp_path, capsys):
     out = tmp_path / "cmp.json"
-    rc = main(["evaluate", "--annotations", str(examples / "annotations.json"), "--compare", "shipped",
-               "shipped@widerface@single", "--bootstrap", "30", "--json", str(out), "--threads", "2"])
+    rc = main(
+        [
+            "evaluate",
+            "--annotations",
+            str(examples / "annotations.json"),
+            "--compare",
+            "shipped",
+            "shipped@widerface@single",
+            "--bootstrap",
+            "30",
+            "--json",
+            str(out),
+            "--threads",
+            "2",
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "shipped@widerface@single" in text and "[95 % paired]" in text

@@ -86,10 +86,15 @@ def test_pyramid_adds_a_coarse_pass_only_where_a_face_could_outgrow_the_fine_one
 def test_parts_of_a_face_inside_a_coarse_box_are_dropped():
     from maskwatch.faces import _inside_coarser
 
-    boxes = np.array([[100, 100, 300, 320],  # coarse: the whole face
-                      [120, 150, 200, 220],  # fine: an eye region inside it
-                      [280, 100, 360, 180],  # fine: a neighbour overlapping its edge
-                      [10, 10, 40, 45]], np.float32)  # fine: a small face elsewhere
+    boxes = np.array(
+        [
+            [100, 100, 300, 320],  # coarse: the whole face
+            [120, 150, 200, 220],  # fine: an eye region inside it
+            [280, 100, 360, 180],  # fine: a neighbour overlapping its edge
+            [10, 10, 40, 45],
+        ],
+        np.float32,
+    )  # fine: a small face elsewhere
     assert _inside_coarser(boxes, np.array([1, 0, 0, 0])).tolist() == [False, True, False, False]
     assert not _inside_coarser(boxes, np.zeros(4, int)).any()
 

@@ -1,4 +1,5 @@
 """The fit/holdout split that the detector and classifier choices were made on (benchmarks/holdout_split.py)."""
+
 import importlib.util
 import json
 import subprocess

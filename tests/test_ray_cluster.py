@@ -1,5 +1,6 @@
 """A two-node Ray cluster on this machine loses its worker node mid-run: every file still comes
 back exactly once (the set-up of docs/scaling-out.md, with `ray start` as a user runs it)."""
+
 import json
 import os
 import shutil
@@ -125,9 +126,28 @@ def test_every_file_once_when_a_worker_node_dies(cluster, tmp_path, examples):
     for i in range(N_FILES):
         shutil.copy(examples / ("street_717.jpg" if i % 2 else "group_698.jpg"), photos / f"p{i:03d}.jpg")
     out = tmp_path / "r.jsonl"
-    run = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "image", "photos", "--engine", "ray", "--address",
-                            f"127.0.0.1:{port}", "--jsonl", str(out), "--no-save", "-q"],
-                           cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    run = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "maskwatch.cli",
+            "image",
+            "photos",
+            "--engine",
+            "ray",
+            "--address",
+            f"127.0.0.1:{port}",
+            "--jsonl",
+            str(out),
+            "--no-save",
+            "-q",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.time() + 180
         while not (out.exists() and out.read_text().strip()):

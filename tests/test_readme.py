@@ -1,5 +1,6 @@
 """Every `maskwatch ...` command the README and model card show parses with today's CLI (options
 and verbs that exist, values of the right type): docs that drift from the code fail here."""
+
 import re
 import shlex
 from pathlib import Path

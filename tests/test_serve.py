@@ -31,8 +31,12 @@ class Server:
     def __init__(self, *extra):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "serve", "--port", str(self.port), "--threads", "2", *extra],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "maskwatch.cli", "serve", "--port", str(self.port), "--threads", "2", *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -64,15 +68,22 @@ def post_files(url, files, headers=None, timeout=60):
     boundary = "maskwatchtestboundary"
     body = b""
     for name, data in files:
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
-                 f"Content-Type: application/octet-stream\r\n\r\n").encode() + data + b"\r\n"
+        body += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="{name}"\r\n'
+                f"Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + data
+            + b"\r\n"
+        )
     body += f"--{boundary}--\r\n".encode()
     u = urlparse(url)
     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
     try:
         try:
-            conn.request("POST", "/api/detect", body=body,
-                         headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})})
+            conn.request(
+                "POST", "/api/detect", body=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **(headers or {})}
+            )
         except (BrokenPipeError, ConnectionResetError):
             pass
         resp = conn.getresponse()
@@ -106,8 +117,9 @@ def test_health_and_docs(server):
 
 
 def test_detect_returns_the_cli_schema(server, examples):
-    status, doc = post_files(server.url, [("street.jpg", (examples / "street_717.jpg").read_bytes()),
-                                          ("crowd.jpg", (examples / "crowd_495.jpg").read_bytes())])
+    status, doc = post_files(
+        server.url, [("street.jpg", (examples / "street_717.jpg").read_bytes()), ("crowd.jpg", (examples / "crowd_495.jpg").read_bytes())]
+    )
     assert status == 200
     check_schema(doc)
     assert [i["file"] for i in doc["images"]] == ["street.jpg", "crowd.jpg"]
@@ -252,9 +264,18 @@ def test_page_in_a_real_browser(server, examples, tmp_path):
         pytest.skip("Debian chromium is not installed (setup.sh installs it where it can)")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
             page = browser.new_page()
             page.goto(server.url + "/")

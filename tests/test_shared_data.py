@@ -1,6 +1,7 @@
 """The pipeline on real photos of ../shared/data (skipped without it): close-ups come back as one
 face, crowds keep their small faces. Subsets, so the suite stays fast; the full figures come from
 benchmarks/report_figures.sh."""
+
 import json
 
 import pytest
@@ -14,8 +15,7 @@ def _subset(tmp_path, name, part, keep):
     if not ann.is_file():
         pytest.skip(f"../shared/data/{name} is not available")
     wanted = set(json.loads((SHARED / name / "split.json").read_text())[part])
-    images = [{**e, "file": str(ann.parent / e["file"])} for e in json.loads(ann.read_text())["images"]
-              if e["file"] in wanted and keep(e)]
+    images = [{**e, "file": str(ann.parent / e["file"])} for e in json.loads(ann.read_text())["images"] if e["file"] in wanted and keep(e)]
     out = tmp_path / f"{name}_{part}.json"
     out.write_text(json.dumps({"images": images}))
     return out

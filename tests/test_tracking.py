@@ -46,8 +46,9 @@ def test_tracks_end_and_counts_add_up():
     t.finish()
     assert t.counts() == {"people": 2, "with_mask": 1, "without_mask": 1, "mask_worn_incorrectly": 0, "compliance_rate": 0.5}
     assert [e["event"] for e in t.events].count("end") == 2
-    assert t.per_minute() == [{"minute": 0, "people": 2, "with_mask": 1, "without_mask": 1, "mask_worn_incorrectly": 0,
-                               "compliance_rate": 0.5}]
+    assert t.per_minute() == [
+        {"minute": 0, "people": 2, "with_mask": 1, "without_mask": 1, "mask_worn_incorrectly": 0, "compliance_rate": 0.5}
+    ]
 
 
 def test_settled_tracks_are_classified_every_nth_frame():
@@ -78,7 +79,6 @@ def test_counts_come_from_totals():
     assert c["compliance_rate"] == round(10**6 / (10**6 + 5), 4)
 
 
-
 class _NewIdAfterGap:
     """Stands in for ByteTrack where it fails: the face that comes back after `gap` gets a new id."""
 
@@ -103,8 +103,8 @@ def _walk(colour_of, relink=True, gap=range(12, 24), n=40, step=8, stop_at=None)
             fb = boxes()
         else:
             fb = boxes(x)
-            image[100:170, x:x + 60] = colour_of(i)
-            image[120:130, x + 10:x + 50] = (20, 20, 20)  # eyes: some texture for the histogram
+            image[100:170, x : x + 60] = colour_of(i)
+            image[120:130, x + 10 : x + 50] = (20, 20, 20)  # eyes: some texture for the histogram
         tracker.update(fb, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / 25, image)
     tracker.finish()
     return tracker.counts()["people"]

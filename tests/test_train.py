@@ -31,8 +31,25 @@ def tiny_dataset(tmp_path_factory, examples, example_annotations):
 
 def test_train_cli_writes_model_plots_and_report(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "m.onnx"
-    rc = main(["train", "--data", str(tiny_dataset / "faces"), str(tiny_dataset / "annotations.json"), "--epochs", "1",
-               "--batch-size", "8", "--val-fraction", "0.3", "--out", str(out), "--no-progress", "--threads", "2"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(tiny_dataset / "faces"),
+            str(tiny_dataset / "annotations.json"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--val-fraction",
+            "0.3",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--threads",
+            "2",
+        ]
+    )
     assert rc == 0
     for suffix in ("_plot.png", "_confusion.png", "_report.txt", "_metrics.json"):
         assert out.with_name("m" + suffix).stat().st_size > 0
@@ -130,8 +147,9 @@ def test_sampling_favours_rare_classes_and_weighted_sources():
 
 
 def test_source_weights_must_match_data(tiny_dataset, tmp_path, capsys):
-    rc = main(["train", "--data", str(tiny_dataset / "faces"), "--source-weights", "1", "2", "--out", str(tmp_path / "m.onnx"),
-               "--no-progress"])
+    rc = main(
+        ["train", "--data", str(tiny_dataset / "faces"), "--source-weights", "1", "2", "--out", str(tmp_path / "m.onnx"), "--no-progress"]
+    )
     assert rc == 2
     err = capsys.readouterr().err
     assert "--source-weights needs one weight per --data source" in err and "Traceback" not in err
@@ -154,8 +172,25 @@ def test_non_face_boxes_are_detections_away_from_every_face():
 
 def test_train_with_non_faces_gives_a_model_that_lowers_face_scores(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "nf.onnx"
-    rc = main(["train", "--data", str(tiny_dataset / "annotations.json"), "--non-faces", "--epochs", "1", "--batch-size", "8",
-               "--val-fraction", "0", "--out", str(out), "--no-progress", "--threads", "2"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(tiny_dataset / "annotations.json"),
+            "--non-faces",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--val-fraction",
+            "0",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--threads",
+            "2",
+        ]
+    )
     assert rc == 0
     assert "non-face detections" in capsys.readouterr().err
     from maskwatch import Detector
@@ -282,14 +317,24 @@ def _constant_teacher(path, probs, size=112, labels=LABELS):
     """A classifier .onnx that gives every crop the same probabilities (ignores its pixels)."""
     from onnx import TensorProto, helper
 
-    nodes = [helper.make_node("ReduceMean", ["crops"], ["m"], axes=[1, 2, 3], keepdims=0),
-             helper.make_node("Unsqueeze", ["m", "ax"], ["m1"]),
-             helper.make_node("Mul", ["m1", "zero"], ["z"]),
-             helper.make_node("Add", ["z", "p"], ["probs"])]
-    inits = [helper.make_tensor("ax", TensorProto.INT64, [1], [1]), helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
-             helper.make_tensor("p", TensorProto.FLOAT, [1, len(probs)], list(probs))]
-    graph = helper.make_graph(nodes, "constant", [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["n", size, size, 3])],
-                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", len(probs)])], inits)
+    nodes = [
+        helper.make_node("ReduceMean", ["crops"], ["m"], axes=[1, 2, 3], keepdims=0),
+        helper.make_node("Unsqueeze", ["m", "ax"], ["m1"]),
+        helper.make_node("Mul", ["m1", "zero"], ["z"]),
+        helper.make_node("Add", ["z", "p"], ["probs"]),
+    ]
+    inits = [
+        helper.make_tensor("ax", TensorProto.INT64, [1], [1]),
+        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        helper.make_tensor("p", TensorProto.FLOAT, [1, len(probs)], list(probs)),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "constant",
+        [helper.make_tensor_value_info("crops", TensorProto.FLOAT, ["n", size, size, 3])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["n", len(probs)])],
+        inits,
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     for k, v in {"labels": json.dumps(list(labels)), "input_size": str(size)}.items():
@@ -304,9 +349,32 @@ def test_distillation_follows_the_teacher(tiny_dataset, tmp_path, capsys):
     # crops and the student 112: the crops are resized for it.
     teacher = _constant_teacher(tmp_path / "t.onnx", [0.01, 0.01, 0.98], size=64)
     out = tmp_path / "s.onnx"
-    rc = main(["train", "--data", str(tiny_dataset / "faces"), "--epochs", "3", "--batch-size", "8", "--lr", "3e-3",
-               "--val-fraction", "0", "--teacher", str(teacher), "--distill-weight", "1", "--out", str(out),
-               "--no-progress", "--threads", "2", "--device", "cpu"])
+    rc = main(
+        [
+            "train",
+            "--data",
+            str(tiny_dataset / "faces"),
+            "--epochs",
+            "3",
+            "--batch-size",
+            "8",
+            "--lr",
+            "3e-3",
+            "--val-fraction",
+            "0",
+            "--teacher",
+            str(teacher),
+            "--distill-weight",
+            "1",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--threads",
+            "2",
+            "--device",
+            "cpu",
+        ]
+    )
     assert rc == 0
     assert "distilling from" in capsys.readouterr().err
     from maskwatch.classify import MaskClassifier
@@ -328,7 +396,12 @@ def test_teacher_and_device_errors_are_one_line(tiny_dataset, tmp_path, capsys):
         assert main(base + ["--device", "cuda"]) == 2
     assert main(base + ["--device", "tpu9"]) == 2
     err = capsys.readouterr().err
-    assert "has labels ['with_mask', 'without_mask']; this training has" in err and "teacher model not found" in err and "unknown device" in err and "Traceback" not in err
+    assert (
+        "has labels ['with_mask', 'without_mask']; this training has" in err
+        and "teacher model not found" in err
+        and "unknown device" in err
+        and "Traceback" not in err
+    )
     if not torch.cuda.is_available():
         assert "sees no CUDA GPU" in err
 
@@ -349,8 +422,12 @@ def test_pack_round_trip_filters_synthetic_and_split(tmp_path):
     photo = np.full((200, 300, 3), 120, np.uint8)
     for name in ("a.png", "b.png"):
         cv2.imwrite(str(tmp_path / name), photo)
-    ann = {"images": [{"file": "a.png", "width": 300, "height": 200, "boxes": [[10, 10, 60, 70, "with_mask"]]},
-                      {"file": "b.png", "width": 300, "height": 200, "boxes": [[100, 20, 150, 90, "without_mask"]]}]}
+    ann = {
+        "images": [
+            {"file": "a.png", "width": 300, "height": 200, "boxes": [[10, 10, 60, 70, "with_mask"]]},
+            {"file": "b.png", "width": 300, "height": 200, "boxes": [[100, 20, 150, 90, "without_mask"]]},
+        ]
+    }
     (tmp_path / "annotations.json").write_text(json.dumps(ann))
     (tmp_path / "split.json").write_text(json.dumps({"fit": ["a.png"], "holdout": ["b.png"]}))
     data = [str(tmp_path / "faces"), str(tmp_path / "annotations.json")]
@@ -416,8 +493,9 @@ def test_synth_masks_join_their_face_group_and_stay_out_of_validation(tiny_datas
     from maskwatch.train.data import SYNTHETIC, load_samples, without_synthetic
 
     said = []
-    s = load_samples([str(tiny_dataset / "faces")], synth_masks=4, landmark_detector=FaceDetector(score_threshold=0.3, threads=2),
-                     log=said.append)
+    s = load_samples(
+        [str(tiny_dataset / "faces")], synth_masks=4, landmark_detector=FaceDetector(score_threshold=0.3, threads=2), log=said.append
+    )
     made = [i for i, name in enumerate(s.sources) if SYNTHETIC in name]
     assert len(made) == 4 and all(s.classes[s.labels[i]] == "mask_worn_incorrectly" for i in made)
     for i in made:
@@ -433,8 +511,27 @@ def test_train_cli_saves_a_pack_and_trains_from_it(tiny_dataset, tmp_path, capsy
     assert main(["train", "--data", str(tiny_dataset / "faces"), "--save-pack", str(pack)]) == 0
     assert "crops" in capsys.readouterr().err and not (tmp_path / "mask_classifier.onnx").exists()
     out = tmp_path / "m.onnx"
-    assert main(["train", "--pack", str(pack), "--epochs", "1", "--batch-size", "8", "--val-fraction", "0.3",
-                 "--out", str(out), "--no-progress", "--threads", "2"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--pack",
+                str(pack),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--val-fraction",
+                "0.3",
+                "--out",
+                str(out),
+                "--no-progress",
+                "--threads",
+                "2",
+            ]
+        )
+        == 0
+    )
     assert out.stat().st_size > 0
     # Exactly one of --data and --pack; a file that is not a pack is one line.
     assert main(["train", "--out", str(out)]) == 2

@@ -40,8 +40,22 @@ def test_match_marks_anchors_of_each_face():
 
 def test_train_detector_cli_writes_a_usable_detector(examples, tmp_path, capsys):
     out = tmp_path / "det.onnx"
-    rc = main(["train-detector", "--data", str(examples / "annotations.json"), "--epochs", "1", "--batch-size", "2",
-               "--out", str(out), "--no-progress", "--threads", "2"])
+    rc = main(
+        [
+            "train-detector",
+            "--data",
+            str(examples / "annotations.json"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--threads",
+            "2",
+        ]
+    )
     assert rc == 0 and out.stat().st_size > 1_000_000
     assert "epoch=1 loss=" in capsys.readouterr().err
     from maskwatch import Detector
@@ -79,8 +93,23 @@ def test_mask_head_in_onnx_matches_torch():
 
 def test_mask_head_detector_labels_faces(examples, tmp_path, capsys):
     out = tmp_path / "head.onnx"
-    rc = main(["train-detector", "--data", str(examples / "annotations.json"), "--epochs", "1", "--batch-size", "2",
-               "--out", str(out), "--no-progress", "--threads", "2", "--mask-head"])
+    rc = main(
+        [
+            "train-detector",
+            "--data",
+            str(examples / "annotations.json"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--threads",
+            "2",
+            "--mask-head",
+        ]
+    )
     assert rc == 0
     from maskwatch import Detector
 
@@ -131,8 +160,9 @@ def test_annotation_part_syntax(tmp_path):
 
     from maskwatch.datasets import load_annotations, parse_source
 
-    (tmp_path / "annotations.json").write_text(json.dumps({"images": [
-        {"file": f"{n}.jpg", "width": 10, "height": 10, "boxes": [[1, 1, 5, 5, "with_mask"]]} for n in "ab"]}))
+    (tmp_path / "annotations.json").write_text(
+        json.dumps({"images": [{"file": f"{n}.jpg", "width": 10, "height": 10, "boxes": [[1, 1, 5, 5, "with_mask"]]} for n in "ab"]})
+    )
     (tmp_path / "split.json").write_text(json.dumps({"train": ["a.jpg"], "val": ["b.jpg"]}))
     assert parse_source(f"{tmp_path}/annotations.json:val") == (tmp_path / "annotations.json", tmp_path / "split.json", "val")
     assert [i.key for i in load_annotations(f"{tmp_path}/annotations.json:train")] == ["a.jpg"]

@@ -82,8 +82,11 @@ def _frame(path, frame_no):
 
 
 def test_blur_hides_faces_but_keeps_counts(clip, tmp_path, detector):
-    plain = run_video(detector, VideoConfig(source=str(clip), out=str(tmp_path / "a.avi"), events=str(tmp_path / "a.jsonl"),
-                                            max_frames=30), log=lambda m: None)
+    plain = run_video(
+        detector,
+        VideoConfig(source=str(clip), out=str(tmp_path / "a.avi"), events=str(tmp_path / "a.jsonl"), max_frames=30),
+        log=lambda m: None,
+    )
     blurred = run_video(detector, VideoConfig(source=str(clip), out=str(tmp_path / "b.avi"), blur=True, max_frames=30), log=lambda m: None)
     assert plain["people"] == blurred["people"] > 0
     # On the very first frame (no track confirmed yet) every detected face is already hidden.
@@ -132,10 +135,13 @@ def test_truncated_videos(clip, tmp_path, capsys):
     assert "maskwatch: error: cannot open video source" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("source, message", [
-    ("http://127.0.0.1:9/nothing.mjpg", "cannot open video source"),
-    ("no/such/video.mp4", "no such video file"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("http://127.0.0.1:9/nothing.mjpg", "cannot open video source"),
+        ("no/such/video.mp4", "no such video file"),
+    ],
+)
 def test_bad_sources_exit_2(source, message, capsys):
     assert main(["video", "--source", source, "--stall-timeout", "2"]) == 2
     err = capsys.readouterr().err
@@ -176,8 +182,18 @@ def test_stream_killed_and_restarted_reconnects(frames, detector, tmp_path):
 
     threading.Thread(target=outage, daemon=True).start()
     try:
-        s = run_video(detector, VideoConfig(source=server.url, max_frames=150, stall_timeout=2, reconnect_timeout=20,
-                                            events=str(tmp_path / "e.jsonl"), summary=str(tmp_path / "s.json")), log=lambda m: None)
+        s = run_video(
+            detector,
+            VideoConfig(
+                source=server.url,
+                max_frames=150,
+                stall_timeout=2,
+                reconnect_timeout=20,
+                events=str(tmp_path / "e.jsonl"),
+                summary=str(tmp_path / "s.json"),
+            ),
+            log=lambda m: None,
+        )
     finally:
         for srv in restarted:
             srv.stop()
@@ -201,8 +217,21 @@ def test_stalled_stream_is_detected_and_reopened(frames, detector):
 def test_lost_stream_ends_with_error_and_keeps_results(frames, tmp_path, capsys):
     server = MjpegServer(frames).start()
     threading.Timer(1.5, server.stop).start()
-    rc = main(["video", "--source", server.url, "--stall-timeout", "1", "--reconnect-timeout", "2",
-               "--events", str(tmp_path / "e.jsonl"), "--summary", str(tmp_path / "s.json")])
+    rc = main(
+        [
+            "video",
+            "--source",
+            server.url,
+            "--stall-timeout",
+            "1",
+            "--reconnect-timeout",
+            "2",
+            "--events",
+            str(tmp_path / "e.jsonl"),
+            "--summary",
+            str(tmp_path / "s.json"),
+        ]
+    )
     assert rc == 1
     s = json.loads((tmp_path / "s.json").read_text())
     assert s["stopped"].startswith("error:") and s["frames"] > 10
@@ -217,10 +246,26 @@ def test_ctrl_c_stops_cleanly_and_writes_everything(tmp_path, examples, sig):
     make_pan_clip([examples / "crowd_702.jpg"] * 4, long_clip, frames_per_photo=300)  # 1,200 frames: long enough on any machine
     out, summ = tmp_path / "o.mp4", tmp_path / "s.json"
     # A test run started in the background (`cmd &`) inherits SIGINT ignored; a user's terminal does not.
-    proc = subprocess.Popen([sys.executable, "-m", "maskwatch.cli", "video", "--source", str(long_clip), "--out", str(out),
-                             "--summary", str(summ), "--events", str(tmp_path / "e.jsonl")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "maskwatch.cli",
+            "video",
+            "--source",
+            str(long_clip),
+            "--out",
+            str(out),
+            "--summary",
+            str(summ),
+            "--events",
+            str(tmp_path / "e.jsonl"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     while not (out.exists() and out.stat().st_size > 0) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -261,8 +306,9 @@ class _Hook:
 def test_webhook_gets_every_event_in_order(clip, tmp_path, detector):
     hook = _Hook()
     try:
-        s = run_video(detector, VideoConfig(source=str(clip), events=str(tmp_path / "e.jsonl"), webhook=hook.url,
-                                            detect_every=3), log=lambda m: None)
+        s = run_video(
+            detector, VideoConfig(source=str(clip), events=str(tmp_path / "e.jsonl"), webhook=hook.url, detect_every=3), log=lambda m: None
+        )
     finally:
         hook.server.shutdown()
     written = read_events(tmp_path / "e.jsonl")
@@ -275,8 +321,21 @@ def test_webhook_gets_every_event_in_order(clip, tmp_path, detector):
 def test_failing_webhook_is_one_line_and_counted(clip, tmp_path, detector, capsys):
     hook = _Hook(status=500)
     try:
-        rc = main(["video", "--source", str(clip), "--webhook", hook.url, "--summary", str(tmp_path / "s.json"),
-                   "--max-frames", "30", "--threads", "2"])
+        rc = main(
+            [
+                "video",
+                "--source",
+                str(clip),
+                "--webhook",
+                hook.url,
+                "--summary",
+                str(tmp_path / "s.json"),
+                "--max-frames",
+                "30",
+                "--threads",
+                "2",
+            ]
+        )
     finally:
         hook.server.shutdown()
     assert rc == 0

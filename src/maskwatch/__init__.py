@@ -2,6 +2,7 @@
 
 Importing the package loads no model and no heavy framework; `Detector()` loads the models.
 """
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

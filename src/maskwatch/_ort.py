@@ -1,4 +1,5 @@
 """ONNX Runtime session creation, with the thread count under our control."""
+
 from __future__ import annotations
 
 import os

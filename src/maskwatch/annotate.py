@@ -1,4 +1,5 @@
 """Drawing results on images: a box coloured per class, with label and probability."""
+
 from __future__ import annotations
 
 import cv2
@@ -65,8 +66,13 @@ class TrackAnnotator:
 def draw_counts(scene: np.ndarray, counts: dict) -> np.ndarray:
     """A panel with people seen, per-status counts and the compliance rate."""
     rate = counts.get("compliance_rate")
-    lines = [f"people {counts['people']}", f"mask {counts.get('with_mask', 0)}", f"no mask {counts.get('without_mask', 0)}",
-             f"incorrect {counts.get('mask_worn_incorrectly', 0)}", "compliance " + (f"{rate:.0%}" if rate is not None else "-")]
+    lines = [
+        f"people {counts['people']}",
+        f"mask {counts.get('with_mask', 0)}",
+        f"no mask {counts.get('without_mask', 0)}",
+        f"incorrect {counts.get('mask_worn_incorrectly', 0)}",
+        "compliance " + (f"{rate:.0%}" if rate is not None else "-"),
+    ]
     _, font = _scale(scene.shape)
     font *= 1.2
     (_, th), _ = cv2.getTextSize("Ag", cv2.FONT_HERSHEY_SIMPLEX, font, 1)

@@ -4,6 +4,7 @@ Each engine yields ImageResults in input order and never holds more than a few i
 Annotated images are drawn and written where the image was decoded (the worker), so pixels
 never travel between processes.
 """
+
 from __future__ import annotations
 
 import hashlib

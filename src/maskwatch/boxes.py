@@ -1,4 +1,5 @@
 """Box maths on xyxy arrays."""
+
 from __future__ import annotations
 
 import numpy as np

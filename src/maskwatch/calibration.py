@@ -2,6 +2,7 @@
 plot, and a temperature that rescales the probabilities (fitted on held-out faces).
 
 Computed on detected faces matched to an annotated face (the faces a user sees labelled)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -78,8 +79,13 @@ def plot_reliability(probs: np.ndarray, truth: np.ndarray, labels, path: str | P
                 xs.append(p[sel].mean())
                 ys.append(hit[sel].mean())
         ax.plot(xs, ys, marker="o", label=f"{label} (ECE {per_class[c]:.3f})")
-    ax.set(xlabel="predicted probability", ylabel="observed share", xlim=(0, 1), ylim=(0, 1),
-           title=f"reliability of matched faces (top-label ECE {ece(probs, truth, bins):.3f})")
+    ax.set(
+        xlabel="predicted probability",
+        ylabel="observed share",
+        xlim=(0, 1),
+        ylim=(0, 1),
+        title=f"reliability of matched faces (top-label ECE {ece(probs, truth, bins):.3f})",
+    )
     ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -1,4 +1,5 @@
 """Mask classification of face crops with the shipped (or any exported) ONNX model."""
+
 from __future__ import annotations
 
 import json

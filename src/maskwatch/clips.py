@@ -1,4 +1,5 @@
 """Make a video clip from still photos by slowly panning and zooming over each (demos, tests, benchmarks)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,8 +23,9 @@ def pan_frames(image: np.ndarray, n: int, size: tuple[int, int] = (640, 480), zo
         yield cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def make_pan_clip(photos: list[str | Path], path: str | Path, frames_per_photo: int = 60, fps: float = 30.0,
-                  size: tuple[int, int] = (640, 480)) -> int:
+def make_pan_clip(
+    photos: list[str | Path], path: str | Path, frames_per_photo: int = 60, fps: float = 30.0, size: tuple[int, int] = (640, 480)
+) -> int:
     """Write an .mp4 (mp4v) or .avi (MJPG) clip; returns the number of frames written."""
     fourcc = cv2.VideoWriter_fourcc(*("MJPG" if str(path).lower().endswith(".avi") else "mp4v"))
     vw = cv2.VideoWriter(str(path), fourcc, fps, size)

@@ -4,6 +4,7 @@ of the photos (a paired interval), which is how every recipe in the model card w
 A model is named CLASSIFIER[@DETECTOR[@single]]: a classifier .onnx (or `shipped`), optionally a
 face detector name or .onnx, optionally `single` for one detector pass (no coarse pass).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -46,8 +47,15 @@ class Comparison:
         return {"ap50": self.result.ap50, "map50": self.result.map50, "vs_first": self.vs_first}
 
 
-def compare(specs: list[ModelSpec], make_detector, annotations: str, split: str | None = None, part: str | None = None,
-            resamples: int = 200, on_result=None) -> list[Comparison]:
+def compare(
+    specs: list[ModelSpec],
+    make_detector,
+    annotations: str,
+    split: str | None = None,
+    part: str | None = None,
+    resamples: int = 200,
+    on_result=None,
+) -> list[Comparison]:
     """`make_detector(spec)` builds the pipeline for a spec; `on_result(comparison)` is called as
     each model finishes (they take a while each)."""
     out: list[Comparison] = []
@@ -74,7 +82,10 @@ def format_row(c: Comparison) -> str:
     if c.vs_first:
         d = c.vs_first["mAP50"]
         line += f"  {d['diff']:+.4f} [{d['low']:+.4f}, {d['high']:+.4f}]  {d['b_ahead']:.2f}"
-        line += "".join(f"\n{'':4s}{label:36s} {c.vs_first[label]['diff']:+.4f} "
-                        f"[{c.vs_first[label]['low']:+.4f}, {c.vs_first[label]['high']:+.4f}]  {c.vs_first[label]['b_ahead']:.2f}"
-                        for label in LABELS if label in c.vs_first)
+        line += "".join(
+            f"\n{'':4s}{label:36s} {c.vs_first[label]['diff']:+.4f} "
+            f"[{c.vs_first[label]['low']:+.4f}, {c.vs_first[label]['high']:+.4f}]  {c.vs_first[label]['b_ahead']:.2f}"
+            for label in LABELS
+            if label in c.vs_first
+        )
     return line

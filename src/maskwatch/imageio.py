@@ -1,4 +1,5 @@
 """Reading images robustly: any failure becomes a one-line ValueError, never a crash."""
+
 from __future__ import annotations
 
 import glob

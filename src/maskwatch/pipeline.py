@@ -1,4 +1,5 @@
 """The photo pipeline: find faces, classify each, return Face results."""
+
 from __future__ import annotations
 
 import os
@@ -58,16 +59,19 @@ class Detector:
         from .specs import resolve_detector
 
         spec = resolve_detector(detector)
-        self.faces = FaceDetector(upscale=upscale, score_threshold=conf, max_side=max_side, box_adjust=box_adjust,
-                                  threads=threads, spec=spec, pyramid=pyramid)
+        self.faces = FaceDetector(
+            upscale=upscale, score_threshold=conf, max_side=max_side, box_adjust=box_adjust, threads=threads, spec=spec, pyramid=pyramid
+        )
         self.classifier = MaskClassifier(model, threads=threads, flip=flip)
         head = self.faces.mask_labels
         if labels_from not in LABEL_SOURCES:
             raise ValueError(f"labels_from must be one of {', '.join(LABEL_SOURCES)}, got {labels_from!r}")
         if labels_from != "classifier":
             if not head:
-                raise ValueError(f"detector {spec.name} has no mask head (train one with train-detector --mask-head): "
-                                 "labels can only come from the classifier")
+                raise ValueError(
+                    f"detector {spec.name} has no mask head (train one with train-detector --mask-head): "
+                    "labels can only come from the classifier"
+                )
             if set(head) != set(self.classifier.labels):
                 raise ValueError(f"detector labels {', '.join(head)} differ from classifier labels {', '.join(self.classifier.labels)}")
         self.labels_from = labels_from

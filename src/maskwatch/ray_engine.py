@@ -4,6 +4,7 @@ read_binary_files -> map_batches on an actor pool (models load once per actor) -
 back in input order to the driver, which writes them through the same sinks as a local run.
 Paths may be local or any URI Ray/pyarrow understand (s3://, gs://, abfs://, hdfs://...).
 """
+
 from __future__ import annotations
 
 import json
@@ -31,8 +32,9 @@ class _Predictor:
         return {"result": out}
 
 
-def run_ray(files: list[str], job: JobSpec, workers: int = 0, address: str | None = None,
-            local_cpus: int | None = None) -> Iterator[ImageResult]:
+def run_ray(
+    files: list[str], job: JobSpec, workers: int = 0, address: str | None = None, local_cpus: int | None = None
+) -> Iterator[ImageResult]:
     try:
         import ray
         import ray.data
@@ -44,8 +46,14 @@ def run_ray(files: list[str], job: JobSpec, workers: int = 0, address: str | Non
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # Ray Data's INFO lines would drown our output
     if not ray.is_initialized():
         # address=None starts a local cluster; "auto" or "ray://host:10001" joins an existing one.
-        ray.init(address=address, num_cpus=local_cpus if address is None else None, include_dashboard=False,
-                 log_to_driver=False, ignore_reinit_error=True, logging_level=logging.WARNING)
+        ray.init(
+            address=address,
+            num_cpus=local_cpus if address is None else None,
+            include_dashboard=False,
+            log_to_driver=False,
+            ignore_reinit_error=True,
+            logging_level=logging.WARNING,
+        )
     ctx = ray.data.DataContext.get_current()
     ctx.execution_options.preserve_order = True  # results come back in input order
     ctx.enable_progress_bars = False
@@ -57,8 +65,9 @@ def run_ray(files: list[str], job: JobSpec, workers: int = 0, address: str | Non
     # Local paths absolute: the tasks run in other working directories (on other nodes, too).
     paths = [f if "://" in f else os.path.abspath(f) for f in files]
     ds = ray.data.read_binary_files(paths, include_paths=True, ignore_missing_paths=False, num_cpus=0.1)
-    ds = ds.map_batches(_Predictor, fn_constructor_kwargs={"job": job}, batch_size=8,
-                        compute=ray.data.ActorPoolStrategy(size=n_actors), num_cpus=0.9)
+    ds = ds.map_batches(
+        _Predictor, fn_constructor_kwargs={"job": job}, batch_size=8, compute=ray.data.ActorPoolStrategy(size=n_actors), num_cpus=0.9
+    )
     # Give results back under the names the user gave.
     given = {os.path.abspath(f): f for f in files if "://" not in f}
     for row in ds.iter_rows():

@@ -1,4 +1,5 @@
 """Where results go: JSON and CSV files (or stdout), used as context managers."""
+
 from __future__ import annotations
 
 import csv
@@ -73,8 +74,9 @@ class CsvSink(_Sink):
             return
         for i, f in enumerate(result.faces):
             d = f.to_dict()
-            self._writer.writerow([result.file, i, *d["box"], d["face_score"], d["label"], d["score"],
-                                   *[d["probs"].get(l, "") for l in LABELS], ""])
+            self._writer.writerow(
+                [result.file, i, *d["box"], d["face_score"], d["label"], d["score"], *[d["probs"].get(l, "") for l in LABELS], ""]
+            )
 
 
 class JsonlSink:
@@ -144,15 +146,31 @@ class ParquetSink:
         import pyarrow as pa
 
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        face = pa.struct([("box", pa.list_(pa.float32(), 4)), ("face_score", pa.float32()), ("label", pa.string()),
-                          ("score", pa.float32()), *[(f"p_{l}", pa.float32()) for l in LABELS]])
-        self._schema = pa.schema([("file", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
-                                  ("error", pa.string()), ("faces", pa.list_(face))])
+        face = pa.struct(
+            [
+                ("box", pa.list_(pa.float32(), 4)),
+                ("face_score", pa.float32()),
+                ("label", pa.string()),
+                ("score", pa.float32()),
+                *[(f"p_{l}", pa.float32()) for l in LABELS],
+            ]
+        )
+        self._schema = pa.schema(
+            [("file", pa.string()), ("width", pa.int32()), ("height", pa.int32()), ("error", pa.string()), ("faces", pa.list_(face))]
+        )
         return self
 
     def append(self, result: ImageResult) -> None:
-        faces = [{"box": [float(v) for v in f.box], "face_score": f.face_score, "label": f.label, "score": f.score,
-                  **{f"p_{l}": f.probs.get(l) for l in LABELS}} for f in result.faces]
+        faces = [
+            {
+                "box": [float(v) for v in f.box],
+                "face_score": f.face_score,
+                "label": f.label,
+                "score": f.score,
+                **{f"p_{l}": f.probs.get(l) for l in LABELS},
+            }
+            for f in result.faces
+        ]
         self._rows.append({"file": result.file, "width": result.width, "height": result.height, "error": result.error, "faces": faces})
         if len(self._rows) >= self.rows_per_group:
             self._flush()

@@ -4,6 +4,7 @@ A reader thread decodes into a small bounded queue, so decoding overlaps inferen
 drop the oldest frame when the consumer falls behind (latency stays low); files never drop.
 Streams that fail or stall are reopened with exponential back-off until `reconnect_timeout`.
 """
+
 from __future__ import annotations
 
 import queue
@@ -45,8 +46,15 @@ class _End:
 class FrameSource:
     """Iterate frames of one source; `error` tells why it ended early, if it did."""
 
-    def __init__(self, spec: str, fps: float | None = None, queue_size: int = 4, stall_timeout: float = 5.0,
-                 reconnect_timeout: float = 30.0, log=None):
+    def __init__(
+        self,
+        spec: str,
+        fps: float | None = None,
+        queue_size: int = 4,
+        stall_timeout: float = 5.0,
+        reconnect_timeout: float = 30.0,
+        log=None,
+    ):
         self.spec = spec
         self.kind = source_kind(spec)
         self.live = self.kind in ("webcam", "stream")
@@ -72,8 +80,10 @@ class FrameSource:
                 raise ValueError(f"no such video file: {spec}")
             self._cap = self._open()
             if self._cap is None:
-                raise ValueError(f"cannot open video source {spec}" + (" (is the address right, is the camera on?)" if self.live else
-                                                                      " (not a video, or an unsupported format)"))
+                raise ValueError(
+                    f"cannot open video source {spec}"
+                    + (" (is the address right, is the camera on?)" if self.live else " (not a video, or an unsupported format)")
+                )
             w, h = int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
             self.size = (w, h)
             reported = self._cap.get(cv2.CAP_PROP_FPS)

@@ -1,4 +1,5 @@
 """Model specs in one place: where each model's file lives and how to feed it."""
+
 from __future__ import annotations
 
 import hashlib
@@ -49,8 +50,12 @@ DEFAULT_CLASSIFIER = ClassifierSpec(
 WIDERFACE_DETECTOR = DetectorSpec()
 # The same network fine-tuned on the face boxes of kaggle-853 train and ilc2021 train (`maskwatch
 # train-detector`, see MODEL_CARD.md); it learned the annotations' box convention, so no adjustment.
-FINETUNED_DETECTOR = DetectorSpec(name="retinaface-mobilenet0.25-maskwatch-ft2", file=MODELS_DIR / "face_detector.onnx",
-                                  sha256="58381f6fab29e9415f33c8abff3e0ba65eecf52a8338839f0f73441be10bd215", box_adjust=(0.0, 0.0, 0.0, 0.0))
+FINETUNED_DETECTOR = DetectorSpec(
+    name="retinaface-mobilenet0.25-maskwatch-ft2",
+    file=MODELS_DIR / "face_detector.onnx",
+    sha256="58381f6fab29e9415f33c8abff3e0ba65eecf52a8338839f0f73441be10bd215",
+    box_adjust=(0.0, 0.0, 0.0, 0.0),
+)
 DETECTORS = {"widerface": WIDERFACE_DETECTOR, "finetuned": FINETUNED_DETECTOR}
 DEFAULT_DETECTOR = FINETUNED_DETECTOR  # beats the published weights on ilc2021 val and kaggle-853 (MODEL_CARD.md)
 

@@ -1,5 +1,6 @@
 """Per-person answers from per-frame guesses: ByteTrack ids, smoothed class probabilities,
 a status per track with hysteresis, events, and counts."""
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
@@ -69,8 +70,14 @@ class FaceTracker:
 
         self.cfg = config or TrackerConfig()
         self.labels = tuple(labels)
-        self._bt = ByteTrackTracker(lost_track_buffer=self.cfg.lost_frames, frame_rate=fps, track_activation_threshold=0.6,
-                                    high_conf_det_threshold=0.6, minimum_consecutive_frames=2, minimum_iou_threshold=0.1)
+        self._bt = ByteTrackTracker(
+            lost_track_buffer=self.cfg.lost_frames,
+            frame_rate=fps,
+            track_activation_threshold=0.6,
+            high_conf_det_threshold=0.6,
+            minimum_consecutive_frames=2,
+            minimum_iou_threshold=0.1,
+        )
         self.tracks: dict[int, Track] = {}
         self._alias: dict[int, int] = {}  # ByteTrack id -> the track it continues (re-linked)
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame given
@@ -87,19 +94,23 @@ class FaceTracker:
         import supervision as sv
 
         n = len(found)
-        dets = sv.Detections(xyxy=found.xyxy.astype(np.float32).reshape(-1, 4), confidence=found.scores.astype(np.float32),
-                             data={"row": np.arange(n)})
+        dets = sv.Detections(
+            xyxy=found.xyxy.astype(np.float32).reshape(-1, 4), confidence=found.scores.astype(np.float32), data={"row": np.arange(n)}
+        )
         out = self._bt.update(dets, timestamp=timestamp)
         looks = [face_look(image, box) for box in found.xyxy] if image is not None else [None] * n
         self._frame_size = image.shape[1::-1] if image is not None else None
-        pairs = self._link([(int(tid), int(row)) for tid, row in zip(out.tracker_id, out.data.get("row", [])) if tid >= 0],
-                           found.xyxy, looks, frame)
+        pairs = self._link(
+            [(int(tid), int(row)) for tid, row in zip(out.tracker_id, out.data.get("row", [])) if tid >= 0], found.xyxy, looks, frame
+        )
         # Classifying every face on every frame is the costliest stage; a track's label is
         # smoothed anyway, so settled tracks are re-checked every `classify_every` frames.
         need = [row for tid, row in pairs if self._needs_class(tid, frame)]
         probs = dict(zip(need, classify(np.array(need, np.int64)))) if need else {}
-        result = [self._observe(tid, found.xyxy[row], float(found.scores[row]), probs.get(row), frame, timestamp, looks[row])
-                  for tid, row in pairs]
+        result = [
+            self._observe(tid, found.xyxy[row], float(found.scores[row]), probs.get(row), frame, timestamp, looks[row])
+            for tid, row in pairs
+        ]
         self._end_lost(frame)
         return result
 
@@ -130,7 +141,9 @@ class FaceTracker:
                 continue
             p = t.box + t.velocity * gap
             ph = p[3] - p[1]
-            if self._frame_size is not None and not (0 <= (p[0] + p[2]) / 2 < self._frame_size[0] and 0 <= (p[1] + p[3]) / 2 < self._frame_size[1]):
+            if self._frame_size is not None and not (
+                0 <= (p[0] + p[2]) / 2 < self._frame_size[0] and 0 <= (p[1] + p[3]) / 2 < self._frame_size[1]
+            ):
                 continue  # it has walked out of the picture: whoever comes in is someone else
             if ph <= 0 or not 1 / 1.5 <= h / ph <= 1.5:
                 continue
@@ -197,8 +210,18 @@ class FaceTracker:
             del self._alias[bt_id]
         if t.status is not None:
             self._ended_counts[t.status] += 1
-            self.events.append(self._event("end", t, t.last_frame, t.last_time, label=t.status, frames_seen=t.last_frame - t.first_frame + 1,
-                                           first_time=round(t.first_time, 3), first_frame=t.first_frame))
+            self.events.append(
+                self._event(
+                    "end",
+                    t,
+                    t.last_frame,
+                    t.last_time,
+                    label=t.status,
+                    frames_seen=t.last_frame - t.first_frame + 1,
+                    first_time=round(t.first_time, 3),
+                    first_frame=t.first_frame,
+                )
+            )
 
     def finish(self) -> None:
         """End every open track (end of stream)."""
@@ -206,8 +229,14 @@ class FaceTracker:
             self._end(tid)
 
     def _event(self, kind: str, t: Track, frame: int, ts: float, **extra) -> dict:
-        return {"event": kind, "track": t.id, "frame": frame, "time": round(ts, 3), **extra,
-                "probs": {l: round(float(v), 4) for l, v in zip(self.labels, t.ema)}}
+        return {
+            "event": kind,
+            "track": t.id,
+            "frame": frame,
+            "time": round(ts, 3),
+            **extra,
+            "probs": {l: round(float(v), 4) for l, v in zip(self.labels, t.ema)},
+        }
 
     # -- counts ---------------------------------------------------------------------------
     def people(self) -> dict[int, str]:

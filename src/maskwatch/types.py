@@ -1,4 +1,5 @@
 """Result types: one frozen dataclass per face, one container per image."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -3,6 +3,7 @@
 Decoding runs in the source's reader thread and encoding in a writer thread; inference (ONNX
 Runtime, which releases the GIL) runs in the caller's thread, so the three overlap.
 """
+
 from __future__ import annotations
 
 import json
@@ -238,10 +239,19 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
         "per_minute": tracker.per_minute(),
         "events": events.count,
         **({"webhook": events.webhook_stats} if events.webhook_stats else {}),
-        "timing_ms_per_frame": {"decode": round(source.stats.decode_s * per, 2), **{k: round(v * per, 2) for k, v in timing.items()},
-                                "encode": round(writer.encode_s * per, 2) if writer else 0.0},
-        "settings": {"detect_every": cfg.detect_every, "upscale": detector.faces.upscale, "conf": detector.faces.score_threshold,
-                     "blur": cfg.blur, "source_fps": source.fps, "size": list(source.size)},
+        "timing_ms_per_frame": {
+            "decode": round(source.stats.decode_s * per, 2),
+            **{k: round(v * per, 2) for k, v in timing.items()},
+            "encode": round(writer.encode_s * per, 2) if writer else 0.0,
+        },
+        "settings": {
+            "detect_every": cfg.detect_every,
+            "upscale": detector.faces.upscale,
+            "conf": detector.faces.score_threshold,
+            "blur": cfg.blur,
+            "source_fps": source.fps,
+            "size": list(source.size),
+        },
         "model": detector.info(),
     }
     if cfg.summary:

@@ -4,6 +4,7 @@ Each event is POSTed as one JSON object, in order, from a background thread: a s
 endpoint must never stall the video loop. The queue is bounded; when it is full the oldest
 waiting event is dropped and counted, so memory stays flat on a long stream.
 """
+
 from __future__ import annotations
 
 import queue
@@ -80,4 +81,6 @@ class WebhookPoster:
             self.failed += 1
             if not self._warned:  # one line, not one per event; the summary has the count
                 self._warned = True
-                self._log(f"maskwatch: webhook {self.url} failed ({exc or type(exc).__name__}); events go on, failures are counted in the summary")
+                self._log(
+                    f"maskwatch: webhook {self.url} failed ({exc or type(exc).__name__}); events go on, failures are counted in the summary"
+                )

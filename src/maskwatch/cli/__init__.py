@@ -3,6 +3,7 @@ mirroring the Python API.
 
 Only argparse is imported at start-up; each verb imports what it needs when it runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,8 +15,15 @@ from .options import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED, Parser
 
 __all__ = ["main", "build_parser", "COMMANDS", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_ERROR", "EXIT_BUG"]
 
-VERBS = {"image": image, "evaluate": evaluate, "video": video, "serve": serve, "train": train,
-         "train-detector": train_detector, "ensemble": ensemble}
+VERBS = {
+    "image": image,
+    "evaluate": evaluate,
+    "video": video,
+    "serve": serve,
+    "train": train,
+    "train-detector": train_detector,
+    "ensemble": ensemble,
+}
 COMMANDS = {name: module.run for name, module in VERBS.items()}
 
 

@@ -1,4 +1,5 @@
 """`maskwatch ensemble`: classifiers merged into one averaging model."""
+
 from __future__ import annotations
 
 import sys
@@ -10,9 +11,12 @@ from .options import (
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("ensemble", help="merge classifiers into one model that averages them",
-                       description="Write one classifier .onnx whose probabilities are the mean of the given ones "
-                                   "(same labels and input size), for --model.")
+    p = sub.add_parser(
+        "ensemble",
+        help="merge classifiers into one model that averages them",
+        description="Write one classifier .onnx whose probabilities are the mean of the given ones "
+        "(same labels and input size), for --model.",
+    )
     p.add_argument("models", nargs="+", metavar="MODEL", help="classifier .onnx files from `maskwatch train`")
     p.add_argument("--out", required=True, help="merged model to write")
 
@@ -32,5 +36,3 @@ def run(args) -> int:
     merge_classifiers(args.models, args.out)
     print(f"maskwatch: wrote {args.out} (mean of {len(args.models)} classifiers)", file=sys.stderr)
     return EXIT_OK
-
-

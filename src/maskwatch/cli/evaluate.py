@@ -1,4 +1,5 @@
 """`maskwatch evaluate`: the pipeline scored on box-annotated photos."""
+
 from __future__ import annotations
 
 import sys
@@ -12,22 +13,34 @@ from .options import (
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="score the pipeline on box-annotated photos (AP50, recall)",
-                       description="Run the pipeline on annotated photos and report per-class AP at IoU 0.5, mAP, and recall by face size.")
+    p = sub.add_parser(
+        "evaluate",
+        help="score the pipeline on box-annotated photos (AP50, recall)",
+        description="Run the pipeline on annotated photos and report per-class AP at IoU 0.5, mAP, and recall by face size.",
+    )
     p.add_argument("--annotations", required=True, help="annotations.json (../shared/data format)")
     p.add_argument("--split", help="split.json choosing a part of the images")
     p.add_argument("--part", help="part of the split, e.g. test")
     p.add_argument("--json", metavar="FILE", help="write the metrics as JSON")
     p.add_argument("--plot", metavar="PNG", default="pr_curve.png", help="precision-recall plot (default: %(default)s)")
     p.add_argument("--reliability", metavar="PNG", help="also draw a reliability plot of the class probabilities")
-    p.add_argument("--bootstrap", type=non_negative_int, default=0, metavar="N",
-                   help="also give 95%% intervals of each AP50 from N resamples of the photos (e.g. 200; ~0.1 s each)")
+    p.add_argument(
+        "--bootstrap",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="also give 95%% intervals of each AP50 from N resamples of the photos (e.g. 200; ~0.1 s each)",
+    )
     # AP ranks every detection, so it is measured down to a low face score (as COCO-style
     # evaluators do); 0.05 chosen on kaggle-853 train: mAP50 0.786 at 0.5, 0.812 at 0.15, 0.825 at 0.05.
-    p.add_argument("--compare", nargs="+", metavar="MODEL",
-                   help="instead, compare models on the same photos, each against the first, with 95%% paired intervals: "
-                        "CLASSIFIER[@DETECTOR[@single]], e.g. shipped new.onnx new.onnx@det.onnx ('shipped': the shipped "
-                        "classifier; @single: one detector pass); --bootstrap sets the resamples (default 200)")
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="MODEL",
+        help="instead, compare models on the same photos, each against the first, with 95%% paired intervals: "
+        "CLASSIFIER[@DETECTOR[@single]], e.g. shipped new.onnx new.onnx@det.onnx ('shipped': the shipped "
+        "classifier; @single: one detector pass); --bootstrap sets the resamples (default 200)",
+    )
     add_pipeline_options(p, conf=0.05)
 
 
@@ -52,13 +65,15 @@ def run(args) -> int:
         plot_reliability(result.matched_probs, result.matched_truth, LABELS, args.reliability)
         print(f"reliability plot: {args.reliability}")
     if args.json:
-        payload = {"data": what, "model": detector.info(), "settings": {"conf": args.conf, "upscale": args.upscale, "pyramid": not args.single_scale,
-                   "raw_boxes": args.raw_boxes}, **result.to_dict()}
+        payload = {
+            "data": what,
+            "model": detector.info(),
+            "settings": {"conf": args.conf, "upscale": args.upscale, "pyramid": not args.single_scale, "raw_boxes": args.raw_boxes},
+            **result.to_dict(),
+        }
         with open(args.json, "w") as fh:
             json.dump(payload, fh, indent=2)
     return EXIT_OK
-
-
 
 
 def run_compare(args) -> int:
@@ -73,11 +88,19 @@ def run_compare(args) -> int:
     print(f"maskwatch evaluate --compare: {what}\n{format_header()}", flush=True)
 
     def build(spec):
-        return make_detector(args, model=spec.classifier, detector=spec.detector or args.detector,
-                             pyramid=not (spec.single_scale or args.single_scale))
+        return make_detector(
+            args, model=spec.classifier, detector=spec.detector or args.detector, pyramid=not (spec.single_scale or args.single_scale)
+        )
 
-    rows = compare(specs, build, args.annotations, args.split, args.part, resamples=args.bootstrap or 200,
-                   on_result=lambda c: print(format_row(c), flush=True))
+    rows = compare(
+        specs,
+        build,
+        args.annotations,
+        args.split,
+        args.part,
+        resamples=args.bootstrap or 200,
+        on_result=lambda c: print(format_row(c), flush=True),
+    )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"data": what, "resamples": args.bootstrap or 200, "models": {c.name: c.to_dict() for c in rows}}, fh, indent=2)

@@ -1,4 +1,5 @@
 """`maskwatch image`: photos, folders, globs and URLs to annotated copies and JSON/CSV/JSONL/Parquet."""
+
 from __future__ import annotations
 
 import sys
@@ -23,8 +24,13 @@ def add_parser(sub) -> None:
     p.add_argument("--jsonl", metavar="FILE", help="write one JSON line per image to FILE (or -): for runs of any size")
     p.add_argument("--parquet", metavar="FILE", help="write one row per image to a Parquet file (needs pyarrow)")
     p.add_argument("--resume", action="store_true", help="skip files already in the --jsonl output and append the rest")
-    p.add_argument("--workers", type=non_negative_int, default=0, metavar="N",
-                   help="N worker processes, one inference thread each (default 0: this process, all cores)")
+    p.add_argument(
+        "--workers",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="N worker processes, one inference thread each (default 0: this process, all cores)",
+    )
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="run here, or on a Ray cluster (default: %(default)s)")
     p.add_argument("--address", help="with --engine ray: cluster address ('auto', 'ray://head:10001'); default: a local Ray")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -55,8 +61,7 @@ def run(args) -> int:
     if args.workers < 0:
         raise ValueError("--workers must be 0 or more")
     if args.engine == "ray" and any(is_url(f) for f in files):
-        raise ValueError("--engine ray reads local paths and s3://, gs://, ... URIs, not http(s) URLs: "
-                         "run those with the local engine")
+        raise ValueError("--engine ray reads local paths and s3://, gs://, ... URIs, not http(s) URLs: run those with the local engine")
     if args.blur and args.no_save:
         raise ValueError("--blur pixelates the annotated images, which --no-save turns off")
     out_dir = None if args.no_save else Path(args.out)
@@ -101,8 +106,10 @@ def run(args) -> int:
             missing = [f for f in files if "://" not in f and not os.path.exists(f)]
             missing_set = set(missing)
             present = [f for f in files if f not in missing_set]
-            results = _chain([ImageResult(file=f, error=f"cannot read {f}: No such file or directory") for f in missing],
-                             run_ray(present, job, workers=args.workers, address=args.address) if present else [])
+            results = _chain(
+                [ImageResult(file=f, error=f"cannot read {f}: No such file or directory") for f in missing],
+                run_ray(present, job, workers=args.workers, address=args.address) if present else [],
+            )
         else:
             results = run_local(files, job, workers=args.workers)
         show_bar = not args.no_progress and sys.stderr.isatty() and len(files) > 1
@@ -127,8 +134,11 @@ def run(args) -> int:
                         box = ", ".join(f"{v:.0f}" for v in f.box)
                         print(f"  face {i}: {f.label} {f.score:.2f} (face {f.face_score:.2f}) at [{box}]", file=report)
         except KeyboardInterrupt:
-            print(f"maskwatch: interrupted after {processed} image(s); results so far are written"
-                  + (" (continue with --resume)" if args.jsonl and args.jsonl != "-" else ""), file=sys.stderr)
+            print(
+                f"maskwatch: interrupted after {processed} image(s); results so far are written"
+                + (" (continue with --resume)" if args.jsonl and args.jsonl != "-" else ""),
+                file=sys.stderr,
+            )
             return 130
     n = len(files)
     tail = f"; annotated images in {out_dir}/" if out_dir else ""
@@ -162,5 +172,3 @@ class _StdoutJsonl:
 
     def __exit__(self, *exc):
         sys.stdout.flush()
-
-

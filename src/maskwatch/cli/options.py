@@ -1,5 +1,6 @@
 """What every verb shares: argparse types that check numbers in one line, the pipeline options,
 the parser with 'did you mean', and the Detector those options describe."""
+
 from __future__ import annotations
 
 import argparse
@@ -61,20 +62,35 @@ def add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, conf
     # pipeline here would load numpy and OpenCV for `--help` too (a test keeps them equal).
     from_defaults = "(default: %(default)s)"
     p.add_argument("--model", help="classifier .onnx (default: the model shipped with maskwatch)")
-    p.add_argument("--detector", default=None, metavar="NAME|FILE",
-                   help="face detector: widerface (RetinaFace as published), finetuned (fine-tuned on mask photos), "
-                        "or a .onnx from `maskwatch train-detector` (default: finetuned)")
-    p.add_argument("--labels-from", choices=["classifier", "detector", "both"], default="classifier",
-                   help="mask label from the crop classifier, the mask head of a detector trained with "
-                        "train-detector --mask-head, or their mean (default: %(default)s)")
+    p.add_argument(
+        "--detector",
+        default=None,
+        metavar="NAME|FILE",
+        help="face detector: widerface (RetinaFace as published), finetuned (fine-tuned on mask photos), "
+        "or a .onnx from `maskwatch train-detector` (default: finetuned)",
+    )
+    p.add_argument(
+        "--labels-from",
+        choices=["classifier", "detector", "both"],
+        default="classifier",
+        help="mask label from the crop classifier, the mask head of a detector trained with "
+        "train-detector --mask-head, or their mean (default: %(default)s)",
+    )
     p.add_argument("--conf", type=unit_float, default=conf, help=f"face detector score threshold {from_defaults}")
-    p.add_argument("--upscale", type=positive_float, default=upscale,
-                   help=f"enlarge images by this factor before face detection; finds small faces {from_defaults}")
+    p.add_argument(
+        "--upscale",
+        type=positive_float,
+        default=upscale,
+        help=f"enlarge images by this factor before face detection; finds small faces {from_defaults}",
+    )
     p.add_argument("--max-side", type=min_side, default=1280, help=f"cap on the detector's input side, for big photos {from_defaults}")
     p.add_argument("--raw-boxes", action="store_true", help="report the detector's own boxes, without the face-box adjustment")
-    p.add_argument("--single-scale", action="store_true",
-                   help="one detector pass at --upscale only (no coarse pass for faces that fill the photo; faster, "
-                        "but a close-up can come back as several boxes)")
+    p.add_argument(
+        "--single-scale",
+        action="store_true",
+        help="one detector pass at --upscale only (no coarse pass for faces that fill the photo; faster, "
+        "but a close-up can come back as several boxes)",
+    )
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for inference (default: all cores)")
 
 
@@ -100,8 +116,16 @@ class Parser(argparse.ArgumentParser):
 
 
 def detector_kwargs(args) -> dict:
-    kwargs = {"model": args.model, "conf": args.conf, "upscale": args.upscale, "max_side": args.max_side, "threads": args.threads,
-              "detector": args.detector, "labels_from": args.labels_from, "pyramid": not args.single_scale}
+    kwargs = {
+        "model": args.model,
+        "conf": args.conf,
+        "upscale": args.upscale,
+        "max_side": args.max_side,
+        "threads": args.threads,
+        "detector": args.detector,
+        "labels_from": args.labels_from,
+        "pyramid": not args.single_scale,
+    }
     if args.raw_boxes:
         kwargs["box_adjust"] = (0.0, 0.0, 0.0, 0.0)
     return kwargs

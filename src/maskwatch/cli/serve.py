@@ -1,4 +1,5 @@
 """`maskwatch serve`: the web page, REST API and live view."""
+
 from __future__ import annotations
 
 import sys
@@ -16,8 +17,11 @@ from .options import (
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("serve", help="web page and REST API", description="Serve the upload page and the REST API "
-                       "(OpenAPI docs at /docs). Binds to 127.0.0.1; any other address needs a token.")
+    p = sub.add_parser(
+        "serve",
+        help="web page and REST API",
+        description="Serve the upload page and the REST API (OpenAPI docs at /docs). Binds to 127.0.0.1; any other address needs a token.",
+    )
     p.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
     p.add_argument("--port", type=non_negative_int, default=8000, help="(default: %(default)s)")
     p.add_argument("--token", help="required for the page and API (or set MASKWATCH_TOKEN); mandatory off loopback")
@@ -49,11 +53,10 @@ def run(args) -> int:
 
         load_bytetrack()  # the live view tracks people: say so now if the extra is missing
         quiet_opencv()
-    cfg = ServeConfig(token=token, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, source=args.source,
-                      detector_kwargs=detector_kwargs(args))
+    cfg = ServeConfig(
+        token=token, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, source=args.source, detector_kwargs=detector_kwargs(args)
+    )
     app = create_app(cfg)
     print(f"maskwatch: serving on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK
-
-

@@ -1,4 +1,5 @@
 """`maskwatch train`: the mask classifier."""
+
 from __future__ import annotations
 
 import os
@@ -15,15 +16,29 @@ from .options import (
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("train", help="train the mask classifier",
-                       description="Fine-tune MobileNetV2 on face images and export it to ONNX, with plots and a per-class report.")
-    p.add_argument("--data", nargs="+", metavar="SRC",
-                   help="folders of class folders (with_mask/, without_mask/, ...) and/or annotations.json files "
-                        "(ANNOTATIONS:PART takes one part of the split.json beside it)")
-    p.add_argument("--pack", metavar="NPZ", help="train from a pack of crops (from --save-pack) instead of --data; "
-                   "--split/--part keep one part of its annotated photos")
-    p.add_argument("--save-pack", metavar="NPZ", help="load --data (with the synthetic and non-face options) into one "
-                   "file of 128 px JPEG crops and stop: to train on a machine without the data folders")
+    p = sub.add_parser(
+        "train",
+        help="train the mask classifier",
+        description="Fine-tune MobileNetV2 on face images and export it to ONNX, with plots and a per-class report.",
+    )
+    p.add_argument(
+        "--data",
+        nargs="+",
+        metavar="SRC",
+        help="folders of class folders (with_mask/, without_mask/, ...) and/or annotations.json files "
+        "(ANNOTATIONS:PART takes one part of the split.json beside it)",
+    )
+    p.add_argument(
+        "--pack",
+        metavar="NPZ",
+        help="train from a pack of crops (from --save-pack) instead of --data; --split/--part keep one part of its annotated photos",
+    )
+    p.add_argument(
+        "--save-pack",
+        metavar="NPZ",
+        help="load --data (with the synthetic and non-face options) into one "
+        "file of 128 px JPEG crops and stop: to train on a machine without the data folders",
+    )
     p.add_argument("--split", help="split.json for the annotations.json sources")
     p.add_argument("--part", help="part of the split to train on (e.g. train)")
     p.add_argument("--out", default="mask_classifier.onnx", help="model to write; plots and report go beside it (default: %(default)s)")
@@ -32,24 +47,53 @@ def add_parser(sub) -> None:
     p.add_argument("--lr", type=positive_float, default=1e-3, help="peak learning rate (default: %(default)s)")
     p.add_argument("--input-size", type=min_side, default=112, help="(default: %(default)s)")
     p.add_argument("--val-fraction", type=unit_float, default=0.15, help="share of photo groups held out (default: %(default)s)")
-    p.add_argument("--balance", type=unit_float, default=0.5,
-                   help="draw samples with weight count(class)^-BALANCE: 0 as they come, 1 classes equally (default: %(default)s)")
-    p.add_argument("--source-weights", type=positive_float, nargs="+", metavar="W",
-                   help="one factor per --data source on how often its samples are drawn (default: all 1)")
-    p.add_argument("--non-faces", nargs="?", const="finetuned", metavar="DETECTOR",
-                   help="also learn a not_a_face class from the false detections of this face detector (default: the "
-                        "shipped one) in the annotated photos; at inference it lowers those boxes' face_score (photos, "
-                        "evaluate and serve; video ignores it)")
-    p.add_argument("--synth-incorrect", action="store_true",
-                   help="make mask_worn_incorrectly examples from class-folder pairs of a bare photo and its pasted-mask "
-                        "copy (12.jpg, 12-with-mask.jpg): the mask pasted lower, uncovering the nose")
-    p.add_argument("--synth-masks", type=non_negative_int, default=0, metavar="N",
-                   help="draw N masks worn wrongly (under the nose, on the chin, hanging from one ear) on bare faces "
-                        "from the data, placed with the face detector's landmarks (default: 0, off)")
-    p.add_argument("--teacher", metavar="MODEL",
-                   help="distil from this classifier .onnx (e.g. an ensemble from `maskwatch ensemble`) on the same crops")
-    p.add_argument("--distill-weight", type=unit_float, default=0.5,
-                   help="with --teacher: share of the loss that follows the teacher rather than the labels (default: %(default)s)")
+    p.add_argument(
+        "--balance",
+        type=unit_float,
+        default=0.5,
+        help="draw samples with weight count(class)^-BALANCE: 0 as they come, 1 classes equally (default: %(default)s)",
+    )
+    p.add_argument(
+        "--source-weights",
+        type=positive_float,
+        nargs="+",
+        metavar="W",
+        help="one factor per --data source on how often its samples are drawn (default: all 1)",
+    )
+    p.add_argument(
+        "--non-faces",
+        nargs="?",
+        const="finetuned",
+        metavar="DETECTOR",
+        help="also learn a not_a_face class from the false detections of this face detector (default: the "
+        "shipped one) in the annotated photos; at inference it lowers those boxes' face_score (photos, "
+        "evaluate and serve; video ignores it)",
+    )
+    p.add_argument(
+        "--synth-incorrect",
+        action="store_true",
+        help="make mask_worn_incorrectly examples from class-folder pairs of a bare photo and its pasted-mask "
+        "copy (12.jpg, 12-with-mask.jpg): the mask pasted lower, uncovering the nose",
+    )
+    p.add_argument(
+        "--synth-masks",
+        type=non_negative_int,
+        default=0,
+        metavar="N",
+        help="draw N masks worn wrongly (under the nose, on the chin, hanging from one ear) on bare faces "
+        "from the data, placed with the face detector's landmarks (default: 0, off)",
+    )
+    p.add_argument(
+        "--teacher",
+        metavar="MODEL",
+        help="distil from this classifier .onnx (e.g. an ensemble from `maskwatch ensemble`) on the same crops",
+    )
+    p.add_argument(
+        "--distill-weight",
+        type=unit_float,
+        default=0.5,
+        help="with --teacher: share of the loss that follows the teacher rather than the labels (default: %(default)s)",
+    )
     p.add_argument("--no-pretrained", action="store_true", help="start from random weights instead of ImageNet")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=positive_int, default=None, help="torch threads (default: all cores, 1 when the machine is busy)")
@@ -72,12 +116,29 @@ def run(args) -> int:
         # Synthetic samples in the pack count only when this run asks for them too.
         samples, data = load_pack(args.pack, args.split, args.part, synthetic=args.synth_incorrect or args.synth_masks > 0)
         print(f"{args.pack}: {len(samples)} crops {samples.class_counts()}", file=sys.stderr)
-    cfg = TrainConfig(data=data, out=args.out, split=args.split, part=args.part, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, input_size=args.input_size, val_fraction=args.val_fraction,
-                      balance=args.balance, source_weights=args.source_weights, non_faces=args.non_faces,
-                      synth_incorrect=args.synth_incorrect, synth_masks=args.synth_masks, teacher=args.teacher,
-                      distill_weight=args.distill_weight, pretrained=not args.no_pretrained, seed=args.seed, threads=args.threads,
-                      device=args.device, progress=not args.no_progress)
+    cfg = TrainConfig(
+        data=data,
+        out=args.out,
+        split=args.split,
+        part=args.part,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        input_size=args.input_size,
+        val_fraction=args.val_fraction,
+        balance=args.balance,
+        source_weights=args.source_weights,
+        non_faces=args.non_faces,
+        synth_incorrect=args.synth_incorrect,
+        synth_masks=args.synth_masks,
+        teacher=args.teacher,
+        distill_weight=args.distill_weight,
+        pretrained=not args.no_pretrained,
+        seed=args.seed,
+        threads=args.threads,
+        device=args.device,
+        progress=not args.no_progress,
+    )
     if cfg.teacher and not os.path.isfile(cfg.teacher):  # say so before minutes of loading data
         raise ValueError(f"teacher model not found: {cfg.teacher}")
     if cfg.non_faces and not args.pack and not any(str(d).split(":")[0].endswith(".json") for d in cfg.data):

@@ -79,8 +79,13 @@ class LiveView:
         return self._thread.is_alive()
 
     def stats(self) -> dict:
-        return {"source": self.source, "frames": self.frames, "running": self.running, **self.counts,
-                "stopped": (self.summary or {}).get("stopped")}
+        return {
+            "source": self.source,
+            "frames": self.frames,
+            "running": self.running,
+            **self.counts,
+            "stopped": (self.summary or {}).get("stopped"),
+        }
 
     def close(self) -> None:
         self._stop.set()
@@ -126,8 +131,12 @@ def create_app(cfg: ServeConfig, detector=None):
             live.close()  # stop the camera thread with the server
         workers.shutdown(wait=False, cancel_futures=True)
 
-    app = FastAPI(title="maskwatch", version=detector.info()["version"], lifespan=lifespan,
-                  description="Face-mask detection: upload photos, get faces with mask / no mask / mask worn incorrectly.")
+    app = FastAPI(
+        title="maskwatch",
+        version=detector.info()["version"],
+        lifespan=lifespan,
+        description="Face-mask detection: upload photos, get faces with mask / no mask / mask worn incorrectly.",
+    )
     app.state.detector = detector
     app.state.live = live
 
@@ -191,6 +200,7 @@ def create_app(cfg: ServeConfig, detector=None):
         return body
 
     if live is not None:
+
         @app.get("/api/stream/stats")
         def stream_stats():
             return live.stats()

@@ -1,4 +1,5 @@
 """Augmentations for cached face crops (numpy/OpenCV, cheap enough for the training loop)."""
+
 from __future__ import annotations
 
 import cv2

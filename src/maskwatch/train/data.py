@@ -4,6 +4,7 @@ Every sample is a face crop held in memory at a fixed size, with a group id: cro
 photo and its edited copies (e.g. the same face with a pasted mask), and near-identical images
 (by a 64-bit difference hash) share a group, and a group goes wholly to train or to validation.
 """
+
 from __future__ import annotations
 
 import re
@@ -71,9 +72,18 @@ def non_face_boxes(detector, photo: np.ndarray, faces: np.ndarray) -> np.ndarray
 SYNTHETIC = ":synthetic-"  # in a sample's name: made here, not photographed (kept out of validation)
 
 
-def load_samples(sources: list[str], split: str | None = None, part: str | None = None, margin: float = 0.15, log=print,
-                 non_face_detector=None, synth_incorrect: bool = False, synth_masks: int = 0,
-                 landmark_detector=None, seed: int = 0) -> Samples:
+def load_samples(
+    sources: list[str],
+    split: str | None = None,
+    part: str | None = None,
+    margin: float = 0.15,
+    log=print,
+    non_face_detector=None,
+    synth_incorrect: bool = False,
+    synth_masks: int = 0,
+    landmark_detector=None,
+    seed: int = 0,
+) -> Samples:
     """Read every source: a folder of class folders, or an annotations.json of photos with boxes.
 
     With a `non_face_detector` (a FaceDetector), its false detections in the annotated photos
@@ -144,7 +154,11 @@ def load_samples(sources: list[str], split: str | None = None, part: str | None 
             if synth_incorrect:
                 n0 = len(labels)
                 for k, (stem, files) in enumerate(sorted(pairs.items())):
-                    if "with_mask" not in files or "without_mask" not in files or _source_stem(files["with_mask"]) == files["with_mask"].stem:
+                    if (
+                        "with_mask" not in files
+                        or "without_mask" not in files
+                        or _source_stem(files["with_mask"]) == files["with_mask"].stem
+                    ):
                         continue  # only a bare photo and its pasted-mask copy ("12.jpg", "12-with-mask.jpg")
                     # Drops spread over 0.25-0.45 of the mask's height, a different one per pair.
                     img = mask_below_nose(read_image(files["without_mask"]), read_image(files["with_mask"]), 0.25 + 0.2 * ((k * 0.618) % 1))

@@ -9,6 +9,7 @@ on parts of a face that fills the frame. The learned boxes follow the annotation
 With `mask_head`, a 3-class head (mask_head.py) is trained on the positive anchors too and added
 to the graph as an extra output.
 """
+
 from __future__ import annotations
 
 import time
@@ -111,8 +112,9 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
         for s in bar:
             xs, confs, locs, classes = [], [], [], []
             for k in order[s * batch : (s + 1) * batch]:
-                x, b = random_crop(images[k], boxes[k], cfg.crop, cfg.scale, mean, rng,
-                                   face_px=cfg.face_px if rng.random() < cfg.zoom_prob else None)
+                x, b = random_crop(
+                    images[k], boxes[k], cfg.crop, cfg.scale, mean, rng, face_px=cfg.face_px if rng.random() < cfg.zoom_prob else None
+                )
                 c, l, cls = match(b, priors, prior_xyxy, cfg.crop, spec.variances)
                 xs.append(x)
                 confs.append(c)
@@ -123,8 +125,9 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
             loss = multibox_loss(loc_p, conf_p, conf_t, torch.from_numpy(np.stack(locs)).to(device))
             pos = conf_t > 0
             if head is not None and pos.any():  # a batch of face-free crops has nothing to label
-                loss = loss + torch.nn.functional.cross_entropy(head(feats)[pos], torch.from_numpy(np.stack(classes)).to(device)[pos],
-                                                                weight=class_weight)
+                loss = loss + torch.nn.functional.cross_entropy(
+                    head(feats)[pos], torch.from_numpy(np.stack(classes)).to(device)[pos], weight=class_weight
+                )
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -185,8 +188,9 @@ def random_crop(image, boxes, size, scale, mean, rng, face_px=None):
         crop[:part_h, :part_w] = small[y0 : y0 + part_h, x0 : x0 + part_w]
     else:  # enlarging: warp only the crop window, not the whole blown-up photo
         m = np.array([[s, 0, -x0], [0, s, -y0]], np.float64)
-        crop = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                              borderValue=tuple(float(v) for v in mean)).astype(np.float32)
+        crop = cv2.warpAffine(
+            image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=tuple(float(v) for v in mean)
+        ).astype(np.float32)
         crop[part_h:], crop[:, part_w:] = mean, mean
     b[:, :4] -= np.array([x0, y0, x0, y0], np.float32)
     centre = (b[:, :2] + b[:, 2:4]) / 2

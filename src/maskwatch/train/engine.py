@@ -1,4 +1,5 @@
 """Fine-tune MobileNetV2 on face crops, validate on held-out groups, export to ONNX."""
+
 from __future__ import annotations
 
 import json
@@ -109,8 +110,18 @@ def load_training_samples(cfg: TrainConfig, threads: int | None = None, log=prin
         from ..faces import FaceDetector
 
         marker = FaceDetector(score_threshold=0.3, threads=threads)
-    return load_samples(cfg.data, cfg.split, cfg.part, cfg.margin, log=log, non_face_detector=miner,
-                        synth_incorrect=cfg.synth_incorrect, synth_masks=cfg.synth_masks, landmark_detector=marker, seed=cfg.seed)
+    return load_samples(
+        cfg.data,
+        cfg.split,
+        cfg.part,
+        cfg.margin,
+        log=log,
+        non_face_detector=miner,
+        synth_incorrect=cfg.synth_incorrect,
+        synth_masks=cfg.synth_masks,
+        landmark_detector=marker,
+        seed=cfg.seed,
+    )
 
 
 def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
@@ -138,7 +149,9 @@ def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
     tr_idx, va_idx = split_by_group(samples.groups, cfg.val_fraction, cfg.seed)
     va_idx = without_synthetic(samples, va_idx)
     train_set, val_set = samples.subset(tr_idx), samples.subset(va_idx)
-    log(f"samples: {len(samples)} in {len(np.unique(samples.groups))} groups; train {train_set.class_counts()}, validation {val_set.class_counts()}")
+    log(
+        f"samples: {len(samples)} in {len(np.unique(samples.groups))} groups; train {train_set.class_counts()}, validation {val_set.class_counts()}"
+    )
 
     net = MobileNetV2(num_classes=len(classes))
     if cfg.pretrained:
@@ -146,8 +159,11 @@ def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
     net = net.to(device, memory_format=torch.channels_last)
     mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1) * 255
     std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1) * 255
-    log(f"training on {device}" + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f", {threads} threads")
-        + (f"; distilling from {cfg.teacher} (weight {cfg.distill_weight})" if teacher else ""))
+    log(
+        f"training on {device}"
+        + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else f", {threads} threads")
+        + (f"; distilling from {cfg.teacher} (weight {cfg.distill_weight})" if teacher else "")
+    )
 
     def to_tensor(batch: np.ndarray):
         x = torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).flip(1).float()
@@ -200,12 +216,19 @@ def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
     out = Path(cfg.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     net.eval()
-    export_onnx(Deployable(net.to("cpu", memory_format=torch.contiguous_format), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), out, cfg,
-                classes)
+    export_onnx(
+        Deployable(net.to("cpu", memory_format=torch.contiguous_format), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), out, cfg, classes
+    )
     plot_history(history, out.with_name(out.stem + "_plot.png"))
-    result = {"config": asdict(cfg), "history": history, "seconds": round(time.time() - t_start, 1), "threads": threads,
-              "device": str(device),
-              "train_counts": train_set.class_counts(), "val_counts": val_set.class_counts()}
+    result = {
+        "config": asdict(cfg),
+        "history": history,
+        "seconds": round(time.time() - t_start, 1),
+        "threads": threads,
+        "device": str(device),
+        "train_counts": train_set.class_counts(),
+        "val_counts": val_set.class_counts(),
+    }
     if len(val_set):
         cm = confusion(val_set.labels, val_pred, len(classes))
         stats = per_class(cm, classes)
@@ -272,14 +295,27 @@ def export_onnx(model, path: Path, cfg: TrainConfig, classes: tuple[str, ...] = 
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated but needs no onnxscript, and handles this plain CNN.
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (dummy,), str(path), input_names=["crops"], output_names=["probs"],
-                          dynamic_axes={"crops": {0: "n"}, "probs": {0: "n"}}, opset_version=17, dynamo=False)
+        torch.onnx.export(
+            model,
+            (dummy,),
+            str(path),
+            input_names=["crops"],
+            output_names=["probs"],
+            dynamic_axes={"crops": {0: "n"}, "probs": {0: "n"}},
+            opset_version=17,
+            dynamo=False,
+        )
     proto = onnx.load(str(path))
     # Labels, input size and crop geometry travel inside the file (read back by classify.py).
-    meta = {"labels": json.dumps(list(classes)), "input_size": str(cfg.input_size), "margin": str(cfg.margin),
-            "input_format": "BGR uint8 values as float32, NHWC; normalisation is inside the graph",
-            "architecture": "MobileNetV2 (torchvision layout), ImageNet-pretrained" if cfg.pretrained else "MobileNetV2, random init",
-            "trained_on": json.dumps(cfg.data), "created": time.strftime("%Y-%m-%d")}
+    meta = {
+        "labels": json.dumps(list(classes)),
+        "input_size": str(cfg.input_size),
+        "margin": str(cfg.margin),
+        "input_format": "BGR uint8 values as float32, NHWC; normalisation is inside the graph",
+        "architecture": "MobileNetV2 (torchvision layout), ImageNet-pretrained" if cfg.pretrained else "MobileNetV2, random init",
+        "trained_on": json.dumps(cfg.data),
+        "created": time.strftime("%Y-%m-%d"),
+    }
     if cfg.teacher:
         meta["distilled_from"] = json.dumps({"teacher": Path(cfg.teacher).name, "distill_weight": cfg.distill_weight})
     store_weights_fp16(proto)

@@ -4,6 +4,7 @@ Two classifiers trained on different data (e.g. with and without --synth-incorre
 the hard faces in different ways; their mean ranks them better than either (docs/experiments.md). One
 file keeps the inference path unchanged: one session, one call per batch of crops.
 """
+
 from __future__ import annotations
 
 import json

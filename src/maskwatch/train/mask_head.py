@@ -5,6 +5,7 @@ It reads the same three SSH feature maps as the face/no-face head, so the detect
 its surroundings (small faces, which the crop classifier sees only as a few upscaled pixels).
 `append_to_proto` writes it into the ONNX graph as an extra output, MASK_OUTPUT.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,8 +41,10 @@ class MaskHead(nn.Module):
         self.anchors, self.classes = anchors, classes
         self.levels = nn.ModuleList(
             nn.Sequential(
-                nn.Conv2d(channels, channels, 3, padding=1, groups=channels), nn.ReLU(),
-                nn.Conv2d(channels, channels, 1), nn.ReLU(),
+                nn.Conv2d(channels, channels, 3, padding=1, groups=channels),
+                nn.ReLU(),
+                nn.Conv2d(channels, channels, 1),
+                nn.ReLU(),
                 nn.Conv2d(channels, anchors * classes, 1),
             )
             for _ in range(levels)
@@ -76,8 +79,18 @@ def append_to_proto(proto, head: MaskHead, labels=LABELS):
                 g.initializer.append(numpy_helper.from_array(layer.bias.detach().cpu().numpy().astype(np.float32), b))
                 kh, kw = layer.kernel_size
                 p = layer.padding[0]
-                g.node.append(helper.make_node("Conv", [x, w, b], [f"{name}.out"], kernel_shape=[kh, kw], pads=[p, p, p, p],
-                                               group=layer.groups, strides=[1, 1], dilations=[1, 1]))
+                g.node.append(
+                    helper.make_node(
+                        "Conv",
+                        [x, w, b],
+                        [f"{name}.out"],
+                        kernel_shape=[kh, kw],
+                        pads=[p, p, p, p],
+                        group=layer.groups,
+                        strides=[1, 1],
+                        dilations=[1, 1],
+                    )
+                )
             else:
                 g.node.append(helper.make_node("Relu", [x], [f"{name}.out"]))
             x = f"{name}.out"

@@ -1,4 +1,5 @@
 """MobileNetV2 in torchvision's module layout, so torchvision's ImageNet checkpoint loads as is."""
+
 from __future__ import annotations
 
 from torch import nn

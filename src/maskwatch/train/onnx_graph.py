@@ -4,6 +4,7 @@ Written for the RetinaFace graph we ship (16 op types; BatchNorm already folded 
 fine-tuning trains these tensors, and `to_proto` writes them back into the same graph, so the
 exported model keeps the original's dynamic input size and inference code.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,8 +49,15 @@ class OnnxGraphModule(torch.nn.Module):
             op = node.op_type
             if op == "Conv":
                 pads = a.get("pads", [0, 0, 0, 0])
-                out = F.conv2d(i[0], i[1], i[2] if len(i) > 2 else None, a.get("strides", [1, 1]), (pads[0], pads[1]),
-                               a.get("dilations", [1, 1]), a.get("group", 1))
+                out = F.conv2d(
+                    i[0],
+                    i[1],
+                    i[2] if len(i) > 2 else None,
+                    a.get("strides", [1, 1]),
+                    (pads[0], pads[1]),
+                    a.get("dilations", [1, 1]),
+                    a.get("group", 1),
+                )
             elif op == "LeakyRelu":
                 out = F.leaky_relu(i[0], a.get("alpha", 0.01))
             elif op == "Relu":

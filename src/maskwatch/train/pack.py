@@ -6,6 +6,7 @@ that `maskwatch train` would load (128 px, JPEG at quality 90), with labels, gro
 `maskwatch train --pack samples.npz` trains from it with the same engine. JPEG at 90 is the only
 difference from training on the folders.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,9 +24,17 @@ def write_pack(samples: Samples, data: list[str], out: str) -> int:
     """Store `samples` at `out` (an .npz); returns the bytes of JPEG written."""
     blobs = [cv2.imencode(".jpg", im, [cv2.IMWRITE_JPEG_QUALITY, QUALITY])[1].tobytes() for im in samples.images]
     offsets = np.cumsum([0] + [len(b) for b in blobs]).astype(np.int64)
-    np.savez(out, jpeg=np.frombuffer(b"".join(blobs), np.uint8), offsets=offsets, labels=samples.labels, groups=samples.groups,
-             origins=samples.origins, names=np.array(samples.sources), classes=np.array(samples.classes),
-             data=np.array(json.dumps(data)))
+    np.savez(
+        out,
+        jpeg=np.frombuffer(b"".join(blobs), np.uint8),
+        offsets=offsets,
+        labels=samples.labels,
+        groups=samples.groups,
+        origins=samples.origins,
+        names=np.array(samples.sources),
+        classes=np.array(samples.classes),
+        data=np.array(json.dumps(data)),
+    )
     return int(offsets[-1])
 
 
@@ -46,7 +55,6 @@ def load_pack(path: str, split: str | None = None, part: str | None = None, synt
         keep &= np.array([("@" not in n) or (n.split("@")[0] in wanted) for n in names], bool)
     idx = np.flatnonzero(keep)
     jpeg, off = z["jpeg"], z["offsets"]
-    images = np.stack([cv2.imdecode(jpeg[off[i]:off[i + 1]], cv2.IMREAD_COLOR) for i in idx])
-    s = Samples(images, z["labels"][idx], z["groups"][idx], [names[i] for i in idx], z["origins"][idx],
-                tuple(str(c) for c in z["classes"]))
+    images = np.stack([cv2.imdecode(jpeg[off[i] : off[i + 1]], cv2.IMREAD_COLOR) for i in idx])
+    s = Samples(images, z["labels"][idx], z["groups"][idx], [names[i] for i in idx], z["origins"][idx], tuple(str(c) for c in z["classes"]))
     return s, json.loads(str(z["data"]))

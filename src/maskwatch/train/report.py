@@ -1,4 +1,5 @@
 """Training outputs a person reads: curves, confusion matrix, per-class report."""
+
 from __future__ import annotations
 
 from pathlib import Path

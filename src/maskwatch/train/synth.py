@@ -6,6 +6,7 @@ the masked one pixel-aligned, so their difference is the mask. Pasting that mask
 photo uncovers the nose, the commonest way of wearing a mask wrongly, while the rest of the photo
 stays real; the classifier has to look at where the mask sits, not only whether there is one.
 """
+
 from __future__ import annotations
 
 import cv2
@@ -59,9 +60,25 @@ def mask_below_nose(bare: np.ndarray, masked: np.ndarray, drop: float) -> np.nda
 TEMPLATE_5 = np.float32([[38.3, 51.7], [73.5, 51.5], [56.0, 71.7], [41.5, 92.4], [70.7, 92.2]])
 INCORRECT_KINDS = ("under_nose", "on_chin", "one_ear")
 # BGR colours of common masks: surgical blues and greens, white, black, greys, cloth colours.
-MASK_COLOURS = np.array([[222, 196, 150], [210, 180, 120], [200, 215, 170], [245, 245, 245], [235, 235, 230],
-                         [40, 40, 40], [25, 25, 30], [150, 150, 150], [110, 110, 120], [190, 150, 230],
-                         [90, 40, 20], [60, 90, 160], [120, 160, 200], [40, 110, 60]], np.float32)
+MASK_COLOURS = np.array(
+    [
+        [222, 196, 150],
+        [210, 180, 120],
+        [200, 215, 170],
+        [245, 245, 245],
+        [235, 235, 230],
+        [40, 40, 40],
+        [25, 25, 30],
+        [150, 150, 150],
+        [110, 110, 120],
+        [190, 150, 230],
+        [90, 40, 20],
+        [60, 90, 160],
+        [120, 160, 200],
+        [40, 110, 60],
+    ],
+    np.float32,
+)
 
 
 def _mask_outline(top: float, bottom: float, left: float, right: float, style: str) -> np.ndarray:
@@ -72,8 +89,9 @@ def _mask_outline(top: float, bottom: float, left: float, right: float, style: s
     if style == "surgical":
         top_edge = np.column_stack([left + w * t, top + 1.5 * np.sin(np.pi * t)])
         bottom_edge = np.column_stack([right - 0.08 * w - 0.84 * w * t, bottom - 2.0 + 3.0 * np.sin(np.pi * t)])
-        return np.concatenate([top_edge, [[right, top + 0.5 * (bottom - top)]], bottom_edge,
-                               [[left, top + 0.5 * (bottom - top)]]]).astype(np.float32)
+        return np.concatenate([top_edge, [[right, top + 0.5 * (bottom - top)]], bottom_edge, [[left, top + 0.5 * (bottom - top)]]]).astype(
+            np.float32
+        )
     a = np.pi * t
     top_edge = np.column_stack([left + w * t, top + 2.0 - 4.0 * np.sin(a) * (1 - abs(2 * t - 1)) ** 0.5])
     bottom_edge = np.column_stack([cx + (w / 2) * np.cos(a), top + 0.35 * (bottom - top) + 0.65 * (bottom - top) * np.sin(a)])

@@ -5,9 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import MaskwatchError
-from .options import (
-    EXIT_OK,
-)
+from .options import EXIT_OK
 
 
 def add_parser(sub) -> None:

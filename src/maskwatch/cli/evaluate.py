@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .options import (
-    EXIT_OK,
-    add_pipeline_options,
-    make_detector,
-    non_negative_int,
-)
+from .options import EXIT_OK, add_pipeline_options, make_detector, non_negative_int
 
 
 def add_parser(sub) -> None:

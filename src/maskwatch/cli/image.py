@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
 
-from .options import (
-    EXIT_OK,
-    EXIT_SOME_FAILED,
-    add_pipeline_options,
-    detector_kwargs,
-    non_negative_int,
-)
+from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, detector_kwargs, non_negative_int
 
 
 def add_parser(sub) -> None:
@@ -106,7 +101,7 @@ def run(args) -> int:
             missing = [f for f in files if "://" not in f and not os.path.exists(f)]
             missing_set = set(missing)
             present = [f for f in files if f not in missing_set]
-            results = _chain(
+            results = itertools.chain(
                 [ImageResult(file=f, error=f"cannot read {f}: No such file or directory") for f in missing],
                 run_ray(present, job, workers=args.workers, address=args.address) if present else [],
             )
@@ -154,11 +149,6 @@ def _totals_line(totals: dict[str, int]) -> str:
         return "0 faces"
     parts = ", ".join(f"{v} {k}" for k, v in totals.items())
     return f"{n} face{'s' if n != 1 else ''}: {parts}; {totals.get('with_mask', 0) / n:.0%} with a mask worn right"
-
-
-def _chain(first, rest):
-    yield from first
-    yield from rest
 
 
 class _StdoutJsonl:

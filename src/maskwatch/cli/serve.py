@@ -5,15 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import MaskwatchError
-from .options import (
-    EXIT_OK,
-    add_pipeline_options,
-    detector_kwargs,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    quiet_opencv,
-)
+from .options import EXIT_OK, add_pipeline_options, detector_kwargs, non_negative_int, positive_float, positive_int, quiet_opencv
 
 
 def add_parser(sub) -> None:

@@ -5,14 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .options import (
-    EXIT_OK,
-    min_side,
-    non_negative_int,
-    positive_float,
-    positive_int,
-    unit_float,
-)
+from .options import EXIT_OK, min_side, non_negative_int, positive_float, positive_int, unit_float
 
 
 def add_parser(sub) -> None:

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .options import (
-    EXIT_OK,
-    positive_float,
-    positive_int,
-)
+from .options import EXIT_OK, positive_float, positive_int
 
 
 def add_parser(sub) -> None:

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .options import (
-    EXIT_OK,
-    EXIT_SOME_FAILED,
-    add_pipeline_options,
-    make_detector,
-    positive_float,
-    positive_int,
-    quiet_opencv,
-)
+from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, make_detector, positive_float, positive_int, quiet_opencv
 
 
 def add_parser(sub) -> None:

@@ -7,13 +7,16 @@ class, sliding across a 640x480 frame at walking speed (a few seconds on screen)
 at once on different rows, some crossing each other. The frames go through the same detector
 and tracker as `maskwatch video` (video settings: 1x, no mirrored look), frame by frame, and are
 scored against the known boxes and identities with motmetrics (MOTA, IDF1, ID switches), plus
-the count of people and of each class against the truth. Nothing is written to disk.
+the count of people and of each class against the truth, and a table of where the count errors
+come from (misread classes, missed people, people split into two tracks, false tracks).
+Nothing is written to disk, except with --cache.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from collections import Counter
 
 import cv2
 import numpy as np
@@ -68,12 +71,15 @@ def schedule(n: int, rng, seconds_on_screen=(3.0, 5.0), gap_s=(0.6, 1.6)) -> lis
     return plans
 
 
-def render(people, plans, background) -> tuple[list[np.ndarray], list[list[tuple[int, tuple]]]]:
-    """Frames and, per frame, the visible people as (person id, face box in the frame)."""
+def render(people, plans, background) -> tuple[list[np.ndarray], list[list[tuple[int, tuple, bool]]]]:
+    """Frames and, per frame, the people in view as (person id, face box in the frame, hidden):
+    `hidden` when nearer people cover more than half of the face (no detector can see it; the
+    scoring ignores it, as MOTChallenge ignores heavily occluded people)."""
     end = max(p["start"] + p["frames"] for p in plans) + 5
     frames, truth = [], []
     for f in range(end):
         frame = background.copy()
+        owner = np.full((H, W), -1, np.int32)  # who is drawn on top at each pixel
         visible = []
         # Larger faces are nearer: draw them last, so they occlude the smaller ones.
         for pid in sorted(range(len(plans)), key=lambda i: plans[i]["face_h"]):
@@ -94,13 +100,76 @@ def render(people, plans, background) -> tuple[list[np.ndarray], list[list[tuple
             if xb <= xa or yb <= ya:
                 continue
             frame[ya:yb, xa:xb] = sprite[ya - y0 : yb - y0, xa - x0 : xb - x0]
+            owner[ya:yb, xa:xb] = pid
             box = (x0 + fx1 * s, y0 + fy1 * s, x0 + fx2 * s, y0 + fy2 * s)
             vis_w = min(box[2], W) - max(box[0], 0)
-            if vis_w >= 0.6 * (box[2] - box[0]):  # a face mostly in the frame counts as visible
+            if vis_w >= 0.6 * (box[2] - box[0]):  # a face mostly in the frame counts as in view
                 visible.append((pid, (max(box[0], 0), box[1], min(box[2], W), box[3])))
         frames.append(frame)
-        truth.append(visible)
+        truth.append([(pid, box, _shown_share(owner, pid, box) < 0.5) for pid, box in visible])
     return frames, truth
+
+
+def _shown_share(owner: np.ndarray, pid: int, box) -> float:
+    x1, y1, x2, y2 = (int(round(v)) for v in box)
+    patch = owner[max(y1, 0) : max(y2, 0), max(x1, 0) : max(x2, 0)]
+    return float((patch == pid).mean()) if patch.size else 0.0
+
+
+def cached_detections(det, frames, args, seed) -> list | None:
+    """Per frame (FaceBoxes, class probabilities of every box), from --cache when there, else
+    computed and saved; None without --cache. The key names everything that changes them."""
+    if not args.cache:
+        return None
+    from pathlib import Path
+
+    from maskwatch.faces import FaceBoxes
+
+    key = f"{Path(args.annotations).parent.name}-{args.annotations.rpartition(':')[2]}-s{seed}-n{args.per_class}-h{args.min_height}"
+    key += f"-{Path(args.model).stem if args.model else 'shipped'}-{Path(args.detector).stem if args.detector else 'shipped'}"
+    path = Path(args.cache) / f"{key}.npz"
+    if path.exists():
+        z = np.load(path)
+        return [(FaceBoxes(z[f"xyxy{f}"], z[f"scores{f}"], z[f"landmarks{f}"]), z[f"probs{f}"]) for f in range(len(frames))]
+    arrays, out = {}, []
+    for f, frame in enumerate(frames):
+        found = det.faces.detect(frame)
+        probs = det.class_probs(frame, found) if len(found) else np.zeros((0, len(det.classifier.labels)), np.float32)
+        out.append((found, probs))
+        arrays.update({f"xyxy{f}": found.xyxy, f"scores{f}": found.scores, f"landmarks{f}": found.landmarks, f"probs{f}": probs})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    return out
+
+
+def note_people(acc, seed: int, people, labels_of_tracks: dict, confusion: Counter) -> None:
+    """Where count errors come from: each counted track is given the person it covered in most
+    frames (or "nobody": a false track); a person no track covered is "missed". A person split
+    into two tracks is counted twice: "split" says how many extra tracks each class had."""
+    matches = acc.mot_events[acc.mot_events["Type"].isin(["MATCH", "SWITCH", "TRANSFER"])]
+    owner = matches.groupby("HId")["OId"].agg(lambda s: s.value_counts().index[0]) if len(matches) else {}
+    tracks_of = Counter()
+    for (s, tid), label in labels_of_tracks.items():
+        if s != seed:
+            continue
+        pid = owner.get(tid) if tid in getattr(owner, "index", ()) else None
+        truth = people[int(pid)][2] if pid is not None else "nobody"
+        tracks_of[pid] += 1
+        confusion[truth, label] += 1
+    covered = set(tracks_of)
+    for pid, n in tracks_of.items():
+        if pid is not None and n > 1:
+            confusion[people[int(pid)][2], "split"] += n - 1
+    for pid, (_, _, label) in enumerate(people):
+        if pid not in covered:
+            confusion[label, "missed"] += 1
+
+
+def print_confusion(confusion: Counter) -> None:
+    cols = [*LABELS, "missed", "split"]
+    print("true \\ counted as".ljust(24) + "".join(c[:12].rjust(13) for c in cols))
+    for truth in [*LABELS, "nobody"]:
+        print(truth[:22].ljust(24) + "".join(str(confusion[truth, c]).rjust(13) for c in cols))
 
 
 def main() -> None:
@@ -113,6 +182,12 @@ def main() -> None:
     ap.add_argument("--model")
     ap.add_argument("--detector")
     ap.add_argument("--tracker", nargs="*", default=[], metavar="FIELD=VALUE", help="TrackerConfig fields, e.g. lost_frames=60")
+    ap.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="keep each seed's detections and class probabilities here and reuse them: tracker settings can then be "
+        "compared in seconds (the classifier is deterministic per crop, so the tracker sees exactly what it would live)",
+    )
     args = ap.parse_args()
 
     import motmetrics as mm
@@ -123,6 +198,8 @@ def main() -> None:
 
     det = Detector(model=args.model, detector=args.detector, upscale=VIDEO_UPSCALE, flip=False, threads=args.threads)
     summaries = []
+    labels_of_tracks: dict = {}  # (seed, track id) -> label counted
+    confusion: Counter = Counter()  # (true class or "nobody", counted label or "missed") -> people
     for seed in args.seeds:
         rng = np.random.default_rng(seed)
         people = people_from(args.annotations, args.per_class, args.min_height, rng)
@@ -134,21 +211,35 @@ def main() -> None:
         tracker = FaceTracker(fps=FPS, config=TrackerConfig(**overrides), labels=det.classifier.labels)
         acc = mm.MOTAccumulator(auto_id=True)
         t0 = time.perf_counter()
+        seen = cached_detections(det, frames, args, seed)
         for f, (frame, visible) in enumerate(zip(frames, truth)):
-            found = det.faces.detect(frame)
-            tracked = tracker.update(found, lambda rows, image=frame, found=found: det.class_probs(image, found, rows), f, f / FPS, frame)
-            gt_ids = [pid for pid, _ in visible]
-            gt_boxes = np.array([b for _, b in visible], float).reshape(-1, 4)
+            found, probs = seen[f] if seen is not None else (det.faces.detect(frame), None)
+            classify = (
+                (lambda rows, p=probs: p[rows])
+                if probs is not None
+                else (lambda rows, image=frame, found=found: det.class_probs(image, found, rows))
+            )
+            tracked = tracker.update(found, classify, f, f / FPS, frame)
+            gt_ids = [pid for pid, _, hidden in visible if not hidden]
+            gt_boxes = np.array([b for _, b, hidden in visible if not hidden], float).reshape(-1, 4)
             hyp = [t for t in tracked if t.status is not None]
+            hidden_boxes = np.array([b for _, b, hidden in visible if hidden], float).reshape(-1, 4)
+            if len(hidden_boxes) and hyp:  # a track on a hidden face is neither a hit nor a false one
+                on_hidden = iou_matrix(np.array([t.box for t in hyp], float), hidden_boxes).max(1) >= 0.5
+                hyp = [t for t, h in zip(hyp, on_hidden) if not h]
             hyp_boxes = np.array([t.box for t in hyp], float).reshape(-1, 4)
             # motmetrics' distance: 1 - IoU, no match (NaN) under IoU 0.5 (its own helper needs numpy < 2).
             dist = 1 - iou_matrix(gt_boxes, hyp_boxes)
             dist[dist > 0.5] = np.nan
             acc.update(gt_ids, [t.track_id for t in hyp], dist)
         tracker.finish()
+        labels_of_tracks.update({(seed, e["track"]): e["label"] for e in tracker.events if e["event"] == "end"})
+        note_people(acc, seed, people, labels_of_tracks, confusion)
         seconds = time.perf_counter() - t0
         counts = tracker.counts()
-        m = mm.metrics.create().compute(acc, metrics=["mota", "idf1", "num_switches", "num_fragmentations"], name=str(seed))
+        m = mm.metrics.create().compute(
+            acc, metrics=["mota", "idf1", "num_switches", "num_fragmentations", "recall", "precision", "idp", "idr"], name=str(seed)
+        )
         truth_counts = {label: sum(1 for _, _, lab in people if lab == label) for label in LABELS}
         row = {
             "seed": seed,
@@ -161,6 +252,7 @@ def main() -> None:
             "mota": float(m["mota"].iloc[0]),
             "idf1": float(m["idf1"].iloc[0]),
             "id_switches": int(m["num_switches"].iloc[0]),
+            **{k: float(m[k].iloc[0]) for k in ("recall", "precision", "idp", "idr")},
         }
         summaries.append(row)
         per_class = ", ".join(f"{label} {counts[label]}/{truth_counts[label]}" for label in LABELS)
@@ -178,8 +270,11 @@ def main() -> None:
             f" ({100 * (sum(r[label] for r in summaries) - sum(r[label + '_true'] for r in summaries)) / max(1, sum(r[label + '_true'] for r in summaries)):+.1f} %)"
             for label in LABELS
         )
-        + f"; mean IDF1 {np.mean([r['idf1'] for r in summaries]):.3f}, MOTA {np.mean([r['mota'] for r in summaries]):.3f}"
+        + f"; mean IDF1 {np.mean([r['idf1'] for r in summaries]):.3f} (ID precision {np.mean([r['idp'] for r in summaries]):.3f}, "
+        f"ID recall {np.mean([r['idr'] for r in summaries]):.3f}), MOTA {np.mean([r['mota'] for r in summaries]):.3f} "
+        f"(box recall {np.mean([r['recall'] for r in summaries]):.3f}, precision {np.mean([r['precision'] for r in summaries]):.3f})"
     )
+    print_confusion(confusion)
 
 
 if __name__ == "__main__":

@@ -120,3 +120,29 @@ def test_someone_else_is_not_relinked():
     # Looks different, or is somewhere the lost face could not have walked to.
     assert _walk(lambda i: (40, 160, 220) if i < 12 else (200, 60, 40)) == 2
     assert _walk(lambda i: (40, 160, 220), stop_at=12) == 2  # stood still: 12 frames x 8 px off its path
+
+
+def test_a_person_is_counted_under_the_label_seen_most():
+    # 20 frames with a mask, then 10 with it pulled down: the live status changes, but the person
+    # is counted as with_mask ("mean"), or as they were last seen ("status").
+    frames = [[(100, WITH)]] * 20 + [[(100, INCORRECT)]] * 10
+    for final, counted in (("mean", "with_mask"), ("status", "mask_worn_incorrectly")):
+        t = FaceTracker(config=TrackerConfig(classify_every=1, final_label=final))
+        run(t, frames)
+        assert list(t.people().values()) == ["mask_worn_incorrectly"]  # live: as seen now
+        t.finish()
+        assert t.counts()[counted] == 1 and t.counts()["people"] == 1
+        assert [e for e in t.events if e["event"] == "end"][0]["label"] == counted
+
+
+def test_a_lost_face_is_predicted_at_its_last_size():
+    # A face shrinks as someone nearer covers it, then vanishes for 20 frames: where it should
+    # come back keeps its size (a shrinking box extrapolated over the gap ends with no height,
+    # and the face coming out was then never re-linked).
+    from maskwatch.tracking import Track, predicted_box
+
+    t = Track(1, 0, 0.0, 10, 0.4, np.array([200, 100, 260, 170], float), np.array(WITH))
+    t.velocity = np.array([8.0, 2.0, 4.0, -2.0])  # left edge catching up, bottom edge rising
+    box = predicted_box(t, 20)
+    assert box[3] - box[1] == pytest.approx(70) and box[2] - box[0] == pytest.approx(60)
+    assert (box[0] + box[2]) / 2 == pytest.approx(230 + 20 * 6)  # the centre moved at 6 px per frame

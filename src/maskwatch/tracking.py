@@ -29,6 +29,7 @@ class Track:
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
     last_classified: int = -1
     look: np.ndarray | None = None  # colour histogram of the face at its last sighting
+    prob_sum: np.ndarray | None = None  # sum of every classified frame's probabilities
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,12 @@ class TrackerConfig:
     # histograms (hue x saturation of the box) correlated at least this much.
     relink_similarity: float = 0.5
     classify_every: int = 3  # re-classify a track that has a status every N frames
+    # The label a person is counted under when their track ends: "mean" (the class with the
+    # highest probability averaged over every classified frame: a person seen mostly one way is
+    # counted that way, whatever the last frames said) or "status" (the live label at the end).
+    # "mean" on bench_counting.py (val-free classifier): per-class count errors summed over the
+    # three classes 25 -> 23 people on the tuning seeds 0-5, 22 -> 18 on the held-out seeds 6-11.
+    final_label: str = "mean"
 
 
 class FaceTracker:
@@ -139,7 +146,7 @@ class FaceTracker:
             gap = frame - t.last_frame
             if tid in taken or not 1 <= gap <= self.cfg.relink_frames:
                 continue
-            p = t.box + t.velocity * gap
+            p = predicted_box(t, gap)
             ph = p[3] - p[1]
             if self._frame_size is not None and not (
                 0 <= (p[0] + p[2]) / 2 < self._frame_size[0] and 0 <= (p[1] + p[3]) / 2 < self._frame_size[1]
@@ -165,7 +172,7 @@ class FaceTracker:
             gap = frame - t.last_frame
             if t.status is None or gap > self.cfg.lost_frames:
                 continue
-            box = t.box + t.velocity * gap
+            box = predicted_box(t, gap)
             out.append(TrackedFace(t.id, tuple(float(v) for v in box), 0.0, t.status, dict(zip(self.labels, map(float, t.ema)))))
         return out
 
@@ -173,11 +180,12 @@ class FaceTracker:
         t = self.tracks.get(tid)
         if t is None:
             t = self.tracks[tid] = Track(tid, frame, ts, frame, ts, box, p.astype(np.float64).copy(), last_classified=frame)
-            t.observations = 1
+            t.observations, t.prob_sum = 1, p.astype(np.float64).copy()
         else:
             if p is not None:
                 a = self.cfg.smoothing
                 t.ema = (1 - a) * t.ema + a * p
+                t.prob_sum += p
                 t.observations += 1
                 t.last_classified = frame
             if frame > t.last_frame:
@@ -209,6 +217,10 @@ class FaceTracker:
         for bt_id in [b for b, target in self._alias.items() if target == tid]:
             del self._alias[bt_id]
         if t.status is not None:
+            final = self._final_label(t)
+            if final != t.status:
+                self.events.append(self._event("change", t, t.last_frame, t.last_time, **{"from": t.status, "to": final}))
+                t.status = final
             self._ended_counts[t.status] += 1
             self.events.append(
                 self._event(
@@ -222,6 +234,13 @@ class FaceTracker:
                     first_frame=t.first_frame,
                 )
             )
+
+    def _final_label(self, t: Track) -> str:
+        if self.cfg.final_label == "mean":
+            return self.labels[int(np.argmax(t.prob_sum))]
+        if self.cfg.final_label == "status":
+            return t.status
+        raise ValueError(f"final_label must be 'mean' or 'status', not {self.cfg.final_label!r}")
 
     def finish(self) -> None:
         """End every open track (end of stream)."""
@@ -257,6 +276,15 @@ class FaceTracker:
     def per_minute(self) -> list[dict]:
         open_ = [{"minute": m, **count_statuses(seen.values(), self.labels)} for m, seen in sorted(self._minutes.items())]
         return self._closed_minutes + open_
+
+
+def predicted_box(t: Track, gap: int) -> np.ndarray:
+    """Where a track's face is `gap` frames after it was last seen: its centre moved on at its
+    centre's velocity, its size kept. Extrapolating the size too went wrong over long gaps: a face
+    being covered by someone nearer shrinks in its last frames, and that shrinking, carried on for
+    a second, gave boxes of no or negative height, so the face coming out was never re-linked."""
+    shift = gap * (t.velocity[:2] + t.velocity[2:]) / 2
+    return t.box + np.concatenate([shift, shift])
 
 
 def load_bytetrack():

@@ -146,3 +146,15 @@ def test_a_lost_face_is_predicted_at_its_last_size():
     box = predicted_box(t, 20)
     assert box[3] - box[1] == pytest.approx(70) and box[2] - box[0] == pytest.approx(60)
     assert (box[0] + box[2]) / 2 == pytest.approx(230 + 20 * 6)  # the centre moved at 6 px per frame
+
+
+def test_a_face_is_labelled_before_it_counts_and_a_short_track_never_counts():
+    t = FaceTracker(config=TrackerConfig(classify_every=1, label_after=3, min_observations=6, lost_frames=5))
+    out = run(t, [[(100, WITH)]] * 5)
+    statuses = [f.status for faces in out for f in faces]  # ByteTrack reports a face from its 2nd frame
+    assert statuses == [None, None, "with_mask", "with_mask"]  # labelled from its 3rd classified frame
+    assert t.people() == {} and not t.events  # not yet a person
+    for i in range(5, 15):  # gone: a false track, or someone barely seen
+        t.update(boxes(), lambda rows: np.zeros((0, 3), np.float32), i, i / 30)
+    t.finish()
+    assert t.counts()["people"] == 0 and not t.events

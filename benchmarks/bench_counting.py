@@ -127,7 +127,7 @@ def cached_detections(det, frames, args, seed) -> list | None:
 
     key = f"{Path(args.annotations).parent.name}-{args.annotations.rpartition(':')[2]}-s{seed}-n{args.per_class}-h{args.min_height}"
     key += f"-{Path(args.model).stem if args.model else 'shipped'}-{Path(args.detector).stem if args.detector else 'shipped'}"
-    path = Path(args.cache) / f"{key}.npz"
+    path = Path(args.cache) / f"{key}{'-mirror' if args.mirror_unsure else ''}.npz"
     if path.exists():
         z = np.load(path)
         return [(FaceBoxes(z[f"xyxy{f}"], z[f"scores{f}"], z[f"landmarks{f}"]), z[f"probs{f}"]) for f in range(len(frames))]
@@ -181,6 +181,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int)
     ap.add_argument("--model")
     ap.add_argument("--detector")
+    ap.add_argument("--mirror-unsure", action="store_true", help="also classify unsure crops mirrored, as photos do (video does not)")
     ap.add_argument("--tracker", nargs="*", default=[], metavar="FIELD=VALUE", help="TrackerConfig fields, e.g. lost_frames=60")
     ap.add_argument(
         "--cache",
@@ -196,7 +197,7 @@ def main() -> None:
     from maskwatch.tracking import FaceTracker, TrackerConfig
     from maskwatch.video import VIDEO_UPSCALE
 
-    det = Detector(model=args.model, detector=args.detector, upscale=VIDEO_UPSCALE, flip=False, threads=args.threads)
+    det = Detector(model=args.model, detector=args.detector, upscale=VIDEO_UPSCALE, flip=args.mirror_unsure, threads=args.threads)
     summaries = []
     labels_of_tracks: dict = {}  # (seed, track id) -> label counted
     confusion: Counter = Counter()  # (true class or "nobody", counted label or "missed") -> people
@@ -222,7 +223,7 @@ def main() -> None:
             tracked = tracker.update(found, classify, f, f / FPS, frame)
             gt_ids = [pid for pid, _, hidden in visible if not hidden]
             gt_boxes = np.array([b for _, b, hidden in visible if not hidden], float).reshape(-1, 4)
-            hyp = [t for t in tracked if t.status is not None]
+            hyp = [t for t in tracked if t.label is not None]
             hidden_boxes = np.array([b for _, b, hidden in visible if hidden], float).reshape(-1, 4)
             if len(hidden_boxes) and hyp:  # a track on a hidden face is neither a hit nor a false one
                 on_hidden = iou_matrix(np.array([t.box for t in hyp], float), hidden_boxes).max(1) >= 0.5

@@ -64,7 +64,7 @@ def test_carry_moves_boxes_on():
     t = FaceTracker(config=TrackerConfig(classify_every=1))
     run(t, [[(100, WITH)]] * 8)
     carried = t.carry(10, 10 / 30)
-    assert len(carried) == 1 and carried[0].status == "with_mask"
+    assert len(carried) == 1 and carried[0].label == "with_mask" and carried[0].track_id is not None
     assert carried[0].box[0] == pytest.approx(100 + 2 * 10, abs=1.5)  # kept moving 2 px per frame
 
 
@@ -151,7 +151,7 @@ def test_a_lost_face_is_predicted_at_its_last_size():
 def test_a_face_is_labelled_before_it_counts_and_a_short_track_never_counts():
     t = FaceTracker(config=TrackerConfig(classify_every=1, label_after=3, min_observations=6, lost_frames=5))
     out = run(t, [[(100, WITH)]] * 5)
-    statuses = [f.status for faces in out for f in faces]  # ByteTrack reports a face from its 2nd frame
+    statuses = [f.label for faces in out for f in faces]  # ByteTrack reports a face from its 2nd frame
     assert statuses == [None, None, "with_mask", "with_mask"]  # labelled from its 3rd classified frame
     assert t.people() == {} and not t.events  # not yet a person
     for i in range(5, 15):  # gone: a false track, or someone barely seen

@@ -55,10 +55,10 @@ class TrackAnnotator:
     def annotate(self, scene: np.ndarray, tracked) -> np.ndarray:
         thickness, font = _scale(scene.shape)
         for t in _largest_first(tracked, lambda f: f.box):
-            if t.status is None:
+            if t.label is None:
                 text, color = f"#{t.track_id} ?", UNDECIDED
             else:
-                text, color = f"#{t.track_id} {SHORT.get(t.status, t.status)} {t.probs[t.status]:.0%}", COLORS.get(t.status, UNDECIDED)
+                text, color = f"#{t.track_id} {SHORT.get(t.label, t.label)} {t.score:.0%}", COLORS.get(t.label, UNDECIDED)
             draw_labelled_box(scene, t.box, color, text, thickness, font)
         return scene
 

@@ -14,7 +14,7 @@ from typing import Iterator
 
 from .batch import FileProcessor, JobSpec
 from .errors import MaskwatchError
-from .types import Face, ImageResult
+from .types import ImageResult
 
 INSTALL_HINT = "pip install 'maskwatch[ray]'"
 
@@ -71,11 +71,6 @@ def run_ray(
     # Give results back under the names the user gave.
     given = {os.path.abspath(f): f for f in files if "://" not in f}
     for row in ds.iter_rows():
-        result = result_from_dict(json.loads(row["result"]))
+        result = ImageResult.from_dict(json.loads(row["result"]))
         result.file = given.get(os.path.abspath(result.file), result.file) if "://" not in result.file else result.file
         yield result
-
-
-def result_from_dict(d: dict) -> ImageResult:
-    faces = [Face(tuple(f["box"]), f["face_score"], f["label"], f["score"], f["probs"]) for f in d["faces"]]
-    return ImageResult(file=d["file"], width=d["width"], height=d["height"], faces=faces, error=d["error"])

@@ -73,10 +73,8 @@ class CsvSink(_Sink):
             self._writer.writerow([result.file, "", "", "", "", "", "", "", "", *[""] * len(LABELS), result.error])
             return
         for i, f in enumerate(result.faces):
-            d = f.to_dict()
-            self._writer.writerow(
-                [result.file, i, *d["box"], d["face_score"], d["label"], d["score"], *[d["probs"].get(l, "") for l in LABELS], ""]
-            )
+            row = f.to_row()
+            self._writer.writerow([result.file, i, *row.pop("box"), *(("" if v is None else v) for v in row.values()), ""])
 
 
 class JsonlSink:
@@ -161,16 +159,7 @@ class ParquetSink:
         return self
 
     def append(self, result: ImageResult) -> None:
-        faces = [
-            {
-                "box": [float(v) for v in f.box],
-                "face_score": f.face_score,
-                "label": f.label,
-                "score": f.score,
-                **{f"p_{l}": f.probs.get(l) for l in LABELS},
-            }
-            for f in result.faces
-        ]
+        faces = [f.to_row() for f in result.faces]
         self._rows.append({"file": result.file, "width": result.width, "height": result.height, "error": result.error, "faces": faces})
         if len(self._rows) >= self.rows_per_group:
             self._flush()

@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import MaskwatchError
 from .faces import FaceBoxes
-from .types import LABELS
+from .types import LABELS, Face
 
 VIDEO_EXTRA = "pip install 'maskwatch[video]'"
 
@@ -31,15 +31,6 @@ class Track:
     last_classified: int = -1
     look: np.ndarray | None = None  # colour histogram of the face at its last sighting
     prob_sum: np.ndarray | None = None  # sum of every classified frame's probabilities
-
-
-@dataclass(frozen=True)
-class TrackedFace:
-    track_id: int
-    box: tuple[float, float, float, float]
-    face_score: float
-    status: str | None  # the track's decided label (None until confident)
-    probs: dict[str, float]  # smoothed over the track
 
 
 @dataclass
@@ -99,7 +90,7 @@ class FaceTracker:
         self._minutes: dict[int, dict[int, str]] = defaultdict(dict)  # open minutes: track -> status
         self._closed_minutes: list[dict] = []  # finished minutes, as counts
 
-    def update(self, found: FaceBoxes, classify, frame: int, timestamp: float, image: np.ndarray | None = None) -> list[TrackedFace]:
+    def update(self, found: FaceBoxes, classify, frame: int, timestamp: float, image: np.ndarray | None = None) -> list[Face]:
         """Associate this frame's faces with tracks; `classify(rows)` gives class probabilities
         for the rows of `found` that need them (new tracks, and each track every few frames).
         `image`: the frame, so that re-linking can compare how faces look (optional)."""
@@ -170,7 +161,7 @@ class FaceTracker:
         t = self.tracks.get(tid)
         return t is None or not t.counted or frame - t.last_classified >= self.cfg.classify_every
 
-    def carry(self, frame: int, timestamp: float) -> list[TrackedFace]:
+    def carry(self, frame: int, timestamp: float) -> list[Face]:
         """Faces for a frame without detection: each live track's box moved on at its last velocity."""
         out = []
         for t in self.tracks.values():
@@ -178,10 +169,10 @@ class FaceTracker:
             if t.status is None or gap > self.cfg.lost_frames:
                 continue
             box = predicted_box(t, gap)
-            out.append(TrackedFace(t.id, tuple(float(v) for v in box), 0.0, t.status, dict(zip(self.labels, map(float, t.ema)))))
+            out.append(self._face(t, box, 0.0))
         return out
 
-    def _observe(self, tid, box, face_score, p, frame, ts, look=None) -> TrackedFace:
+    def _observe(self, tid, box, face_score, p, frame, ts, look=None) -> Face:
         t = self.tracks.get(tid)
         if t is None:
             t = self.tracks[tid] = Track(tid, frame, ts, frame, ts, box, p.astype(np.float64).copy(), last_classified=frame)
@@ -214,7 +205,12 @@ class FaceTracker:
             minute = int(ts // 60)
             self._minutes[minute][tid] = t.status
             self._close_minutes_before(minute - 1)  # keep the previous minute open for late frames
-        return TrackedFace(tid, tuple(float(v) for v in box), face_score, t.status, dict(zip(self.labels, map(float, t.ema))))
+        return self._face(t, box, face_score)
+
+    def _face(self, t: Track, box: np.ndarray, face_score: float) -> Face:
+        probs = dict(zip(self.labels, map(float, t.ema)))
+        score = probs[t.status] if t.status is not None else max(probs.values())
+        return Face(tuple(float(v) for v in box), face_score, t.status, score, probs, track_id=t.id)
 
     def _end_lost(self, frame: int) -> None:
         for tid in [tid for tid, t in self.tracks.items() if frame - t.last_frame > self.cfg.lost_frames]:

@@ -1,4 +1,8 @@
-"""Result types: one frozen dataclass per face, one container per image."""
+"""Result types: one frozen dataclass per face, one container per image.
+
+Inside the pipeline a frame's faces travel as parallel arrays (`faces.FaceBoxes`: detector ->
+classifier -> tracker, vectorised); everything handed to users, sinks, the web service and Ray
+is a `Face` (tracked or not) in an `ImageResult`, with one `to_dict` / `from_dict` each."""
 
 from __future__ import annotations
 
@@ -12,22 +16,37 @@ NOT_A_FACE = "not_a_face"
 
 @dataclass(frozen=True)
 class Face:
-    """One face: box xyxy in pixels of the original image, detector and classifier scores."""
+    """One face: box xyxy in pixels of the original image, detector and classifier scores.
+
+    In video, `track_id` is the person's track and `label` the track's decided status (None
+    until the tracker is confident), `probs` averaged over the track's frames."""
 
     box: tuple[float, float, float, float]
     face_score: float
-    label: str
-    score: float
+    label: str | None
+    score: float  # probs[label]
     probs: dict[str, float]
+    track_id: int | None = None
 
     def to_dict(self) -> dict:
-        return {
+        d = {
             "box": [round(float(v), 1) for v in self.box],
             "face_score": round(float(self.face_score), 4),
             "label": self.label,
             "score": round(float(self.score), 4),
             "probs": {k: round(float(v), 4) for k, v in self.probs.items()},
         }
+        return d if self.track_id is None else {"track_id": self.track_id, **d}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Face:
+        return cls(tuple(d["box"]), d["face_score"], d["label"], d["score"], d["probs"], d.get("track_id"))
+
+    def to_row(self, labels=LABELS) -> dict:
+        """Flat: to_dict with the probabilities as p_<label> columns (CSV, Parquet)."""
+        d = self.to_dict()
+        probs = d.pop("probs")
+        return {**d, **{f"p_{label}": probs.get(label) for label in labels}}
 
 
 @dataclass
@@ -45,6 +64,11 @@ class ImageResult:
         for face in self.faces:
             out[face.label] = out.get(face.label, 0) + 1
         return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> ImageResult:
+        faces = [Face.from_dict(f) for f in d["faces"]]
+        return cls(file=d["file"], width=d["width"], height=d["height"], faces=faces, error=d["error"])
 
     def to_dict(self) -> dict:
         return {

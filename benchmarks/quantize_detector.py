@@ -26,7 +26,7 @@ def main() -> None:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from maskwatch.datasets import load_annotations
-    from maskwatch.faces import FaceDetector, _load_weights
+    from maskwatch.faces import FaceDetector, detector_weights
     from maskwatch.imageio import read_image
     from maskwatch.specs import resolve_detector
 
@@ -46,7 +46,7 @@ def main() -> None:
     photos = load_annotations(args.annotations, args.split, args.part)
     step = max(1, len(photos) // args.photos)
     calibration = [
-        faces._preprocess(im, faces.scale_for(*im.shape[:2]))[0] for im in (read_image(p.path) for p in photos[::step][: args.photos])
+        faces.prepare(im, faces.scale_for(*im.shape[:2]))[0] for im in (read_image(p.path) for p in photos[::step][: args.photos])
     ]
 
     class Reader(CalibrationDataReader):
@@ -60,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # The published graph is opset 11; per-axis DequantizeLinear needs 13.
         op13, pre = Path(tmp) / "op13.onnx", Path(tmp) / "pre.onnx"
-        model = onnx.load_from_string(_load_weights(spec))  # checked by sha256, as at inference
+        model = onnx.load_from_string(detector_weights(spec))  # checked by sha256, as at inference
         onnx.save(version_converter.convert_version(model, 13), str(op13))
         quant_pre_process(str(op13), str(pre), skip_symbolic_shape=True)
         exclude = [n.name for n in onnx.load(str(pre)).graph.node if "head" in n.name] if args.float_heads else []

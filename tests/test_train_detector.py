@@ -10,11 +10,11 @@ from maskwatch.cli import main  # noqa: E402
 def test_graph_module_matches_onnx_runtime():
     import onnxruntime as ort
 
-    from maskwatch.faces import _load_weights
+    from maskwatch.faces import detector_weights
     from maskwatch.specs import WIDERFACE_DETECTOR
     from maskwatch.train.onnx_graph import OnnxGraphModule
 
-    data = _load_weights(WIDERFACE_DETECTOR)
+    data = detector_weights(WIDERFACE_DETECTOR)
     net = OnnxGraphModule(onnx.load_from_string(data))
     x = np.random.default_rng(0).normal(0, 50, (1, 3, 96, 160)).astype(np.float32)
     want = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"input": x})
@@ -70,12 +70,12 @@ def test_train_detector_cli_writes_a_usable_detector(examples, tmp_path, capsys)
 def test_mask_head_in_onnx_matches_torch():
     import onnxruntime as ort
 
-    from maskwatch.faces import _load_weights
+    from maskwatch.faces import detector_weights
     from maskwatch.specs import WIDERFACE_DETECTOR
     from maskwatch.train.mask_head import MASK_OUTPUT, MaskHead, append_to_proto, feature_inputs
     from maskwatch.train.onnx_graph import OnnxGraphModule
 
-    proto = onnx.load_from_string(_load_weights(WIDERFACE_DETECTOR))
+    proto = onnx.load_from_string(detector_weights(WIDERFACE_DETECTOR))
     torch.manual_seed(0)
     head = MaskHead()
     for p in head.parameters():  # away from the init, so a wrong layer order or layout shows

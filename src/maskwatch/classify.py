@@ -18,8 +18,8 @@ class MaskClassifier:
 
     Labels, input size and crop margin are read from the ONNX file's metadata. With `flip`, a crop
     whose top probability is under `flip_below` is also classified mirrored and the two averaged
-    (on a held-out part of kaggle-853 train: mAP50 0.768 -> 0.778, the same as mirroring every
-    crop, at almost no extra time). `flip=None` follows the model: ensembles (`maskwatch ensemble`)
+    (round 1, on a held-out part of kaggle-853 train: mAP50 0.768 -> 0.778, the same as mirroring
+    every crop, at almost no extra time; docs/experiments.md). `flip=None` follows the model: ensembles (`maskwatch ensemble`)
     say `mirror_unsure: false` in their metadata, since their mean already does that job, for less time.
 
     A model with a `not_a_face` output (`maskwatch train --non-faces`) also says how likely each

@@ -91,7 +91,7 @@ class FaceDetector:
         self.coarse_side = COARSE_SIDE if coarse_side is None else coarse_side
         self.box_adjust = tuple(float(v) for v in (spec.box_adjust if box_adjust is None else box_adjust))
         self.spec = spec
-        self._session = make_session(_load_weights(spec), threads)
+        self._session = make_session(detector_weights(spec), threads)
         self._input_name = self._session.get_inputs()[0].name
         # Detectors trained with `train-detector --mask-head` carry a 4th output: class probabilities per anchor.
         outputs = [o.name for o in self._session.get_outputs()]
@@ -152,7 +152,7 @@ class FaceDetector:
     def _detect_at(self, image: np.ndarray, scale: float, min_h: float, max_h: float):
         """One pass at `scale`: boxes (adjusted, original pixels), scores, landmarks, head
         probabilities, after NMS, only faces min_h <= height < max_h."""
-        net_in, (ph, pw) = self._preprocess(image, scale)
+        net_in, (ph, pw) = self.prepare(image, scale)
         loc, conf, lmk, *mask = self._session.run(None, {self._input_name: net_in})
         scores = conf[0, :, 1]
         keep = np.flatnonzero(scores > self.score_threshold)
@@ -177,7 +177,7 @@ class FaceDetector:
         band = (height >= min_h) & (height < max_h)
         return boxes[band], scores[band], points[band], (probs[band] if probs is not None else None)
 
-    def _preprocess(self, image: np.ndarray, scale: float) -> tuple[np.ndarray, tuple[int, int]]:
+    def prepare(self, image: np.ndarray, scale: float) -> tuple[np.ndarray, tuple[int, int]]:
         h, w = image.shape[:2]
         nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
         interp = cv2.INTER_LINEAR if scale >= 1 else cv2.INTER_AREA
@@ -251,7 +251,7 @@ def _ceil_to(v: int, m: int) -> int:
     return (v + m - 1) // m * m
 
 
-def _load_weights(spec: DetectorSpec) -> bytes:
+def detector_weights(spec: DetectorSpec) -> bytes:
     if spec.file is not None:
         try:
             data = spec.file.read_bytes()

@@ -14,10 +14,9 @@ from .specs import DEFAULT_CLASSIFIER
 from .types import Face, ImageResult
 
 DEFAULT_FACE_THRESHOLD = 0.5
-# Enlarging finds the 10-20 px faces of crowd photos. On a held-out part of kaggle-853 train (with
-# a two-model classifier): 2x mAP50 0.797 (face recall 0.920), 2.25x 0.805 (0.928), 2.5x 0.809
-# (0.931); detection is most of a photo's time, so 2.25x keeps it well under 80 ms on 2 cores
-# (benchmarks/bench_image.py, README) for a gain within noise at 2.5x; 3x is far too slow.
+# Enlarging finds the 10-20 px faces of crowd photos. Chosen in round 1 on a held-out part of
+# kaggle-853 train, with the models of then (docs/experiments.md): 2x, 2.25x and 2.5x within noise
+# of each other, 3x too slow; detection is most of a photo's time (benchmarks/bench_image.py).
 DEFAULT_UPSCALE = 2.25
 # Where a face's mask label comes from: the crop classifier, the detector's own mask head
 # (detectors trained with `train-detector --mask-head`), or the mean of both. The classifier is the

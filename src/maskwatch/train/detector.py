@@ -49,7 +49,7 @@ class DetectorTrainConfig:
 
 
 def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
-    from .engine import _progress, pick_device, setup_torch
+    from .engine import pick_device, progress_bar, setup_torch
 
     setup_torch(cfg.seed, cfg.threads)
     import onnx
@@ -58,7 +58,7 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
     device = pick_device(cfg.device)
     log(f"training on {device}")
 
-    from ..faces import _load_weights
+    from ..faces import detector_weights
     from .onnx_graph import OnnxGraphModule
 
     t_start = time.time()
@@ -81,7 +81,7 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
 
     # Always start from the published weights, so the command reproduces the shipped model.
     spec = WIDERFACE_DETECTOR
-    proto = onnx.load_from_string(_load_weights(spec))
+    proto = onnx.load_from_string(detector_weights(spec))
     net = OnnxGraphModule(proto).to(device)
     groups = [{"params": list(net.parameters()), "lr": cfg.lr}]
     head = features = class_weight = None
@@ -108,7 +108,7 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
     for epoch in range(1, cfg.epochs + 1):
         order = rng.permutation(len(images))
         total = 0.0
-        bar = _progress(range(steps), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
+        bar = progress_bar(range(steps), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
         for s in bar:
             xs, confs, locs, classes = [], [], [], []
             for k in order[s * batch : (s + 1) * batch]:

@@ -180,7 +180,7 @@ def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
     for epoch in range(1, cfg.epochs + 1):
         net.train()
         tot_loss = tot_ok = seen = 0.0
-        bar = _progress(range(steps), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
+        bar = progress_bar(range(steps), f"epoch {epoch}/{cfg.epochs}", cfg.progress)
         for _ in bar:
             idx = rng.choice(len(train_set), size=cfg.batch_size, p=sample_p)
             crops = np.stack([augment(train_set.images[i], cfg.input_size, rng, cfg.lowres_p) for i in idx])
@@ -346,7 +346,7 @@ def store_weights_fp16(proto) -> None:
     graph.node.extend(nodes)
 
 
-def _progress(it, desc: str, enabled: bool):
+def progress_bar(it, desc: str, enabled: bool):
     if not enabled:
         return it
     from tqdm import tqdm

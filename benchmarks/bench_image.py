@@ -53,7 +53,7 @@ def main():
 
     items = load_annotations(args.annotations, args.split, args.part if args.split else None)
     det = Detector(
-        model=args.model,
+        classifier=args.model,
         detector=args.detector,
         threads=args.threads,
         pyramid=not args.single_scale,

@@ -33,7 +33,7 @@ def main() -> None:
         + f" {'mAP50':>7s} {'>=20px':>7s}  matched-face recall per class"
     )
     for source in LABEL_SOURCES:
-        det = Detector(model=args.model, detector=args.detector, conf=args.conf, labels_from=source)
+        det = Detector(classifier=args.model, detector=args.detector, conf=args.conf, labels_from=source)
         r = evaluate(det, args.annotations, args.split, args.part, progress=False)
         cm = [row[i] / max(sum(row), 1) for i, row in enumerate(r.classification)]
         rows[source] = {

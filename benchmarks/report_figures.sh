@@ -16,7 +16,7 @@ IV="--annotations $D/ilc2021/annotations.json:val"
 # The shipped pipeline on kaggle-853 test (never used for training or choosing).
 maskwatch evaluate $KT --bootstrap 200 --plot "$OUT/pr_kaggle_test.png" --json "$OUT/kaggle_test.json" > "$OUT/kaggle_test.txt"
 # ilc2021 val with the classifier trained without val.
-maskwatch evaluate $IV --model "$NOVAL" --bootstrap 200 --plot "$OUT/pr_ilc_val.png" --reliability "$OUT/reliability_ilc_val.png" \
+maskwatch evaluate $IV --classifier "$NOVAL" --bootstrap 200 --plot "$OUT/pr_ilc_val.png" --reliability "$OUT/reliability_ilc_val.png" \
     --json "$OUT/ilc_val.json" > "$OUT/ilc_val.txt"
 # Before and after on the same photos, paired: the models shipped before (one detector pass) against today's.
 maskwatch evaluate $KT --compare "$OLD_CLASSIFIER@$OLD_DETECTOR@single" shipped --bootstrap 200 --json "$OUT/paired_kaggle_test.json" > "$OUT/paired_kaggle_test.txt"

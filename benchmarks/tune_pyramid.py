@@ -35,7 +35,12 @@ def main() -> None:
     for data in args.data:
         for name, coarse in settings:
             det = Detector(
-                model=args.model, detector=args.detector, conf=0.05, upscale=args.upscale, threads=args.threads, pyramid=coarse is not None
+                classifier=args.model,
+                detector=args.detector,
+                conf=0.05,
+                upscale=args.upscale,
+                threads=args.threads,
+                pyramid=coarse is not None,
             )
             if coarse is not None:
                 det.faces.coarse_side, faces.FINE_MAX_FACE_PX = coarse

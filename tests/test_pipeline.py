@@ -72,3 +72,10 @@ def test_flip_averages_the_mirrored_crop_where_unsure(examples):
     np.testing.assert_allclose(flip.predict_crops(crops), want, atol=1e-5)
     flip.flip_below = 1.01  # every crop looked at twice
     np.testing.assert_allclose(flip.predict_crops(crops), (first + mirrored) / 2, atol=1e-5)
+
+
+def test_classifier_has_one_name_and_an_older_alias(tmp_path):
+    with pytest.raises(ValueError, match="give the classifier once"):
+        maskwatch.Detector(classifier="a.onnx", model="b.onnx")
+    with pytest.raises(ValueError, match="not found"):
+        maskwatch.Detector(classifier=tmp_path / "none.onnx")

@@ -54,7 +54,7 @@ def test_train_cli_writes_model_plots_and_report(tiny_dataset, tmp_path, capsys)
     # The exported model runs in the inference path, labels read from its metadata.
     from maskwatch import Detector
 
-    det = Detector(model=out, threads=2)
+    det = Detector(classifier=out, threads=2)
     assert det.classifier.labels == LABELS
     faces = det.detect(str(tiny_dataset / "street_717.jpg"))
     assert faces and all(abs(sum(f.probs.values()) - 1) < 1e-4 for f in faces)
@@ -191,7 +191,7 @@ def test_train_with_non_faces_gives_a_model_that_lowers_face_scores(tiny_dataset
     from maskwatch import Detector
     from maskwatch.types import NOT_A_FACE
 
-    det = Detector(model=out, threads=2, conf=0.05)
+    det = Detector(classifier=out, threads=2, conf=0.05)
     assert det.classifier.model_labels == (*LABELS, NOT_A_FACE) and det.classifier.labels == LABELS
     image = cv2.imread(str(tiny_dataset / "street_717.jpg"))
     found = det.faces.detect(image)

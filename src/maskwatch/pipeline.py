@@ -34,17 +34,19 @@ def model_info(model: str | Path | None = None, detector: str | None = None, lab
 
 
 class Detector:
-    """Face-mask detector.
+    """The whole pipeline: finds faces and labels each (maskwatch.Detector).
 
         >>> import maskwatch
         >>> faces = maskwatch.Detector().detect("examples/street.jpg")
 
-    Keep one Detector for many images or frames: the models load once, here.
+    Its two stages: `.faces`, the FaceDetector (boxes; chosen by `detector=` / `--detector`), and
+    `.classifier`, the MaskClassifier (labels; `classifier=` / `--classifier`). Keep one Detector
+    for many images or frames: the models load once, here.
     """
 
     def __init__(
         self,
-        model: str | Path | None = None,
+        classifier: str | Path | None = None,
         conf: float = DEFAULT_FACE_THRESHOLD,
         upscale: float = DEFAULT_UPSCALE,
         max_side: int = 1280,
@@ -54,14 +56,22 @@ class Detector:
         labels_from: str = "classifier",
         flip: bool | None = None,
         pyramid: bool = True,
+        model: str | Path | None = None,
     ):
+        """classifier: the mask classifier .onnx (`model` is its older name); detector: the face
+        detector's name or .onnx. None: the shipped ones."""
         from .specs import resolve_detector
+
+        if model is not None:
+            if classifier is not None:
+                raise ValueError("give the classifier once: classifier= (model= is its older name)")
+            classifier = model
 
         spec = resolve_detector(detector)
         self.faces = FaceDetector(
             upscale=upscale, score_threshold=conf, max_side=max_side, box_adjust=box_adjust, threads=threads, spec=spec, pyramid=pyramid
         )
-        self.classifier = MaskClassifier(model, threads=threads, flip=flip)
+        self.classifier = MaskClassifier(classifier, threads=threads, flip=flip)
         head = self.faces.mask_labels
         if labels_from not in LABEL_SOURCES:
             raise ValueError(f"labels_from must be one of {', '.join(LABEL_SOURCES)}, got {labels_from!r}")

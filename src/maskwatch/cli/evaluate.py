@@ -84,7 +84,7 @@ def run_compare(args) -> int:
 
     def build(spec):
         return make_detector(
-            args, model=spec.classifier, detector=spec.detector or args.detector, pyramid=not (spec.single_scale or args.single_scale)
+            args, classifier=spec.classifier, detector=spec.detector or args.detector, pyramid=not (spec.single_scale or args.single_scale)
         )
 
     rows = compare(

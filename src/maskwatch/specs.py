@@ -34,7 +34,7 @@ class DetectorSpec:
     sha256: str | None = "b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5"  # None: a user's own file
     file: Path | None = None
     # Edge shifts (fractions of the box) from the detector's box convention to the annotations'
-    # (chin and mask included); fitted on kaggle-853 train by benchmarks/tune_detector.py.
+    # (chin and mask included); fitted on kaggle-853 train by scripts/tune_detector.py.
     box_adjust: tuple[float, float, float, float] = (-0.01, 0.17, 0.05, 0.09)
     mean_bgr: tuple[float, float, float] = (104.0, 117.0, 123.0)
     strides: tuple[int, ...] = (8, 16, 32)

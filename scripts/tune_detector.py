@@ -3,7 +3,7 @@
 Prints recall at IoU 0.5 (all faces and faces >= 20 px tall), precision, and the median edge
 offsets between matched annotation and detector boxes (what WIDERFACE_DETECTOR.box_adjust in specs.py is set from).
 
-    python benchmarks/tune_detector.py --annotations ../shared/data/kaggle-853/annotations.json \
+    python scripts/tune_detector.py --annotations ../shared/data/kaggle-853/annotations.json \
         --split ../shared/data/kaggle-853/split.json --part train
 """
 

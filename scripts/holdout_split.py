@@ -4,7 +4,7 @@ Used to decide how the detector's mask head and the crop classifier combine: tra
 compare on `holdout`, then retrain on all of `train`. Photos are assigned by a hash of their
 near-duplicate group (the pairs listed in ../shared/data/README.md stay together), as split.json does.
 
-    python benchmarks/holdout_split.py ../shared/data/kaggle-853/split.json holdout_split.json
+    python scripts/holdout_split.py ../shared/data/kaggle-853/split.json holdout_split.json
 """
 
 from __future__ import annotations

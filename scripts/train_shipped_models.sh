@@ -1,7 +1,7 @@
 #!/bin/bash
 # Rebuild the shipped mask classifier and face detector with the ordinary CLI, from ../shared/data
 # (one command; about 25 minutes on a 2-core CPU, minutes on a GPU: --device auto picks it).
-#   usage: benchmarks/train_shipped_models.sh [OUT_DIR]   (extra `maskwatch train` options via $TRAIN_OPTS)
+#   usage: scripts/train_shipped_models.sh [OUT_DIR]   (extra `maskwatch train` options via $TRAIN_OPTS)
 # Set WITHOUT_VAL=1 for the versions whose ilc2021 `val` figures the model card reports.
 set -eu
 OUT=${1:-runs/shipped}; mkdir -p "$OUT"

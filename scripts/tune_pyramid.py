@@ -2,7 +2,7 @@
 and the coarse pass's size. Each setting runs the whole pipeline (`maskwatch evaluate`'s code)
 and prints mAP50, face recall, the face-count figures and the time per photo.
 
-    python benchmarks/tune_pyramid.py --data ../shared/data/ilc2021/annotations.json:val \
+    python scripts/tune_pyramid.py --data ../shared/data/ilc2021/annotations.json:val \
         ../shared/data/kaggle-853/annotations.json:train --coarse-side 256 320 384 --fine-max 128 160 240 --single-scale
 """
 

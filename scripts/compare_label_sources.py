@@ -1,7 +1,7 @@
 """AP50 of one detector + classifier pair with labels from the classifier, the detector's mask
 head, or both: how `--labels-from` is chosen (on a part of `train`, see holdout_split.py).
 
-    python benchmarks/compare_label_sources.py --detector det.onnx --model cls.onnx \\
+    python scripts/compare_label_sources.py --detector det.onnx --model cls.onnx \\
         --annotations ../shared/data/kaggle-853/annotations.json --split holdout_split.json --part holdout
 """
 

@@ -3,7 +3,7 @@ minus annotation, as a share of the annotated width/height) and median IoU of ma
 
 Two data sets that box faces differently show up as different offsets for the same detector.
 
-    python benchmarks/box_convention.py --detector widerface --raw-boxes \\
+    python scripts/box_convention.py --detector widerface --raw-boxes \\
         --data ../shared/data/kaggle-853/annotations.json:train ../shared/data/ilc2021/annotations.json:train
 """
 

@@ -2,7 +2,7 @@
 prepared exactly as the pipeline prepares them. An experiment: the shipped detector stays float
 (model card: INT8 was faster but lost most small faces).
 
-    python benchmarks/quantize_detector.py --detector finetuned --annotations ../shared/data/kaggle-853/annotations.json \\
+    python scripts/quantize_detector.py --detector finetuned --annotations ../shared/data/kaggle-853/annotations.json \\
         --split ../shared/data/kaggle-853/split.json --part train --out det_int8.onnx
     maskwatch evaluate --detector det_int8.onnx --annotations ... --split ... --part ...
 """

@@ -102,3 +102,11 @@ def test_parts_of_a_face_inside_a_coarse_box_are_dropped():
 def test_max_side_must_be_usable():
     with pytest.raises(ValueError, match="max_side"):
         FaceDetector(max_side=0)
+
+
+def test_face_boxes_check_their_shapes():
+    from maskwatch.faces import FaceBoxes
+
+    FaceBoxes(np.zeros((2, 4)), np.zeros(2), np.zeros((2, 5, 2)))
+    with pytest.raises(ValueError, match=r"xyxy has shape \(3, 4\), expected \(2, 4\)"):
+        FaceBoxes(np.zeros((3, 4)), np.zeros(2), np.zeros((2, 5, 2)))

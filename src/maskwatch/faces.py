@@ -37,6 +37,15 @@ class FaceBoxes:
     # order); None for detectors without one, and for boxes that come from elsewhere (a tracker).
     mask_probs: np.ndarray | None = None
 
+    def __post_init__(self):
+        n = len(self.scores)
+        shapes = {"xyxy": (self.xyxy.shape, (n, 4)), "landmarks": (self.landmarks.shape, (n, 5, 2))}
+        if self.mask_probs is not None:
+            shapes["mask_probs"] = (self.mask_probs.shape[:1], (n,))
+        for name, (got, want) in shapes.items():
+            if tuple(got) != want:
+                raise ValueError(f"FaceBoxes.{name} has shape {tuple(got)}, expected {want} for {n} scores")
+
     def __len__(self) -> int:
         return len(self.scores)
 

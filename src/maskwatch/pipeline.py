@@ -20,7 +20,8 @@ DEFAULT_FACE_THRESHOLD = 0.5
 DEFAULT_UPSCALE = 2.25
 # Where a face's mask label comes from: the crop classifier, the detector's own mask head
 # (detectors trained with `train-detector --mask-head`), or the mean of both. The classifier is the
-# default: on a held-out part of kaggle-853 train it beat the head and the mean (docs/experiments.md).
+# default: it beat the head and the mean on a held-out part of kaggle-853 train (round 1) and on
+# ilc2021 val with a head trained on ilc2021 too (round 2; MODEL_CARD.md).
 LABEL_SOURCES = ("classifier", "detector", "both")
 
 

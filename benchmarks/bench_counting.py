@@ -195,9 +195,16 @@ def main() -> None:
 
     from maskwatch.pipeline import Detector
     from maskwatch.tracking import FaceTracker, TrackerConfig
-    from maskwatch.video import VIDEO_UPSCALE
+    from maskwatch.video import VIDEO_FACE_THRESHOLD, VIDEO_UPSCALE
 
-    det = Detector(classifier=args.model, detector=args.detector, upscale=VIDEO_UPSCALE, flip=args.mirror_unsure, threads=args.threads)
+    det = Detector(
+        classifier=args.model,
+        detector=args.detector,
+        upscale=VIDEO_UPSCALE,
+        conf=VIDEO_FACE_THRESHOLD,
+        flip=args.mirror_unsure,
+        threads=args.threads,
+    )
     summaries = []
     labels_of_tracks: dict = {}  # (seed, track id) -> label counted
     confusion: Counter = Counter()  # (true class or "nobody", counted label or "missed") -> people

@@ -54,7 +54,7 @@ def main():
     clip = tmp / "clip.mp4"
     n = make_pan_clip(photos, clip, frames_per_photo=30)
     print(f"clip: {n} frames of 640x480 at 30 fps from {len(photos)} photos with 1-5 faces each")
-    det = Detector(classifier=args.model, upscale=1.0, flip=False)  # as `maskwatch video` runs it
+    det = Detector(classifier=args.model, upscale=1.0, flip=False, conf=0.5)  # as `maskwatch video` runs it
     for every in (1, 3):
         s = run_video(det, VideoConfig(source=str(clip), out=str(tmp / f"out{every}.mp4"), detect_every=every), log=lambda m: None)
         print(

@@ -4,7 +4,7 @@
 # CLASSIFIER_WITHOUT_VAL: the shipped recipe trained without ilc2021 `val` (the shipped classifier
 # was retrained with `val` once chosen, so its `val` figures come from this one; see the model card).
 set -eu
-OUT=${1:-runs/report}; NOVAL=${2:-runs/cls_ilc_plain_s0.onnx}; mkdir -p "$OUT"
+OUT=${1:-runs/report}; NOVAL=${2:-runs/cls_ilc_nonface_s0.onnx}; mkdir -p "$OUT"
 D=${DATA:-../shared/data}
 # The models shipped before this round, from git history (commit 6a94498).
 OLD_REV=${OLD_REV:-6a94498}

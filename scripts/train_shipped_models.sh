@@ -9,7 +9,7 @@ D=${DATA:-../shared/data}
 VAL="$D/ilc2021/annotations.json:val"
 [ "${WITHOUT_VAL:-0}" = 1 ] && VAL=""
 maskwatch train --data $D/prajna $D/mask-4k $D/kaggle-853/annotations.json:train $D/ilc2021/annotations.json:train $VAL \
-    --epochs 3 --seed 0 ${TRAIN_OPTS:-} --out "$OUT/mask_classifier.onnx"
+    --epochs 3 --seed 0 --non-faces ${TRAIN_OPTS:-} --out "$OUT/mask_classifier.onnx"
 maskwatch train-detector --data $D/kaggle-853/annotations.json:train $D/ilc2021/annotations.json:train \
     --epochs 15 --lr 1e-4 --out "$OUT/face_detector.onnx"
 echo "wrote $OUT/mask_classifier.onnx and $OUT/face_detector.onnx"

@@ -376,8 +376,9 @@ def test_webhook_queue_drops_oldest_when_endpoint_is_slow():
 def test_webcam_close_up_is_one_person(tmp_path, examples, upscale):
     # A face filling ~70 % of a 640x480 frame (as in front of a webcam): one box a frame, one person.
     import maskwatch
+    from maskwatch.video import VIDEO_FACE_THRESHOLD
 
-    detector = maskwatch.Detector(upscale=upscale, threads=2)
+    detector = maskwatch.Detector(upscale=upscale, threads=2, conf=VIDEO_FACE_THRESHOLD)
     path = tmp_path / "close.avi"
     make_pan_clip([examples / "closeup_563.jpg"], path, frames_per_photo=45)
     cap = cv2.VideoCapture(str(path))

@@ -13,7 +13,13 @@ from .imageio import decode_image, read_image
 from .specs import DEFAULT_CLASSIFIER
 from .types import Face, ImageResult
 
+# Face score threshold: the detector's score, times the classifier's face probability when the
+# classifier knows non-faces (`maskwatch train --non-faces`, as the shipped one). Those products run
+# lower, so such classifiers get 0.25: on ilc2021 val (classifier trained without val) face recall
+# 0.873 and precision 0.796 at 0.25, against 0.881 / 0.753 for the classifier before at 0.5;
+# 0.3 gave 0.867 / 0.810, 0.35 0.861 / 0.822, 0.5 0.837 / 0.846 (MODEL_CARD.md).
 DEFAULT_FACE_THRESHOLD = 0.5
+NON_FACE_AWARE_THRESHOLD = 0.25
 # Enlarging finds the 10-20 px faces of crowd photos. Chosen in round 1 on a held-out part of
 # kaggle-853 train, with the models of then (docs/experiments.md): 2x, 2.25x and 2.5x within noise
 # of each other, 3x too slow; detection is most of a photo's time (benchmarks/bench_image.py).
@@ -48,7 +54,7 @@ class Detector:
     def __init__(
         self,
         classifier: str | Path | None = None,
-        conf: float = DEFAULT_FACE_THRESHOLD,
+        conf: float | None = None,
         upscale: float = DEFAULT_UPSCALE,
         max_side: int = 1280,
         box_adjust: tuple[float, float, float, float] | None = None,
@@ -60,7 +66,8 @@ class Detector:
         model: str | Path | None = None,
     ):
         """classifier: the mask classifier .onnx (`model` is its older name); detector: the face
-        detector's name or .onnx. None: the shipped ones."""
+        detector's name or .onnx. None: the shipped ones. conf: the face score threshold; None:
+        NON_FACE_AWARE_THRESHOLD for a classifier that knows non-faces, else DEFAULT_FACE_THRESHOLD."""
         from .specs import resolve_detector
 
         if model is not None:
@@ -69,10 +76,12 @@ class Detector:
             classifier = model
 
         spec = resolve_detector(detector)
+        self.classifier = MaskClassifier(classifier, threads=threads, flip=flip)
+        if conf is None:
+            conf = NON_FACE_AWARE_THRESHOLD if self.classifier.rejects_non_faces else DEFAULT_FACE_THRESHOLD
         self.faces = FaceDetector(
             upscale=upscale, score_threshold=conf, max_side=max_side, box_adjust=box_adjust, threads=threads, spec=spec, pyramid=pyramid
         )
-        self.classifier = MaskClassifier(classifier, threads=threads, flip=flip)
         head = self.faces.mask_labels
         if labels_from not in LABEL_SOURCES:
             raise ValueError(f"labels_from must be one of {', '.join(LABEL_SOURCES)}, got {labels_from!r}")

@@ -43,9 +43,9 @@ class DetectorSpec:
 
 
 DEFAULT_CLASSIFIER = ClassifierSpec(
-    name="maskwatch-mobilenetv2-112-ilc",
+    name="maskwatch-mobilenetv2-112-ilc-nonfaces",
     file=MODELS_DIR / "mask_classifier.onnx",
-    sha256="72e24a71f3abbd5fcc5b8379ce607043552af37401d13f559b9e09fe844d55b4",
+    sha256="96d70d97cc3cf0e816dde58131df3e1cab27f96f05ac748e99e03fe33248d9f2",
 )
 WIDERFACE_DETECTOR = DetectorSpec()
 # The same network fine-tuned on the face boxes of kaggle-853 train and ilc2021 train (`maskwatch

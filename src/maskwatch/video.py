@@ -25,6 +25,9 @@ from .tracking import FaceTracker, TrackerConfig, load_bytetrack
 
 # Video faces are usually larger than in crowd photos, and every millisecond counts at 30 fps.
 VIDEO_UPSCALE = 1.0
+# Video labels tracks with the classifier's mask classes only (its face probability is not used),
+# so the face score is the detector's alone, and its threshold stays the detector's 0.5.
+VIDEO_FACE_THRESHOLD = 0.5
 
 
 @dataclass
@@ -127,7 +130,9 @@ class _Events:
 
 
 def run_video(detector, cfg: VideoConfig, log=print) -> dict:
-    """Process a whole source; returns the summary (also written to cfg.summary)."""
+    """Process a whole source; returns the summary (also written to cfg.summary). Build the
+    detector with video's settings, as `maskwatch video` does: upscale=VIDEO_UPSCALE, flip=False,
+    conf=VIDEO_FACE_THRESHOLD (video does not use the classifier's face probability)."""
     if cfg.detect_every < 1:
         raise ValueError("--detect-every must be at least 1")
     if cfg.out and not cfg.out.lower().endswith((".mp4", ".avi")):

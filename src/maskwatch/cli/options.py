@@ -57,9 +57,10 @@ def unit_float(text: str) -> float:
     return v
 
 
-def add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, conf: float = 0.5) -> None:
-    # upscale and conf repeat pipeline.DEFAULT_UPSCALE / DEFAULT_FACE_THRESHOLD: importing the
-    # pipeline here would load numpy and OpenCV for `--help` too (a test keeps them equal).
+def add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, conf: float | None = None) -> None:
+    # upscale and the thresholds repeat pipeline.DEFAULT_UPSCALE / NON_FACE_AWARE_THRESHOLD /
+    # DEFAULT_FACE_THRESHOLD: importing the pipeline here would load numpy and OpenCV for `--help`
+    # too (a test keeps them equal). conf None: the pipeline picks by classifier.
     from_defaults = "(default: %(default)s)"
     p.add_argument(
         "--classifier",
@@ -82,7 +83,14 @@ def add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, conf
         help="mask label from the crop classifier, the mask head of a detector trained with "
         "train-detector --mask-head, or their mean (default: %(default)s)",
     )
-    p.add_argument("--conf", type=unit_float, default=conf, help=f"face detector score threshold {from_defaults}")
+    p.add_argument(
+        "--conf",
+        type=unit_float,
+        default=conf,
+        help=f"face score threshold {from_defaults}"
+        if conf is not None
+        else "face score threshold (default: 0.25 with a classifier that knows non-faces, as the shipped one; else 0.5)",
+    )
     p.add_argument(
         "--upscale",
         type=positive_float,

@@ -43,7 +43,7 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--reconnect-timeout", type=positive_float, default=30.0, help="seconds to keep reconnecting a lost stream (default: %(default)s)"
     )
-    add_pipeline_options(p, upscale=1.0)  # video.VIDEO_UPSCALE (not imported: --help stays light)
+    add_pipeline_options(p, upscale=1.0, conf=0.5)  # video.VIDEO_UPSCALE, VIDEO_FACE_THRESHOLD (not imported: --help stays light)
 
 
 def _stop_on_sigterm() -> None:

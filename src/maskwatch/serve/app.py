@@ -93,10 +93,12 @@ class LiveView:
 
 
 def video_kwargs(photo_kwargs: dict) -> dict:
-    """Detector settings of `maskwatch video` (VIDEO_UPSCALE, no mirrored look) from photo ones."""
-    from ..video import VIDEO_UPSCALE
+    """Detector settings of `maskwatch video` (VIDEO_UPSCALE, no mirrored look, the video face
+    threshold unless one was given) from photo ones."""
+    from ..video import VIDEO_FACE_THRESHOLD, VIDEO_UPSCALE
 
-    return {**photo_kwargs, "upscale": VIDEO_UPSCALE, "flip": False}
+    conf = photo_kwargs.get("conf")
+    return {**photo_kwargs, "upscale": VIDEO_UPSCALE, "flip": False, "conf": VIDEO_FACE_THRESHOLD if conf is None else conf}
 
 
 def create_app(cfg: ServeConfig, detector=None):

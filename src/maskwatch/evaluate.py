@@ -21,9 +21,8 @@ SIZE_BUCKETS = ((0, 20, "<20"), (20, 32, "20-31"), (32, 64, "32-63"), (64, 1e9, 
 MAPPING_NOTE = "annotation label mask_weared_incorrect is scored as mask_worn_incorrectly"
 # Face height as a share of the photo's height: crowds, groups, portraits, close-ups.
 RELATIVE_BUCKETS = ((0, 0.05, "<5%"), (0.05, 0.15, "5-15%"), (0.15, 0.35, "15-35%"), (0.35, 1e9, ">=35%"))
-# Counting faces is judged at the photo default face score (a user sees these boxes), not at the
-# low score AP ranks down to.
-COUNT_SCORE = 0.5
+# Counting faces is judged at the photo default face score of the classifier evaluated (a user
+# sees these boxes; pipeline.default_face_threshold), not at the low score AP ranks down to.
 # A close-up: exactly one annotated face, at least this share of the photo's height.
 CLOSE_UP_SHARE = 0.35
 # An unmatched box with this share of its area inside a matched face's annotated box is a second
@@ -33,8 +32,9 @@ DUPLICATE_INSIDE = 0.6
 
 @dataclass
 class CountStats:
-    """How often the number of faces is right (detections at COUNT_SCORE)."""
+    """How often the number of faces is right (detections at `score_threshold`)."""
 
+    score_threshold: float = 0.5
     photos: int = 0
     right_count: int = 0  # as many boxes as annotated faces
     close_ups: int = 0  # photos with one annotated face >= CLOSE_UP_SHARE of the height
@@ -43,7 +43,7 @@ class CountStats:
     duplicate_boxes: int = 0
 
     def to_dict(self) -> dict:
-        return {**self.__dict__, "score_threshold": COUNT_SCORE}
+        return dict(self.__dict__)
 
 
 @dataclass
@@ -151,7 +151,7 @@ class EvalResult:
         c = self.counts
         lines += [
             "",
-            f"face counts (boxes with face score >= {COUNT_SCORE}):",
+            f"face counts (boxes with face score >= {self.counts.score_threshold}, the photo default):",
             f"  photos with the annotated number of faces: {_share(c.right_count, c.photos)}",
             f"  close-ups (one face >= {CLOSE_UP_SHARE:.0%} of the height) with exactly one box: {_share(c.close_ups_one_box, c.close_ups)}",
             f"  photos with a second box on an annotated face: {_share(c.duplicate_photos, c.photos)} ({c.duplicate_boxes} such boxes)",
@@ -190,7 +190,9 @@ def evaluate(
     size_total = dict(size_found)
     rel_found = {name: 0 for _, _, name in RELATIVE_BUCKETS}
     rel_total = dict(rel_found)
-    counts = CountStats()
+    from .pipeline import default_face_threshold
+
+    counts = CountStats(score_threshold=default_face_threshold(getattr(detector, "classifier", None)))
     m_probs: list[list[float]] = []
     m_truth: list[int] = []
     n_det = n_tp = 0
@@ -268,8 +270,8 @@ def _share(n: int, total: int) -> str:
 
 
 def _count_faces(counts: CountStats, gt: np.ndarray, det: np.ndarray, scores: np.ndarray, photo_h: int) -> None:
-    """Add one photo to `counts`: detections at COUNT_SCORE against the annotated faces."""
-    det = det[scores >= COUNT_SCORE] if len(det) else det
+    """Add one photo to `counts`: detections at its score threshold against the annotated faces."""
+    det = det[scores >= counts.score_threshold] if len(det) else det
     counts.photos += 1
     counts.right_count += int(len(det) == len(gt))
     heights = gt[:, 3] - gt[:, 1]

@@ -20,6 +20,13 @@ from .types import Face, ImageResult
 # 0.3 gave 0.867 / 0.810, 0.35 0.861 / 0.822, 0.5 0.837 / 0.846 (MODEL_CARD.md).
 DEFAULT_FACE_THRESHOLD = 0.5
 NON_FACE_AWARE_THRESHOLD = 0.25
+
+
+def default_face_threshold(classifier) -> float:
+    """The photo default face score threshold for a MaskClassifier (None: one without non-faces)."""
+    return NON_FACE_AWARE_THRESHOLD if getattr(classifier, "rejects_non_faces", False) else DEFAULT_FACE_THRESHOLD
+
+
 # Enlarging finds the 10-20 px faces of crowd photos. Chosen in round 1 on a held-out part of
 # kaggle-853 train, with the models of then (docs/experiments.md): 2x, 2.25x and 2.5x within noise
 # of each other, 3x too slow; detection is most of a photo's time (benchmarks/bench_image.py).
@@ -78,7 +85,7 @@ class Detector:
         spec = resolve_detector(detector)
         self.classifier = MaskClassifier(classifier, threads=threads, flip=flip)
         if conf is None:
-            conf = NON_FACE_AWARE_THRESHOLD if self.classifier.rejects_non_faces else DEFAULT_FACE_THRESHOLD
+            conf = default_face_threshold(self.classifier)
         self.faces = FaceDetector(
             upscale=upscale, score_threshold=conf, max_side=max_side, box_adjust=box_adjust, threads=threads, spec=spec, pyramid=pyramid
         )

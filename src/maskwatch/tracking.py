@@ -56,7 +56,7 @@ class TrackerConfig:
     # With the frame given to update(), a re-link also needs the face to look alike: colour
     # histograms (hue x saturation of the box) correlated at least this much.
     relink_similarity: float = 0.5
-    classify_every: int = 3  # re-classify a track that has a status every N frames
+    classify_every: int = 3  # re-classify a counted track every N frames
     # The label a person is counted under when their track ends: "mean" (the class with the
     # highest probability averaged over every classified frame: a person seen mostly one way is
     # counted that way, whatever the last frames said) or "status" (the live label at the end).
@@ -162,7 +162,7 @@ class FaceTracker:
         return t is None or not t.counted or frame - t.last_classified >= self.cfg.classify_every
 
     def carry(self, frame: int, timestamp: float) -> list[Face]:
-        """Faces for a frame without detection: each live track's box moved on at its last velocity."""
+        """Faces for a frame without detection: each live track's box, its centre moved on at its last velocity."""
         out = []
         for t in self.tracks.values():
             gap = frame - t.last_frame

@@ -266,7 +266,8 @@ def main() -> None:
         per_class = ", ".join(f"{label} {counts[label]}/{truth_counts[label]}" for label in LABELS)
         print(
             f"seed {seed}: {len(frames)} frames, {len(people)} people -> counted {counts['people']} ({per_class}); "
-            f"MOTA {row['mota']:.3f}, IDF1 {row['idf1']:.3f}, ID switches {row['id_switches']}; {row['fps']:.0f} fps",
+            f"MOTA {row['mota']:.3f}, IDF1 {row['idf1']:.3f}, ID switches {row['id_switches']}; {row['fps']:.0f} fps"
+            + (" (tracking only: detections from --cache)" if args.cache else ""),
             flush=True,
         )
     tot_true = sum(r["people_true"] for r in summaries)

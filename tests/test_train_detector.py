@@ -7,6 +7,12 @@ onnx = pytest.importorskip("onnx")
 from maskwatch.cli import main  # noqa: E402
 
 
+def quick_run(examples, out) -> list[str]:
+    """`train-detector` for one quick epoch on the example photos."""
+    data = str(examples / "annotations.json")
+    return ["train-detector", "--data", data, "--epochs", "1", "--batch-size", "2", "--out", str(out), "--no-progress", "--threads", "2"]
+
+
 def test_graph_module_matches_onnx_runtime():
     import onnxruntime as ort
 
@@ -40,22 +46,7 @@ def test_match_marks_anchors_of_each_face():
 
 def test_train_detector_cli_writes_a_usable_detector(examples, tmp_path, capsys):
     out = tmp_path / "det.onnx"
-    rc = main(
-        [
-            "train-detector",
-            "--data",
-            str(examples / "annotations.json"),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-            "--threads",
-            "2",
-        ]
-    )
+    rc = main(quick_run(examples, out))
     assert rc == 0 and out.stat().st_size > 1_000_000
     assert "epoch=1 loss=" in capsys.readouterr().err
     from maskwatch import Detector
@@ -93,23 +84,7 @@ def test_mask_head_in_onnx_matches_torch():
 
 def test_mask_head_detector_labels_faces(examples, tmp_path, capsys):
     out = tmp_path / "head.onnx"
-    rc = main(
-        [
-            "train-detector",
-            "--data",
-            str(examples / "annotations.json"),
-            "--epochs",
-            "1",
-            "--batch-size",
-            "2",
-            "--out",
-            str(out),
-            "--no-progress",
-            "--threads",
-            "2",
-            "--mask-head",
-        ]
-    )
+    rc = main([*quick_run(examples, out), "--mask-head"])
     assert rc == 0
     from maskwatch import Detector
 

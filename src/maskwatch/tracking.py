@@ -40,10 +40,11 @@ class TrackerConfig:
     # 180 people, a development detector): people counted +1.7 % vs +8.9 %: short false tracks
     # no longer count.
     min_observations: int = 6
-    # Classified frames before a face is shown with its label: 3, sooner than it counts. On
-    # bench_counting.py (val-free classifier) IDF1 0.843 -> 0.865 on seeds 0-5 and 0.832 -> 0.854
-    # on held-out seeds 6-11, people counted +1.7 % -> +2.2 % and +1.1 % -> +1.1 %.
-    label_after: int = 3
+    # Classified frames before a face is shown with its label, sooner than it counts: 1 (shown
+    # from its first confident frame). On bench_counting.py (val-free non-face classifier) IDF1
+    # 0.864 (3 frames) -> 0.874 on seeds 0-5 and 0.849 -> 0.860 on held-out seeds 6-11; the
+    # counts do not change (counting still waits for min_observations).
+    label_after: int = 1
     confident: float = 0.6  # smoothed probability needed for a first status
     switch: float = 0.7  # smoothed probability a different label needs to replace the status
     lost_frames: int = 30  # a track unseen this many frames has ended

@@ -525,3 +525,13 @@ def test_train_cli_saves_a_pack_and_trains_from_it(tiny_dataset, tmp_path, capsy
     (tmp_path / "junk.npz").write_bytes(b"not a pack")
     assert main(["train", "--pack", str(tmp_path / "junk.npz"), "--out", str(out)]) == 2
     assert "is not a training pack" in capsys.readouterr().err
+
+
+def test_crops_are_kept_at_least_at_the_input_size(tiny_dataset):
+    # A 160 px model trained on 128 px cached crops would only ever see upsampled faces.
+    from maskwatch.train.data import STORE_SIZE, load_samples
+    from maskwatch.train.engine import TrainConfig, load_training_samples
+
+    assert load_samples([str(tiny_dataset / "faces")], log=lambda m: None).images.shape[1:3] == (STORE_SIZE, STORE_SIZE)
+    big = load_training_samples(TrainConfig(data=[str(tiny_dataset / "faces")], input_size=160), log=lambda m: None)
+    assert big.images.shape[1:3] == (160, 160)

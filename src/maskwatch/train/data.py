@@ -83,6 +83,7 @@ def load_samples(
     synth_masks: int = 0,
     landmark_detector=None,
     seed: int = 0,
+    store_size: int = STORE_SIZE,
 ) -> Samples:
     """Read every source: a folder of class folders, or an annotations.json of photos with boxes.
 
@@ -92,7 +93,7 @@ def load_samples(
     sample (synth.mask_below_nose), in the pair's group. With `synth_masks` > 0 and a
     `landmark_detector`, that many bare faces (drawn at random from every source) also get a mask
     drawn on them worn wrongly (synth.wear_incorrectly: under the nose, on the chin, from one ear in
-    turn), each in its face's group.
+    turn), each in its face's group. Crops are kept at `store_size` px (at least the model's input).
     """
     classes = LABELS + ((NOT_A_FACE,) if non_face_detector is not None else ())
     images, labels, keys, hashes, names, origins = [], [], [], [], [], []
@@ -111,7 +112,7 @@ def load_samples(
                 for x1, y1, x2, y2, label in item.boxes:
                     if y2 - y1 < MIN_BOX_PX or x2 - x1 < MIN_BOX_PX:
                         continue
-                    images.append(crop_face(photo, (x1, y1, x2, y2), margin, STORE_SIZE))
+                    images.append(crop_face(photo, (x1, y1, x2, y2), margin, store_size))
                     labels.append(LABELS.index(label))
                     keys.append(f"{p}:{item.key}")
                     hashes.append(h)
@@ -120,7 +121,7 @@ def load_samples(
                 if non_face_detector is not None:
                     faces = np.array([b[:4] for b in item.boxes], np.float64).reshape(-1, 4)
                     for box in non_face_boxes(non_face_detector, photo, faces):
-                        images.append(crop_face(photo, box, margin, STORE_SIZE))
+                        images.append(crop_face(photo, box, margin, store_size))
                         labels.append(classes.index(NOT_A_FACE))
                         keys.append(f"{p}:{item.key}")
                         hashes.append(h)
@@ -144,7 +145,7 @@ def load_samples(
                         log(f"skipped: {exc}")
                         continue
                     pairs.setdefault(_source_stem(f), {})[label] = f
-                    images.append(cv2.resize(img, (STORE_SIZE, STORE_SIZE), interpolation=cv2.INTER_AREA))
+                    images.append(cv2.resize(img, (store_size, store_size), interpolation=cv2.INTER_AREA))
                     labels.append(LABELS.index(label))
                     keys.append(f"{p}:{_source_stem(f)}")
                     hashes.append(dhash(img))
@@ -164,7 +165,7 @@ def load_samples(
                     img = mask_below_nose(read_image(files["without_mask"]), read_image(files["with_mask"]), 0.25 + 0.2 * ((k * 0.618) % 1))
                     if img is None:
                         continue
-                    images.append(cv2.resize(img, (STORE_SIZE, STORE_SIZE), interpolation=cv2.INTER_AREA))
+                    images.append(cv2.resize(img, (store_size, store_size), interpolation=cv2.INTER_AREA))
                     labels.append(LABELS.index("mask_worn_incorrectly"))
                     keys.append(f"{p}:{stem}")
                     hashes.append(dhash(img))

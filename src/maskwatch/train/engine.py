@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import MaskwatchError
 from ..types import LABELS
 from .augment import augment, plain
-from .data import Samples, load_samples, split_by_group, without_synthetic
+from .data import STORE_SIZE, Samples, load_samples, split_by_group, without_synthetic
 from .report import confusion, format_report, per_class, plot_confusion, plot_history
 
 
@@ -121,6 +121,8 @@ def load_training_samples(cfg: TrainConfig, threads: int | None = None, log=prin
         synth_masks=cfg.synth_masks,
         landmark_detector=marker,
         seed=cfg.seed,
+        # A larger input than the cache's 128 px would only see upsampled crops.
+        store_size=max(STORE_SIZE, cfg.input_size),
     )
 
 

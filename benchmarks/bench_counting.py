@@ -182,6 +182,12 @@ def main() -> None:
     ap.add_argument("--model")
     ap.add_argument("--detector")
     ap.add_argument("--mirror-unsure", action="store_true", help="also classify unsure crops mirrored, as photos do (video does not)")
+    ap.add_argument(
+        "--class-prior",
+        choices=("balanced", "trained"),
+        default="balanced",
+        help="as `maskwatch video --class-prior` (default: %(default)s)",
+    )
     ap.add_argument("--tracker", nargs="*", default=[], metavar="FIELD=VALUE", help="TrackerConfig fields, e.g. lost_frames=60")
     ap.add_argument(
         "--cache",
@@ -195,7 +201,7 @@ def main() -> None:
 
     from maskwatch.pipeline import Detector
     from maskwatch.tracking import FaceTracker, TrackerConfig
-    from maskwatch.video import VIDEO_FACE_THRESHOLD, VIDEO_UPSCALE
+    from maskwatch.video import VIDEO_FACE_THRESHOLD, VIDEO_UPSCALE, tracker_config
 
     det = Detector(
         classifier=args.model,
@@ -216,7 +222,8 @@ def main() -> None:
         background = cv2.GaussianBlur(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
         frames, truth = render(people, plans, background)
         overrides = {k: type(getattr(TrackerConfig(), k))(v) for k, v in (kv.split("=", 1) for kv in args.tracker)}
-        tracker = FaceTracker(fps=FPS, config=TrackerConfig(**overrides), labels=det.classifier.labels)
+        config = tracker_config(det.classifier, TrackerConfig(**overrides), args.class_prior)  # as `maskwatch video` does
+        tracker = FaceTracker(fps=FPS, config=config, labels=det.classifier.labels)
         acc = mm.MOTAccumulator(auto_id=True)
         t0 = time.perf_counter()
         seen = cached_detections(det, frames, args, seed)

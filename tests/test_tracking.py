@@ -158,3 +158,36 @@ def test_a_face_is_labelled_before_it_counts_and_a_short_track_never_counts():
         t.update(boxes(), lambda rows: np.zeros((0, 3), np.float32), i, i / 30)
     t.finish()
     assert t.counts()["people"] == 0 and not t.events
+
+
+def test_class_weights_divide_out_a_rare_class_prior():
+    # An unsure incorrectly worn mask: the classifier leans to with_mask because it drew that class
+    # ~4x more often in training. Weighted by 1 / prior it is counted as what it most likely is.
+    unsure = [0.62, 0.08, 0.30]
+    plain = FaceTracker(config=TrackerConfig(classify_every=1))
+    run(plain, [[(100, unsure)]] * 12)
+    plain.finish()
+    weighted = FaceTracker(config=TrackerConfig(classify_every=1, class_weights=(1.0, 1.4, 4.0)))
+    shown = run(weighted, [[(100, unsure)]] * 12)
+    weighted.finish()
+    assert plain.counts()["people"] == 1 and plain.counts()["with_mask"] == 1
+    assert weighted.counts()["people"] == 1 and weighted.counts()["mask_worn_incorrectly"] == 1
+    # the probabilities shown are the weighted ones, and still sum to 1
+    probs = shown[-1][0].probs
+    assert probs["mask_worn_incorrectly"] > probs["with_mask"] and sum(probs.values()) == pytest.approx(1.0)
+
+
+def test_video_divides_out_the_shipped_classifiers_training_mix():
+    from maskwatch.classify import MaskClassifier
+    from maskwatch.video import tracker_config
+
+    clf = MaskClassifier()
+    w = clf.balancing_weights()
+    prior = [clf.class_prior[label] for label in clf.labels]
+    # the rarest class in training gets the largest weight, and weight x prior is the same for all
+    assert np.argmax(w) == clf.labels.index("mask_worn_incorrectly")
+    assert np.allclose(w * prior, (w * prior)[0])
+    assert tracker_config(clf, TrackerConfig()).class_weights == pytest.approx(tuple(w))
+    assert tracker_config(clf, TrackerConfig(), "trained").class_weights is None
+    with pytest.raises(ValueError, match="class prior must be one of balanced, trained"):
+        tracker_config(clf, TrackerConfig(), "uniform")

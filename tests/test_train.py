@@ -58,6 +58,10 @@ def test_train_cli_writes_model_plots_and_report(tiny_dataset, tmp_path, capsys)
     assert det.classifier.labels == LABELS
     faces = det.detect(str(tiny_dataset / "street_717.jpg"))
     assert faces and all(abs(sum(f.probs.values()) - 1) < 1e-4 for f in faces)
+    # It records how often each class was drawn (video divides that prior out).
+    counts, balance = metrics["train_counts"], metrics["config"]["balance"]
+    expected = {c: n ** (1 - balance) for c, n in counts.items()}
+    assert det.classifier.class_prior == pytest.approx({c: v / sum(expected.values()) for c, v in expected.items()}, rel=1e-4)
 
 
 def test_onnx_export_matches_torch(tmp_path):

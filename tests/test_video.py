@@ -153,6 +153,9 @@ def test_bad_options(clip, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["video", "--source", str(clip), "--detect-every", "0"])
     assert exc.value.code == 2 and "--detect-every" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["video", "--source", str(clip), "--class-prior", "uniform"])
+    assert exc.value.code == 2 and "--class-prior" in capsys.readouterr().err
 
 
 def test_folder_of_frames_skips_corrupt_ones(tmp_path, examples, detector):

@@ -46,7 +46,18 @@ class MaskClassifier:
         self.margin = float(meta.get("margin", DEFAULT_CLASSIFIER.margin))
         self._input_name = self._session.get_inputs()[0].name
         self.flip = meta.get("mirror_unsure", "true") != "false" if flip is None else flip
+        # Each class's share of the training draws, when the model says (`maskwatch train` writes it).
+        self.class_prior: dict[str, float] | None = json.loads(meta["class_prior"]) if "class_prior" in meta else None
         self.flip_below = 0.9
+
+    def balancing_weights(self) -> np.ndarray | None:
+        """Per mask class (in `labels` order), 1 / its training prior, scaled to mean 1: probabilities
+        times these, renormalised, are what the model would say had every class been drawn equally
+        often (a label-shift correction). None when the model does not record its prior."""
+        if not self.class_prior or any(self.class_prior.get(l, 0) <= 0 for l in self.labels):
+            return None
+        w = np.array([1 / self.class_prior[l] for l in self.labels], np.float64)
+        return w / w.mean()
 
     def crops(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """Square crops around each box at the model's input size; (n, S, S, 3) uint8 BGR."""

@@ -45,7 +45,7 @@ class DetectorSpec:
 DEFAULT_CLASSIFIER = ClassifierSpec(
     name="maskwatch-mobilenetv2-112-ilc-nonfaces",
     file=MODELS_DIR / "mask_classifier.onnx",
-    sha256="96d70d97cc3cf0e816dde58131df3e1cab27f96f05ac748e99e03fe33248d9f2",
+    sha256="b62af352829a60d9336ccec1f3e04ec4e4b3f941890c62a57b4987af6b6f021b",
 )
 WIDERFACE_DETECTOR = DetectorSpec()
 # The same network fine-tuned on the face boxes of kaggle-853 train and ilc2021 train (`maskwatch

@@ -64,6 +64,10 @@ class TrackerConfig:
     # "mean" on bench_counting.py (val-free classifier): per-class count errors summed over the
     # three classes 25 -> 23 people on the tuning seeds 0-5, 22 -> 18 on the held-out seeds 6-11.
     final_label: str = "mean"
+    # Multiplies each frame's class probabilities (then renormalised) before anything else. Video
+    # sets it from the classifier's training mix (video.tracker_config), so that a class the
+    # classifier saw rarely is not decided against by that rarity alone; None leaves them as given.
+    class_weights: tuple[float, ...] | None = None
 
 
 class FaceTracker:
@@ -110,13 +114,19 @@ class FaceTracker:
         # Classifying every face on every frame is the costliest stage; a track's label is
         # smoothed anyway, so settled tracks are re-checked every `classify_every` frames.
         need = [row for tid, row in pairs if self._needs_class(tid, frame)]
-        probs = dict(zip(need, classify(np.array(need, np.int64)))) if need else {}
+        probs = dict(zip(need, self._weighted(classify(np.array(need, np.int64))))) if need else {}
         result = [
             self._observe(tid, found.xyxy[row], float(found.scores[row]), probs.get(row), frame, timestamp, looks[row])
             for tid, row in pairs
         ]
         self._end_lost(frame)
         return result
+
+    def _weighted(self, probs: np.ndarray) -> np.ndarray:
+        if self.cfg.class_weights is None:
+            return probs
+        p = np.asarray(probs, np.float64) * np.asarray(self.cfg.class_weights, np.float64)
+        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
 
     def _link(self, pairs: list[tuple[int, int]], boxes: np.ndarray, looks: list, frame: int) -> list[tuple[int, int]]:
         """ByteTrack ids -> track ids: known aliases, and new ids re-linked to a lost track."""

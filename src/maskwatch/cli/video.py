@@ -43,6 +43,14 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--reconnect-timeout", type=positive_float, default=30.0, help="seconds to keep reconnecting a lost stream (default: %(default)s)"
     )
+    p.add_argument(
+        "--class-prior",
+        choices=("balanced", "trained"),  # video.CLASS_PRIORS (not imported: --help stays light)
+        default="balanced",
+        help="balanced: label people as if every class were equally common (the classifier learnt that incorrectly "
+        "worn masks are rare, and otherwise undercounts them); trained: the classifier's probabilities as they are "
+        "(default: %(default)s)",
+    )
     add_pipeline_options(p, upscale=1.0, conf=0.5)  # video.VIDEO_UPSCALE, VIDEO_FACE_THRESHOLD (not imported: --help stays light)
 
 
@@ -75,6 +83,7 @@ def run(args) -> int:
         fps=args.fps,
         stall_timeout=args.stall_timeout,
         reconnect_timeout=args.reconnect_timeout,
+        class_prior=args.class_prior,
     )
     quiet_opencv()
     _stop_on_sigterm()

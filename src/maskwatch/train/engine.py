@@ -219,7 +219,11 @@ def train(cfg: TrainConfig, log=print, samples: Samples | None = None) -> dict:
     out.parent.mkdir(parents=True, exist_ok=True)
     net.eval()
     export_onnx(
-        Deployable(net.to("cpu", memory_format=torch.contiguous_format), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), out, cfg, classes
+        Deployable(net.to("cpu", memory_format=torch.contiguous_format), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]),
+        out,
+        cfg,
+        classes,
+        class_prior=class_mix(train_set, sample_p),
     )
     plot_history(history, out.with_name(out.stem + "_plot.png"))
     result = {
@@ -289,7 +293,13 @@ def _evaluate(net, val: Samples, size: int, to_tensor, loss_fn) -> tuple[float, 
     return total / len(val), np.concatenate(preds)
 
 
-def export_onnx(model, path: Path, cfg: TrainConfig, classes: tuple[str, ...] = LABELS) -> None:
+def class_mix(samples: Samples, sample_p: np.ndarray) -> dict[str, float]:
+    """Each class's share of the training draws (the prior the model learnt; see class_prior)."""
+    mass = np.bincount(samples.labels, weights=sample_p, minlength=len(samples.classes))
+    return {c: round(float(m / mass.sum()), 6) for c, m in zip(samples.classes, mass)}
+
+
+def export_onnx(model, path: Path, cfg: TrainConfig, classes: tuple[str, ...] = LABELS, class_prior: dict | None = None) -> None:
     import onnx
     import torch
 
@@ -318,6 +328,10 @@ def export_onnx(model, path: Path, cfg: TrainConfig, classes: tuple[str, ...] = 
         "trained_on": json.dumps(cfg.data),
         "created": time.strftime("%Y-%m-%d"),
     }
+    if class_prior:
+        # How often each class was drawn in training: the classifier's built-in prior, which
+        # video counting divides out (classify.MaskClassifier.balancing_weights).
+        meta["class_prior"] = json.dumps(class_prior)
     if cfg.teacher:
         meta["distilled_from"] = json.dumps({"teacher": Path(cfg.teacher).name, "distill_weight": cfg.distill_weight})
     store_weights_fp16(proto)

@@ -19,7 +19,9 @@ import time
 import numpy as np
 
 from maskwatch.faces import FaceBoxes
-from maskwatch.tracking import FaceTracker
+from maskwatch.classify import MaskClassifier
+from maskwatch.tracking import FaceTracker, TrackerConfig
+from maskwatch.video import tracker_config
 
 W, H, FPS = 640, 480, 25.0
 
@@ -45,7 +47,8 @@ def main() -> None:
     rows = rng.uniform(40, H - 160, args.people)
     labels = rng.integers(0, 3, args.people)
     frame_img = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)  # a real image for the colour histograms
-    tracker = FaceTracker(fps=FPS)
+    # The settings `maskwatch video` runs with (class weights from the shipped classifier).
+    tracker = FaceTracker(fps=FPS, config=tracker_config(MaskClassifier(), TrackerConfig()))
     report_at = sorted({args.window, 10_000, 50_000, 100_000, args.frames} & set(range(args.window, args.frames + 1)))
     t_window, ended, first = 0.0, 0, 0
     print(f"{args.frames} frames, {args.people} people ({args.on_screen_frames} frames each on screen)")

@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from maskwatch.faces import FaceBoxes
 from maskwatch.classify import MaskClassifier
+from maskwatch.faces import FaceBoxes
 from maskwatch.tracking import FaceTracker, TrackerConfig
 from maskwatch.video import tracker_config
 

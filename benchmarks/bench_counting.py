@@ -30,8 +30,8 @@ W, H, FPS = 640, 480, 25.0
 CONTEXT = 0.35  # crop margin around the face, as a share of its side: hair, neck, shoulders
 
 
-def people_from(annotations: str, per_class: int, min_height: int, rng) -> list[tuple[np.ndarray, tuple, str]]:
-    """(crop, face box inside the crop, label) for `per_class` faces of each class."""
+def people_from(annotations: str, per_class: dict[str, int], min_height: int, rng) -> list[tuple[np.ndarray, tuple, str]]:
+    """(crop, face box inside the crop, label) for `per_class[label]` faces of each class."""
     pools = {label: [] for label in LABELS}
     for item in load_annotations(annotations):
         for k, (x1, y1, x2, y2, label) in enumerate(item.boxes):
@@ -42,7 +42,7 @@ def people_from(annotations: str, per_class: int, min_height: int, rng) -> list[
                 pools[label].append((item.path, (x1, y1, x2, y2)))
     out = []
     for label, pool in pools.items():
-        for k in rng.permutation(len(pool))[:per_class]:
+        for k in rng.permutation(len(pool))[: per_class[label]]:
             path, (x1, y1, x2, y2) = pool[k]
             img = read_image(path)
             m = CONTEXT * max(x2 - x1, y2 - y1)
@@ -125,7 +125,7 @@ def cached_detections(det, frames, args, seed) -> list | None:
 
     from maskwatch.faces import FaceBoxes
 
-    key = f"{Path(args.annotations).parent.name}-{args.annotations.rpartition(':')[2]}-s{seed}-n{args.per_class}-h{args.min_height}"
+    key = f"{Path(args.annotations).parent.name}-{args.annotations.rpartition(':')[2]}-s{seed}-n{'-'.join(map(str, args.per_class))}-h{args.min_height}"
     key += f"-{Path(args.model).stem if args.model else 'shipped'}-{Path(args.detector).stem if args.detector else 'shipped'}"
     path = Path(args.cache) / f"{key}{'-mirror' if args.mirror_unsure else ''}.npz"
     if path.exists():
@@ -175,7 +175,15 @@ def print_confusion(confusion: Counter) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--annotations", required=True, help="annotations.json[:PART] with face boxes and classes")
-    ap.add_argument("--per-class", type=int, default=10, help="people of each class (default: %(default)s)")
+    ap.add_argument(
+        "--per-class",
+        type=int,
+        nargs="+",
+        default=[10],
+        metavar="N",
+        help="people of each class, or three numbers for with, without and incorrect, e.g. 24 4 2 for a mostly masked crowd "
+        "(default: 10 each)",
+    )
     ap.add_argument("--min-height", type=int, default=60, help="smallest annotated face to use, px")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--threads", type=int)
@@ -196,6 +204,8 @@ def main() -> None:
         "compared in seconds (the classifier is deterministic per crop, so the tracker sees exactly what it would live)",
     )
     args = ap.parse_args()
+    if len(args.per_class) not in (1, 3):
+        ap.error("--per-class takes one number, or three (with, without, incorrect)")
 
     import motmetrics as mm
 
@@ -216,7 +226,8 @@ def main() -> None:
     confusion: Counter = Counter()  # (true class or "nobody", counted label or "missed") -> people
     for seed in args.seeds:
         rng = np.random.default_rng(seed)
-        people = people_from(args.annotations, args.per_class, args.min_height, rng)
+        mix = args.per_class * 3 if len(args.per_class) == 1 else args.per_class
+        people = people_from(args.annotations, dict(zip(LABELS, mix)), args.min_height, rng)
         plans = schedule(len(people), rng)
         noise = rng.normal(120, 40, (H // 8, W // 8, 3)).clip(0, 255).astype(np.uint8)
         background = cv2.GaussianBlur(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), (0, 0), 3)

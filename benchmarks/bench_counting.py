@@ -233,7 +233,7 @@ def main() -> None:
         background = cv2.GaussianBlur(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
         frames, truth = render(people, plans, background)
         overrides = {k: type(getattr(TrackerConfig(), k))(v) for k, v in (kv.split("=", 1) for kv in args.tracker)}
-        config = tracker_config(det.classifier, TrackerConfig(**overrides), args.class_prior)  # as `maskwatch video` does
+        config = tracker_config(det.classifier, TrackerConfig(**overrides), args.class_prior, det.labels_from)  # as `maskwatch video` does
         tracker = FaceTracker(fps=FPS, config=config, labels=det.classifier.labels)
         acc = mm.MOTAccumulator(auto_id=True)
         t0 = time.perf_counter()

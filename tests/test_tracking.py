@@ -189,5 +189,6 @@ def test_video_divides_out_the_shipped_classifiers_training_mix():
     assert np.allclose(w * prior, (w * prior)[0])
     assert tracker_config(clf, TrackerConfig()).class_weights == pytest.approx(tuple(w))
     assert tracker_config(clf, TrackerConfig(), "trained").class_weights is None
+    assert tracker_config(clf, TrackerConfig(), labels_from="detector").class_weights is None
     with pytest.raises(ValueError, match="class prior must be one of balanced, trained"):
         tracker_config(clf, TrackerConfig(), "uniform")

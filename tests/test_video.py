@@ -65,6 +65,8 @@ def test_video_file_through_cli(clip, tmp_path, capsys):
         assert e["label"] in ("with_mask", "without_mask", "mask_worn_incorrectly")
         assert e["frame"] >= appear[tid]["frame"]
     assert set(s["timing_ms_per_frame"]) == {"decode", "detect", "classify", "track", "draw", "encode"}
+    # the summary says how labels were weighted: by default the shipped classifier's mix divided out
+    assert s["settings"]["class_prior"] == "balanced" and len(s["settings"]["class_weights"]) == 3
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["frames"] == 120
 
 

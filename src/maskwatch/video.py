@@ -135,15 +135,16 @@ class _Events:
 CLASS_PRIORS = ("balanced", "trained")
 
 
-def tracker_config(classifier, base: TrackerConfig, class_prior: str = "balanced") -> TrackerConfig:
+def tracker_config(classifier, base: TrackerConfig, class_prior: str = "balanced", labels_from: str = "classifier") -> TrackerConfig:
     """The tracker settings video runs with: `base`, plus class weights from the classifier's
     training mix with class_prior="balanced". The shipped classifier drew mask_worn_incorrectly
     about 4x less often than with_mask, so unsure faces leaned away from it: on bench_counting.py
     (val-free classifier) that class was counted 50 / 60 on both the tuning and the held-out
-    clips, and 61 / 60 and 60 / 60 balanced (docs/experiments.md)."""
+    clips, and 58 / 60 and 57 / 60 balanced (docs/experiments.md). Labels from a detector's mask
+    head (`labels_from` other than "classifier") follow another training mix: left as they are."""
     if class_prior not in CLASS_PRIORS:
         raise ValueError(f"class prior must be one of {', '.join(CLASS_PRIORS)}, not {class_prior!r}")
-    if class_prior == "trained" or base.class_weights is not None:
+    if class_prior == "trained" or base.class_weights is not None or labels_from != "classifier":
         return base
     w = classifier.balancing_weights()
     return base if w is None else replace(base, class_weights=tuple(float(v) for v in w))
@@ -165,9 +166,8 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
         raise ValueError(f"--webhook needs an http:// or https:// URL, got {cfg.webhook!r}")
     load_bytetrack()  # a missing extra is one line, before a camera is opened
     source = FrameSource(cfg.source, fps=cfg.fps, stall_timeout=cfg.stall_timeout, reconnect_timeout=cfg.reconnect_timeout, log=log)
-    tracker = FaceTracker(
-        fps=source.fps, config=tracker_config(detector.classifier, cfg.tracker, cfg.class_prior), labels=detector.classifier.labels
-    )
+    track_cfg = tracker_config(detector.classifier, cfg.tracker, cfg.class_prior, getattr(detector, "labels_from", "classifier"))
+    tracker = FaceTracker(fps=source.fps, config=track_cfg, labels=detector.classifier.labels)
     annotator = TrackAnnotator()
     writer = None
     events = _Events(cfg.events, cfg.webhook, log=log)
@@ -278,6 +278,9 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             "upscale": detector.faces.upscale,
             "conf": detector.faces.score_threshold,
             "blur": cfg.blur,
+            # the weights each class's probability was multiplied by (None: as the classifier gave them)
+            "class_prior": cfg.class_prior,
+            "class_weights": [round(w, 4) for w in track_cfg.class_weights] if track_cfg.class_weights else None,
             "source_fps": source.fps,
             "size": list(source.size),
         },

@@ -77,6 +77,8 @@ class FaceTracker:
         ByteTrackTracker = load_bytetrack()
 
         self.cfg = config or TrackerConfig()
+        if self.cfg.final_label not in ("mean", "status"):  # checked here, not when the first person leaves
+            raise ValueError(f"final_label must be 'mean' or 'status', not {self.cfg.final_label!r}")
         self.labels = tuple(labels)
         self._bt = ByteTrackTracker(
             lost_track_buffer=self.cfg.lost_frames,
@@ -251,11 +253,7 @@ class FaceTracker:
             )
 
     def _final_label(self, t: Track) -> str:
-        if self.cfg.final_label == "mean":
-            return self.labels[int(np.argmax(t.prob_sum))]
-        if self.cfg.final_label == "status":
-            return t.status
-        raise ValueError(f"final_label must be 'mean' or 'status', not {self.cfg.final_label!r}")
+        return self.labels[int(np.argmax(t.prob_sum))] if self.cfg.final_label == "mean" else t.status
 
     def finish(self) -> None:
         """End every open track (end of stream)."""

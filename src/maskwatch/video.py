@@ -156,8 +156,8 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
     conf=VIDEO_FACE_THRESHOLD (video does not use the classifier's face probability)."""
     if cfg.detect_every < 1:
         raise ValueError("--detect-every must be at least 1")
-    if cfg.class_prior not in CLASS_PRIORS:
-        raise ValueError(f"--class-prior must be one of {', '.join(CLASS_PRIORS)}, not {cfg.class_prior!r}")
+    # Settled before the source opens: a bad class prior is one line, and a camera stays free.
+    track_cfg = tracker_config(detector.classifier, cfg.tracker, cfg.class_prior, getattr(detector, "labels_from", "classifier"))
     if cfg.out and not cfg.out.lower().endswith((".mp4", ".avi")):
         raise ValueError(f"--out {cfg.out}: use a .mp4 or .avi file name")
     if cfg.show and os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
@@ -166,7 +166,6 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
         raise ValueError(f"--webhook needs an http:// or https:// URL, got {cfg.webhook!r}")
     load_bytetrack()  # a missing extra is one line, before a camera is opened
     source = FrameSource(cfg.source, fps=cfg.fps, stall_timeout=cfg.stall_timeout, reconnect_timeout=cfg.reconnect_timeout, log=log)
-    track_cfg = tracker_config(detector.classifier, cfg.tracker, cfg.class_prior, getattr(detector, "labels_from", "classifier"))
     tracker = FaceTracker(fps=source.fps, config=track_cfg, labels=detector.classifier.labels)
     annotator = TrackAnnotator()
     writer = None

@@ -169,6 +169,53 @@ def test_non_face_boxes_are_detections_away_from_every_face():
     assert len(non_face_boxes(Fixed(), None, np.zeros((0, 4)))) == 4
 
 
+def test_split_detections_gives_non_faces_and_one_hit_per_face():
+    from maskwatch.train.data import split_detections
+
+    found = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 20, 20], [100, 100, 110, 110]], float)
+    faces = np.array([[0, 0, 10, 10], [101, 100, 111, 110]], float)
+    non_faces, hits = split_detections(found, faces)
+    np.testing.assert_array_equal(non_faces, [[50, 50, 60, 60], [0, 0, 20, 20]])
+    # the exact box wins face 0 (the 0.68 one is neither a hit nor a non-face); face 1 matches at 0.82
+    assert [(b.tolist(), g) for b, g in hits] == [([0, 0, 10, 10], 0), ([100, 100, 110, 110], 1)]
+
+
+def test_detected_faces_adds_the_detectors_crops_of_annotated_faces(tiny_dataset, example_annotations):
+    from maskwatch.faces import FaceBoxes
+    from maskwatch.train.data import DETECTED, load_samples, without_synthetic
+    from maskwatch.types import NOT_A_FACE
+
+    photos = [(cv2.imread(str(tiny_dataset / name)), boxes) for name, boxes in example_annotations.items()]
+
+    class ShiftedAnnotations:
+        """Finds every annotated face 1 px to the right, and one non-face per photo."""
+
+        def detect(self, photo):
+            boxes = next(bs for image, bs in photos if np.array_equal(image, photo))
+            xyxy = np.array([[x1 + 1, y1, x2 + 1, y2] for x1, y1, x2, y2, _ in boxes] + [[0, 0, 9, 9]], np.float32)
+            return FaceBoxes(xyxy, np.ones(len(xyxy), np.float32), np.zeros((len(xyxy), 5, 2), np.float32))
+
+    src = [str(tiny_dataset / "annotations.json")]
+    plain = load_samples(src, non_face_detector=ShiftedAnnotations(), log=lambda m: None)
+    both = load_samples(src, non_face_detector=ShiftedAnnotations(), detected_faces=True, log=lambda m: None)
+    again = np.array([n.endswith(DETECTED) for n in both.sources])
+    faces = plain.labels != plain.classes.index(NOT_A_FACE)
+    big = sum(1 for bs in example_annotations.values() for x1, y1, x2, y2, _ in bs if min(x2 - x1, y2 - y1) >= 8)
+    assert faces.sum() == big and again.sum() == big
+    # the second crops carry their face's label and photo group, and stay out of validation
+    np.testing.assert_array_equal(np.sort(both.labels[again]), np.sort(plain.labels[faces]))
+    assert set(both.groups[again]) <= set(both.groups[~again])
+    assert not again[without_synthetic(both, np.arange(len(both)))].any()
+
+
+def test_detected_faces_need_non_faces(tiny_dataset, tmp_path, capsys):
+    rc = main(
+        ["train", "--data", str(tiny_dataset / "annotations.json"), "--detected-faces", "--out", str(tmp_path / "m.onnx"), "--no-progress"]
+    )
+    assert rc == 2
+    assert "--detected-faces crops at the boxes of the --non-faces detector" in capsys.readouterr().err
+
+
 def test_train_with_non_faces_gives_a_model_that_lowers_face_scores(tiny_dataset, tmp_path, capsys):
     out = tmp_path / "nf.onnx"
     rc = main(

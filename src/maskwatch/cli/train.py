@@ -63,6 +63,13 @@ def add_parser(sub) -> None:
         "evaluate and serve; video ignores it)",
     )
     p.add_argument(
+        "--detected-faces",
+        action="store_true",
+        help="with --non-faces: also crop each annotated face the detector finds at the detector's box, "
+        "with the face's label (the classifier then learns the crops it gets at inference, not only the "
+        "annotators' boxes)",
+    )
+    p.add_argument(
         "--synth-incorrect",
         action="store_true",
         help="make mask_worn_incorrectly examples from class-folder pairs of a bare photo and its pasted-mask "
@@ -122,6 +129,7 @@ def run(args) -> int:
         balance=args.balance,
         source_weights=args.source_weights,
         non_faces=args.non_faces,
+        detected_faces=args.detected_faces,
         synth_incorrect=args.synth_incorrect,
         synth_masks=args.synth_masks,
         teacher=args.teacher,
@@ -136,6 +144,8 @@ def run(args) -> int:
         raise ValueError(f"teacher model not found: {cfg.teacher}")
     if cfg.non_faces and not args.pack and not any(str(d).split(":")[0].endswith(".json") for d in cfg.data):
         raise ValueError("--non-faces needs photos with face boxes: give an annotations.json in --data")
+    if cfg.detected_faces and not cfg.non_faces:
+        raise ValueError("--detected-faces crops at the boxes of the --non-faces detector: give --non-faces too")
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     if args.save_pack:
         from ..train.engine import load_training_samples

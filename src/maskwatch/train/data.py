@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..boxes import iou_matrix
+from ..boxes import greedy_match, iou_matrix
 from ..crops import crop_face
 from ..datasets import canonical_label, load_annotations, parse_source
 from ..imageio import IMAGE_EXTS, read_image
@@ -63,13 +63,22 @@ def _source_stem(path: Path) -> str:
 
 def non_face_boxes(detector, photo: np.ndarray, faces: np.ndarray) -> np.ndarray:
     """Boxes the face detector finds in a photo that overlap no annotated face: (n, 4) xyxy."""
-    found = detector.detect(photo).xyxy.astype(np.float64).reshape(-1, 4)
-    if len(found) and len(faces):
-        found = found[iou_matrix(found, faces).max(1) < NON_FACE_MAX_IOU]
-    return found
+    return split_detections(detector.detect(photo).xyxy, faces)[0]
+
+
+def split_detections(found: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, list[tuple[np.ndarray, int]]]:
+    """A photo's detections, as non-faces (IoU < NON_FACE_MAX_IOU with every annotated face) and
+    hits: (box, index of the annotated face it matches at IoU >= 0.5, one box per face)."""
+    found = np.asarray(found, np.float64).reshape(-1, 4)
+    if not len(found) or not len(faces):
+        return found, []
+    iou = iou_matrix(found, faces)
+    hits = [(found[d], g) for g, d in greedy_match(iou.T, 0.5)]
+    return found[iou.max(1) < NON_FACE_MAX_IOU], hits
 
 
 SYNTHETIC = ":synthetic-"  # in a sample's name: made here, not photographed (kept out of validation)
+DETECTED = ":detected"  # in a sample's name: a second crop of an annotated face, from the detector's box
 
 
 def load_samples(
@@ -84,6 +93,7 @@ def load_samples(
     landmark_detector=None,
     seed: int = 0,
     store_size: int = STORE_SIZE,
+    detected_faces: bool = False,
 ) -> Samples:
     """Read every source: a folder of class folders, or an annotations.json of photos with boxes.
 
@@ -93,7 +103,10 @@ def load_samples(
     sample (synth.mask_below_nose), in the pair's group. With `synth_masks` > 0 and a
     `landmark_detector`, that many bare faces (drawn at random from every source) also get a mask
     drawn on them worn wrongly (synth.wear_incorrectly: under the nose, on the chin, from one ear in
-    turn), each in its face's group. Crops are kept at `store_size` px (at least the model's input).
+    turn), each in its face's group. With `detected_faces` (and a `non_face_detector`), each
+    annotated face the detector finds is also cropped at the detector's box, with the face's label:
+    the crops the classifier is handed at inference sit where the detector puts them, not where an
+    annotator drew. Crops are kept at `store_size` px (at least the model's input).
     """
     classes = LABELS + ((NOT_A_FACE,) if non_face_detector is not None else ())
     images, labels, keys, hashes, names, origins = [], [], [], [], [], []
@@ -120,15 +133,26 @@ def load_samples(
                     origins.append(origin)
                 if non_face_detector is not None:
                     faces = np.array([b[:4] for b in item.boxes], np.float64).reshape(-1, 4)
-                    for box in non_face_boxes(non_face_detector, photo, faces):
+                    non_faces, hits = split_detections(non_face_detector.detect(photo).xyxy, faces)
+                    extra = [(box, classes.index(NOT_A_FACE), f":{NOT_A_FACE}") for box in non_faces]
+                    if detected_faces:
+                        extra += [
+                            (box, LABELS.index(item.boxes[g][4]), DETECTED) for box, g in hits if min(box[2:] - box[:2]) >= MIN_BOX_PX
+                        ]
+                    for box, label, tag in extra:
                         images.append(crop_face(photo, box, margin, store_size))
-                        labels.append(classes.index(NOT_A_FACE))
+                        labels.append(label)
                         keys.append(f"{p}:{item.key}")
                         hashes.append(h)
-                        names.append(f"{item.key}@{int(box[0])},{int(box[1])}:{NOT_A_FACE}")
+                        names.append(f"{item.key}@{int(box[0])},{int(box[1])}{tag}")
                         origins.append(origin)
             found = sum(1 for i in range(n0, len(labels)) if classes[labels[i]] == NOT_A_FACE)
-            log(f"{source}: {len(labels) - n0 - found} face crops" + (f", {found} non-face detections" if non_face_detector else ""))
+            again = sum(1 for i in range(n0, len(labels)) if names[i].endswith(DETECTED))
+            log(
+                f"{source}: {len(labels) - n0 - found - again} face crops"
+                + (f", {found} non-face detections" if non_face_detector else "")
+                + (f", {again} of those faces again at the detector's box" if detected_faces else "")
+            )
         elif p.is_dir():
             class_dirs = sorted(d for d in p.iterdir() if d.is_dir())
             if not class_dirs:
@@ -252,5 +276,5 @@ def split_by_group(groups: np.ndarray, val_fraction: float, seed: int = 0) -> tu
 
 def without_synthetic(samples: Samples, idx: np.ndarray) -> np.ndarray:
     """`idx` less the samples made here: validation scores real photos only (a drawn mask there
-    would flatter the incorrect class)."""
-    return np.array([i for i in idx if SYNTHETIC not in samples.sources[i]], np.int64)
+    would flatter the incorrect class), each annotated face once (not again at a detector's box)."""
+    return np.array([i for i in idx if SYNTHETIC not in samples.sources[i] and not samples.sources[i].endswith(DETECTED)], np.int64)

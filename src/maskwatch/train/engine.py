@@ -40,6 +40,8 @@ class TrainConfig:
     # Also learn a NOT_A_FACE class from this face detector's false detections in the annotated
     # photos (a detector name or .onnx; None: off). At inference it lowers those boxes' face_score.
     non_faces: str | None = None
+    # With non_faces: also crop each annotated face the detector finds at the detector's own box.
+    detected_faces: bool = False
     # Make mask-below-the-nose examples from bare / pasted-mask photo pairs (train/synth.py).
     synth_incorrect: bool = False
     # Draw this many masks worn wrongly (under the nose, on the chin, from one ear) on bare faces,
@@ -123,6 +125,7 @@ def load_training_samples(cfg: TrainConfig, threads: int | None = None, log=prin
         seed=cfg.seed,
         # A larger input than the cache's 128 px would only see upsampled crops.
         store_size=max(STORE_SIZE, cfg.input_size),
+        detected_faces=cfg.detected_faces,
     )
 
 

@@ -576,6 +576,17 @@ def test_train_cli_saves_a_pack_and_trains_from_it(tiny_dataset, tmp_path, capsy
     (tmp_path / "junk.npz").write_bytes(b"not a pack")
     assert main(["train", "--pack", str(tmp_path / "junk.npz"), "--out", str(out)]) == 2
     assert "is not a training pack" in capsys.readouterr().err
+    # The pack's crops are cut already: another margin is refused, not silently ignored.
+    assert main(["train", "--pack", str(pack), *QUICK, "--margin", "0.25", "--out", str(out)]) == 2
+    assert "holds crops cut with --margin 0.15; this run asks for 0.25" in capsys.readouterr().err
+
+
+def test_train_margin_is_recorded_and_used_at_inference(tiny_dataset, tmp_path):
+    from maskwatch.classify import MaskClassifier
+
+    out = tmp_path / "m25.onnx"
+    assert main(["train", "--data", str(tiny_dataset / "annotations.json"), *QUICK, "--margin", "0.25", "--out", str(out)]) == 0
+    assert MaskClassifier(out).margin == 0.25
 
 
 def test_crops_are_kept_at_least_at_the_input_size(tiny_dataset):

@@ -39,6 +39,13 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", type=positive_int, default=64, help="(default: %(default)s)")
     p.add_argument("--lr", type=positive_float, default=1e-3, help="peak learning rate (default: %(default)s)")
     p.add_argument("--input-size", type=min_side, default=112, help="(default: %(default)s)")
+    p.add_argument(
+        "--margin",
+        type=unit_float,
+        default=0.15,
+        help="each face box is grown by this share of its longer side on each side before cropping; "
+        "the model records it, so inference crops the same way (default: %(default)s)",
+    )
     p.add_argument("--val-fraction", type=unit_float, default=0.15, help="share of photo groups held out (default: %(default)s)")
     p.add_argument(
         "--balance",
@@ -111,10 +118,14 @@ def run(args) -> int:
     samples = None
     data = args.data
     if args.pack:
-        from ..train.pack import load_pack
+        from ..train.pack import load_pack, pack_margin
 
-        # Synthetic samples in the pack count only when this run asks for them too.
-        samples, data = load_pack(args.pack, args.split, args.part, synthetic=args.synth_incorrect or args.synth_masks > 0)
+        # Synthetic samples (and second crops at detector boxes) in the pack count only when this run asks for them too.
+        samples, data = load_pack(
+            args.pack, args.split, args.part, synthetic=args.synth_incorrect or args.synth_masks > 0, detected=args.detected_faces
+        )
+        if abs(pack_margin(args.pack) - args.margin) > 1e-6:  # the crops are cut already: a new margin cannot apply
+            raise ValueError(f"{args.pack} holds crops cut with --margin {pack_margin(args.pack)}; this run asks for {args.margin}")
         print(f"{args.pack}: {len(samples)} crops {samples.class_counts()}", file=sys.stderr)
     cfg = TrainConfig(
         data=data,
@@ -125,6 +136,7 @@ def run(args) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         input_size=args.input_size,
+        margin=args.margin,
         val_fraction=args.val_fraction,
         balance=args.balance,
         source_weights=args.source_weights,
@@ -144,7 +156,7 @@ def run(args) -> int:
         raise ValueError(f"teacher model not found: {cfg.teacher}")
     if cfg.non_faces and not args.pack and not any(str(d).split(":")[0].endswith(".json") for d in cfg.data):
         raise ValueError("--non-faces needs photos with face boxes: give an annotations.json in --data")
-    if cfg.detected_faces and not cfg.non_faces:
+    if cfg.detected_faces and not cfg.non_faces and not args.pack:
         raise ValueError("--detected-faces crops at the boxes of the --non-faces detector: give --non-faces too")
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     if args.save_pack:
@@ -152,7 +164,7 @@ def run(args) -> int:
         from ..train.pack import write_pack
 
         packed = load_training_samples(cfg, cfg.threads, log)
-        size = write_pack(packed, cfg.data, args.save_pack)
+        size = write_pack(packed, cfg.data, args.save_pack, cfg.margin)
         print(f"maskwatch: wrote {args.save_pack}: {len(packed)} crops, {size / 1e6:.1f} MB of JPEG", file=sys.stderr)
         return EXIT_OK
     train(cfg, log=log, samples=samples)

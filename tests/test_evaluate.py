@@ -225,3 +225,28 @@ def test_compare_needs_two_models_and_known_modes(examples, capsys):
     assert main(["evaluate", "--annotations", ann, "--compare", "shipped", "shipped@finetuned@double"]) == 2
     err = capsys.readouterr().err
     assert "at least two models" in err and "can only be 'single'" in err
+
+
+def test_unboxed_faces_are_ignored_not_counted_as_false_boxes(examples, tmp_path, capsys):
+    # Annotations that leave out two faces: the oracle still finds them, as false boxes, until
+    # they are listed as unboxed (COCO crowd regions).
+    full = json.loads((examples / "annotations.json").read_text())
+    for img in full["images"]:
+        img["file"] = str(examples / img["file"])
+    partial = json.loads(json.dumps(full))
+    left_out = {img["file"]: [img["boxes"].pop(0)[:4]] for img in partial["images"][:2]}
+    (tmp_path / "full.json").write_text(json.dumps(full))
+    (tmp_path / "partial.json").write_text(json.dumps(partial))
+    plain = evaluate(OracleDetector(tmp_path / "full.json"), str(tmp_path / "partial.json"), progress=False)
+    assert plain.map50 < 1 and plain.ignored is None
+    # An annotated face on the list as well keeps its match: only unmatched detections are dropped.
+    listed = {f: boxes + [partial["images"][0]["boxes"][0][:4]] for f, boxes in left_out.items()}
+    fair = evaluate(OracleDetector(tmp_path / "full.json"), str(tmp_path / "partial.json"), progress=False, unboxed=listed)
+    assert fair.map50 == pytest.approx(1.0) and fair.ignored == (2, 4) and fair.face_precision == 1.0
+    (tmp_path / "unboxed.json").write_text(json.dumps({"images": [{"file": f, "boxes": b} for f, b in left_out.items()]}))
+    rc = main(["evaluate", "--annotations", str(tmp_path / "partial.json"), "--unboxed", str(tmp_path / "unboxed.json"), "--plot", ""])
+    assert rc == 0 and "2 faces the annotations leave out are ignored" in capsys.readouterr().out
+    (tmp_path / "bad.json").write_text(json.dumps({"images": [{"file": "a.jpg"}]}))
+    assert main(["evaluate", "--annotations", str(tmp_path / "partial.json"), "--unboxed", str(tmp_path / "bad.json"), "--plot", ""]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a list of unboxed faces" in err[0]

@@ -55,12 +55,13 @@ def compare(
     part: str | None = None,
     resamples: int = 200,
     on_result=None,
+    unboxed: dict[str, list] | None = None,
 ) -> list[Comparison]:
     """`make_detector(spec)` builds the pipeline for a spec; `on_result(comparison)` is called as
-    each model finishes (they take a while each)."""
+    each model finishes (they take a while each); `unboxed` as for evaluate()."""
     out: list[Comparison] = []
     for spec in specs:
-        r = evaluate(make_detector(spec), annotations, split, part, progress=False)
+        r = evaluate(make_detector(spec), annotations, split, part, progress=False, unboxed=unboxed)
         c = Comparison(spec.name(), r)
         if out:
             ref = out[0].result

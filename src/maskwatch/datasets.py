@@ -82,3 +82,20 @@ def load_annotations(annotations: str | Path, split: str | Path | None = None, p
                 "and boxes [[x1, y1, x2, y2, label], ...]"
             ) from None
     return out
+
+
+def load_unboxed(path: str | Path) -> dict[str, list[tuple[float, float, float, float]]]:
+    """Faces an annotations.json leaves out, from a JSON file {"images": [{"file": ..., "boxes":
+    [[x1, y1, x2, y2], ...]}]} (files named as in annotations.json): image key -> boxes."""
+    try:
+        data = json.loads(Path(path).read_text())
+        out: dict[str, list[tuple[float, float, float, float]]] = {}
+        for img in data["images"]:
+            out.setdefault(str(img["file"]), []).extend(tuple(float(v) for v in b[:4]) for b in img["boxes"])
+    except OSError as exc:
+        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ValueError(
+            f'{path} is not a list of unboxed faces ({{"images": [{{"file": ..., "boxes": [[x1, y1, x2, y2], ...]}}]}}): {exc}'
+        ) from None
+    return out

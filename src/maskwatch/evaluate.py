@@ -71,6 +71,9 @@ class EvalResult:
     # Class probabilities and true class of every detected face matched to an annotated one.
     matched_probs: np.ndarray = field(default_factory=lambda: np.zeros((0, len(LABELS))), repr=False)
     matched_truth: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    # Detections left out because they fall on faces the annotations leave out (`unboxed`), and
+    # how many such faces were listed for these photos; None: no list given.
+    ignored: tuple[int, int] | None = None
 
     @property
     def map50(self) -> float:
@@ -119,11 +122,17 @@ class EvalResult:
             "failed": self.failed,
             **({"ap50_ci95": {k: list(v) for k, v in self.ap50_ci.items()}, "bootstrap_resamples": self.bootstrap} if self.ap50_ci else {}),
             "map50_without_error": self.map50_without_error,
+            **({"unboxed_faces": {"listed": self.ignored[1], "detections_ignored": self.ignored[0]}} if self.ignored else {}),
         }
 
     def format(self) -> str:
-        lines = [
-            f"{self.n_images} images, {self.n_boxes} annotated faces ({MAPPING_NOTE})",
+        lines = [f"{self.n_images} images, {self.n_boxes} annotated faces ({MAPPING_NOTE})"]
+        if self.ignored:
+            lines.append(
+                f"{self.ignored[1]} faces the annotations leave out are ignored (COCO crowd regions): "
+                f"{self.ignored[0]} detections on them count neither as found faces nor as false boxes"
+            )
+        lines += [
             "",
             f"{'class':24s} {'AP50 all':>9s} {'AP50 >=20px':>12s}",
         ]
@@ -176,9 +185,19 @@ class EvalResult:
 
 
 def evaluate(
-    detector, annotations: str, split: str | None = None, part: str | None = None, progress: bool = True, bootstrap: int = 0, seed: int = 0
+    detector,
+    annotations: str,
+    split: str | None = None,
+    part: str | None = None,
+    progress: bool = True,
+    bootstrap: int = 0,
+    seed: int = 0,
+    unboxed: dict[str, list] | None = None,
 ) -> EvalResult:
-    """`bootstrap` > 0 also gives 95 % intervals of each AP50 from that many resamples of the photos."""
+    """`bootstrap` > 0 also gives 95 % intervals of each AP50 from that many resamples of the photos.
+    `unboxed` (image key -> boxes, datasets.load_unboxed): real faces the annotations leave out; a
+    detection on one (IoU >= 0.5) that matches no annotated face is dropped before scoring, as
+    COCO drops detections on its crowd regions, rather than counted as a false box."""
     from .imageio import read_image
 
     images = load_annotations(annotations, split, part)
@@ -196,6 +215,7 @@ def evaluate(
     m_probs: list[list[float]] = []
     m_truth: list[int] = []
     n_det = n_tp = 0
+    n_ignored = n_listed = 0
     cm = np.zeros((len(LABELS), len(LABELS)), np.int64)
     elapsed = 0.0
     it = images
@@ -215,6 +235,10 @@ def evaluate(
         faces = detector.detect(image)
         elapsed += time.perf_counter() - t0
         gt_xyxy = np.array([b[:4] for b in item.boxes], np.float64).reshape(-1, 4)
+        if unboxed and item.key in unboxed:
+            faces, dropped = _drop_unboxed(faces, gt_xyxy, np.array(unboxed[item.key], np.float64).reshape(-1, 4))
+            n_ignored += dropped
+            n_listed += len(unboxed[item.key])
         det_xyxy = np.array([f.box for f in faces], np.float64).reshape(-1, 4)
         pairs = greedy_match(iou_matrix(gt_xyxy, det_xyxy), 0.5)
         n_det += len(faces)
@@ -262,7 +286,19 @@ def evaluate(
         gts=gts,
         dets=dets,
         map50_without_error=budget,
+        ignored=(n_ignored, n_listed) if unboxed is not None else None,
     )
+
+
+def _drop_unboxed(faces: list, gt: np.ndarray, unboxed: np.ndarray) -> tuple[list, int]:
+    """`faces` less those on an unboxed face (IoU >= 0.5) that match no annotated one."""
+    if not faces or not len(unboxed):
+        return faces, 0
+    det = np.array([f.box for f in faces], np.float64).reshape(-1, 4)
+    on_unboxed = iou_matrix(det, unboxed).max(1) >= 0.5
+    if len(gt):
+        on_unboxed &= iou_matrix(det, gt).max(1) < 0.5
+    return [f for f, drop in zip(faces, on_unboxed) if not drop], int(on_unboxed.sum())
 
 
 def _share(n: int, total: int) -> str:

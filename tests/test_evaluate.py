@@ -227,26 +227,39 @@ def test_compare_needs_two_models_and_known_modes(examples, capsys):
     assert "at least two models" in err and "can only be 'single'" in err
 
 
-def test_unboxed_faces_are_ignored_not_counted_as_false_boxes(examples, tmp_path, capsys):
-    # Annotations that leave out two faces: the oracle still finds them, as false boxes, until
-    # they are listed as unboxed (COCO crowd regions).
+def test_corrections_ignore_unboxed_faces_and_fix_labels(examples, tmp_path, capsys):
+    from maskwatch.datasets import Corrections
+
+    # Annotations that leave out two faces and get one label wrong: the oracle still finds the
+    # two, as false boxes, and labels the third right, until the corrections say so.
     full = json.loads((examples / "annotations.json").read_text())
     for img in full["images"]:
         img["file"] = str(examples / img["file"])
     partial = json.loads(json.dumps(full))
     left_out = {img["file"]: [img["boxes"].pop(0)[:4]] for img in partial["images"][:2]}
+    wrong = partial["images"][2]["boxes"][0]
+    right_label = wrong[4]
+    wrong[4] = "without_mask" if right_label != "without_mask" else "with_mask"
     (tmp_path / "full.json").write_text(json.dumps(full))
     (tmp_path / "partial.json").write_text(json.dumps(partial))
     plain = evaluate(OracleDetector(tmp_path / "full.json"), str(tmp_path / "partial.json"), progress=False)
-    assert plain.map50 < 1 and plain.ignored is None
-    # An annotated face on the list as well keeps its match: only unmatched detections are dropped.
-    listed = {f: boxes + [partial["images"][0]["boxes"][0][:4]] for f, boxes in left_out.items()}
-    fair = evaluate(OracleDetector(tmp_path / "full.json"), str(tmp_path / "partial.json"), progress=False, unboxed=listed)
-    assert fair.map50 == pytest.approx(1.0) and fair.ignored == (2, 4) and fair.face_precision == 1.0
-    (tmp_path / "unboxed.json").write_text(json.dumps({"images": [{"file": f, "boxes": b} for f, b in left_out.items()]}))
-    rc = main(["evaluate", "--annotations", str(tmp_path / "partial.json"), "--unboxed", str(tmp_path / "unboxed.json"), "--plot", ""])
-    assert rc == 0 and "2 faces the annotations leave out are ignored" in capsys.readouterr().out
-    (tmp_path / "bad.json").write_text(json.dumps({"images": [{"file": "a.jpg"}]}))
-    assert main(["evaluate", "--annotations", str(tmp_path / "partial.json"), "--unboxed", str(tmp_path / "bad.json"), "--plot", ""]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "is not a list of unboxed faces" in err[0]
+    assert plain.map50 < 1 and plain.corrected is None
+    # An annotated face on the unboxed list as well keeps its match: only unmatched detections are dropped.
+    unboxed = {f: boxes + [partial["images"][0]["boxes"][0][:4]] for f, boxes in left_out.items()}
+    fix = Corrections(unboxed, {partial["images"][2]["file"]: [(tuple(wrong[:4]), right_label)]})
+    fair = evaluate(OracleDetector(tmp_path / "full.json"), str(tmp_path / "partial.json"), progress=False, corrections=fix)
+    assert fair.map50 == pytest.approx(1.0) and fair.corrected == (2, 4, 1) and fair.face_precision == 1.0
+    doc = {"images": [{"file": f, "unboxed": b} for f, b in left_out.items()]}
+    doc["images"].append({"file": partial["images"][2]["file"], "relabel": [[*wrong[:4], right_label]]})
+    (tmp_path / "fix.json").write_text(json.dumps(doc))
+    rc = main(["evaluate", "--annotations", str(tmp_path / "partial.json"), "--corrections", str(tmp_path / "fix.json"), "--plot", ""])
+    assert rc == 0 and "1 labels corrected; 2 faces the annotations leave out are ignored" in capsys.readouterr().out
+    # A malformed file, or a label correction that fits no annotated box, is one line.
+    (tmp_path / "bad.json").write_text(json.dumps({"images": [{"file": "a.jpg", "unboxed": [[1, 2]]}]}))
+    (tmp_path / "stray.json").write_text(
+        json.dumps({"images": [{"file": partial["images"][2]["file"], "relabel": [[0, 0, 5, 5, "with_mask"]]}]})
+    )
+    for bad, message in (("bad.json", "is not a corrections file"), ("stray.json", "matches no annotated face there")):
+        assert main(["evaluate", "--annotations", str(tmp_path / "partial.json"), "--corrections", str(tmp_path / bad), "--plot", ""]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0]

@@ -55,13 +55,13 @@ def compare(
     part: str | None = None,
     resamples: int = 200,
     on_result=None,
-    unboxed: dict[str, list] | None = None,
+    corrections=None,
 ) -> list[Comparison]:
     """`make_detector(spec)` builds the pipeline for a spec; `on_result(comparison)` is called as
-    each model finishes (they take a while each); `unboxed` as for evaluate()."""
+    each model finishes (they take a while each); `corrections` as for evaluate()."""
     out: list[Comparison] = []
     for spec in specs:
-        r = evaluate(make_detector(spec), annotations, split, part, progress=False, unboxed=unboxed)
+        r = evaluate(make_detector(spec), annotations, split, part, progress=False, corrections=corrections)
         c = Comparison(spec.name(), r)
         if out:
             ref = out[0].result

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .types import LABELS
 
 # Names other datasets use for our labels.
@@ -84,18 +86,58 @@ def load_annotations(annotations: str | Path, split: str | Path | None = None, p
     return out
 
 
-def load_unboxed(path: str | Path) -> dict[str, list[tuple[float, float, float, float]]]:
-    """Faces an annotations.json leaves out, from a JSON file {"images": [{"file": ..., "boxes":
-    [[x1, y1, x2, y2], ...]}]} (files named as in annotations.json): image key -> boxes."""
+@dataclass(frozen=True)
+class Corrections:
+    """What a look at an annotations.json found wrong in it (`maskwatch evaluate --corrections`):
+    per image key, real faces it leaves out (`unboxed`, xyxy) and faces whose label is wrong
+    (`relabel`: the annotated box, xyxy, and the right label)."""
+
+    unboxed: dict[str, list[tuple[float, float, float, float]]]
+    relabel: dict[str, list[tuple[tuple[float, float, float, float], str]]]
+
+    def apply(self, images: list[AnnotatedImage]) -> list[AnnotatedImage]:
+        """`images` with the labels corrected; a correction that matches no annotated box
+        (IoU >= 0.9 in its image) is an error, so a list made for other annotations is not silently half-used."""
+        from dataclasses import replace
+
+        from .boxes import iou_matrix
+
+        out = []
+        for item in images:
+            fixes = self.relabel.get(item.key, [])
+            boxes = list(item.boxes)
+            for box, label in fixes:
+                iou = iou_matrix(np.array([box], np.float64), np.array([b[:4] for b in boxes], np.float64).reshape(-1, 4))
+                if not iou.size or iou.max() < 0.9:
+                    raise ValueError(f"the correction of {item.key} box {list(box)} matches no annotated face there")
+                k = int(iou.argmax())
+                boxes[k] = (*boxes[k][:4], label)
+            out.append(replace(item, boxes=tuple(boxes)) if fixes else item)
+        return out
+
+
+def _xyxy(box) -> tuple[float, float, float, float]:
+    if len(box) < 4:
+        raise ValueError(f"a box needs x1, y1, x2, y2, got {box}")
+    return tuple(float(v) for v in box[:4])
+
+
+def load_corrections(path: str | Path) -> Corrections:
+    """Read a corrections file: {"images": [{"file": ..., "unboxed": [[x1, y1, x2, y2], ...],
+    "relabel": [[x1, y1, x2, y2, label], ...]}]}, files named as in annotations.json."""
+    unboxed: dict[str, list] = {}
+    relabel: dict[str, list] = {}
     try:
         data = json.loads(Path(path).read_text())
-        out: dict[str, list[tuple[float, float, float, float]]] = {}
         for img in data["images"]:
-            out.setdefault(str(img["file"]), []).extend(tuple(float(v) for v in b[:4]) for b in img["boxes"])
+            key = str(img["file"])
+            unboxed.setdefault(key, []).extend(_xyxy(b) for b in img.get("unboxed", []))
+            relabel.setdefault(key, []).extend((_xyxy(b), canonical_label(b[4])) for b in img.get("relabel", []))
     except OSError as exc:
         raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
         raise ValueError(
-            f'{path} is not a list of unboxed faces ({{"images": [{{"file": ..., "boxes": [[x1, y1, x2, y2], ...]}}]}}): {exc}'
+            f'{path} is not a corrections file ({{"images": [{{"file": ..., "unboxed": [[x1, y1, x2, y2], ...], '
+            f'"relabel": [[x1, y1, x2, y2, label], ...]}}]}}): {exc}'
         ) from None
-    return out
+    return Corrections({k: v for k, v in unboxed.items() if v}, {k: v for k, v in relabel.items() if v})

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .boxes import greedy_match, inside_share, iou_matrix
-from .datasets import load_annotations
+from .datasets import Corrections, load_annotations
 from .errors import MaskwatchError
 from .types import LABELS
 
@@ -71,9 +71,9 @@ class EvalResult:
     # Class probabilities and true class of every detected face matched to an annotated one.
     matched_probs: np.ndarray = field(default_factory=lambda: np.zeros((0, len(LABELS))), repr=False)
     matched_truth: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
-    # Detections left out because they fall on faces the annotations leave out (`unboxed`), and
-    # how many such faces were listed for these photos; None: no list given.
-    ignored: tuple[int, int] | None = None
+    # With corrections: (detections left out because they fall on faces the annotations leave
+    # out, such faces listed for these photos, labels corrected); None: no corrections given.
+    corrected: tuple[int, int, int] | None = None
 
     @property
     def map50(self) -> float:
@@ -122,15 +122,20 @@ class EvalResult:
             "failed": self.failed,
             **({"ap50_ci95": {k: list(v) for k, v in self.ap50_ci.items()}, "bootstrap_resamples": self.bootstrap} if self.ap50_ci else {}),
             "map50_without_error": self.map50_without_error,
-            **({"unboxed_faces": {"listed": self.ignored[1], "detections_ignored": self.ignored[0]}} if self.ignored else {}),
+            **(
+                {"corrections": dict(zip(("detections_ignored", "unboxed_faces_listed", "labels_corrected"), self.corrected))}
+                if self.corrected
+                else {}
+            ),
         }
 
     def format(self) -> str:
         lines = [f"{self.n_images} images, {self.n_boxes} annotated faces ({MAPPING_NOTE})"]
-        if self.ignored:
+        if self.corrected:
+            ignored, listed, relabelled = self.corrected
             lines.append(
-                f"{self.ignored[1]} faces the annotations leave out are ignored (COCO crowd regions): "
-                f"{self.ignored[0]} detections on them count neither as found faces nor as false boxes"
+                f"corrected annotations: {relabelled} labels corrected; {listed} faces the annotations leave out are ignored "
+                f"(COCO crowd regions): {ignored} detections on them count neither as found faces nor as false boxes"
             )
         lines += [
             "",
@@ -192,15 +197,22 @@ def evaluate(
     progress: bool = True,
     bootstrap: int = 0,
     seed: int = 0,
-    unboxed: dict[str, list] | None = None,
+    corrections: Corrections | None = None,
 ) -> EvalResult:
     """`bootstrap` > 0 also gives 95 % intervals of each AP50 from that many resamples of the photos.
-    `unboxed` (image key -> boxes, datasets.load_unboxed): real faces the annotations leave out; a
-    detection on one (IoU >= 0.5) that matches no annotated face is dropped before scoring, as
-    COCO drops detections on its crowd regions, rather than counted as a false box."""
+    `corrections` (datasets.load_corrections): labels found wrong are corrected, and a detection
+    on a real face the annotations leave out (IoU >= 0.5) that matches no annotated face is
+    dropped before scoring, as COCO drops detections on its crowd regions, rather than counted
+    as a false box."""
     from .imageio import read_image
 
     images = load_annotations(annotations, split, part)
+    unboxed = corrections.unboxed if corrections else {}
+    n_relabelled = 0
+    if corrections:
+        fixed = corrections.apply(images)
+        n_relabelled = sum(a[4] != b[4] for old, new in zip(images, fixed) for a, b in zip(old.boxes, new.boxes))
+        images = fixed
     if not images:
         raise ValueError("no images to evaluate")
     gts, failed = [], []
@@ -286,7 +298,7 @@ def evaluate(
         gts=gts,
         dets=dets,
         map50_without_error=budget,
-        ignored=(n_ignored, n_listed) if unboxed is not None else None,
+        corrected=(n_ignored, n_listed, n_relabelled) if corrections is not None else None,
     )
 
 

@@ -27,10 +27,11 @@ def add_parser(sub) -> None:
         help="also give 95%% intervals of each AP50 from N resamples of the photos (e.g. 200; ~0.1 s each)",
     )
     p.add_argument(
-        "--unboxed",
+        "--corrections",
         metavar="FILE",
-        help='JSON list of real faces the annotations leave out ({"images": [{"file": ..., "boxes": [[x1, y1, x2, y2], ...]}]}): '
-        "detections on them are ignored, as COCO's crowd regions, instead of counted as false boxes",
+        help="score against corrected annotations: a JSON list, per image, of real faces the annotations leave out "
+        "(ignored, as COCO's crowd regions, instead of counted as false boxes) and of labels found wrong; "
+        "e.g. benchmarks/ilc2021_val_corrections.json",
     )
     # AP ranks every detection, so it is measured down to a low face score (as COCO-style
     # evaluators do); 0.05 chosen on kaggle-853 train: mAP50 0.786 at 0.5, 0.812 at 0.15, 0.825 at 0.05.
@@ -52,12 +53,12 @@ def run(args) -> int:
 
     if args.compare:
         return run_compare(args)
-    from ..datasets import load_unboxed
+    from ..datasets import load_corrections
 
-    unboxed = load_unboxed(args.unboxed) if args.unboxed else None
+    corrections = load_corrections(args.corrections) if args.corrections else None
     detector = make_detector(args)
     result = evaluate(
-        detector, args.annotations, args.split, args.part, progress=sys.stderr.isatty(), bootstrap=args.bootstrap, unboxed=unboxed
+        detector, args.annotations, args.split, args.part, progress=sys.stderr.isatty(), bootstrap=args.bootstrap, corrections=corrections
     )
     what = f"{args.annotations}" + (f" [{args.part} of {args.split}]" if args.split else "")
     print(f"maskwatch evaluate: {what}\n{result.format()}")
@@ -86,7 +87,7 @@ def run_compare(args) -> int:
     import json
 
     from ..compare import ModelSpec, compare, format_header, format_row
-    from ..datasets import load_unboxed
+    from ..datasets import load_corrections
 
     specs = [ModelSpec.parse(text) for text in args.compare]
     if len(specs) < 2:
@@ -106,7 +107,7 @@ def run_compare(args) -> int:
         args.split,
         args.part,
         resamples=args.bootstrap or 200,
-        unboxed=load_unboxed(args.unboxed) if args.unboxed else None,
+        corrections=load_corrections(args.corrections) if args.corrections else None,
         on_result=lambda c: print(format_row(c), flush=True),
     )
     if args.json:

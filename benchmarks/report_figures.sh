@@ -18,6 +18,9 @@ maskwatch evaluate $KT --bootstrap 200 --plot "$OUT/pr_kaggle_test.png" --json "
 # ilc2021 val with the classifier trained without val.
 maskwatch evaluate $IV --classifier "$NOVAL" --bootstrap 200 --plot "$OUT/pr_ilc_val.png" --reliability "$OUT/reliability_ilc_val.png" \
     --json "$OUT/ilc_val.json" > "$OUT/ilc_val.txt"
+# The same against the annotation review (unboxed real faces ignored, wrong labels corrected; docs/evaluation.md).
+maskwatch evaluate $IV --classifier "$NOVAL" --corrections benchmarks/ilc2021_val_corrections.json --bootstrap 200 --plot "" \
+    --json "$OUT/ilc_val_corrected.json" > "$OUT/ilc_val_corrected.txt"
 # Before and after on the same photos, paired: the models shipped before (one detector pass) against today's.
 maskwatch evaluate $KT --compare "$OLD_CLASSIFIER@$OLD_DETECTOR@single" shipped --bootstrap 200 --json "$OUT/paired_kaggle_test.json" > "$OUT/paired_kaggle_test.txt"
 maskwatch evaluate $IV --compare "$OLD_CLASSIFIER@$OLD_DETECTOR@single" "$NOVAL" --bootstrap 200 --json "$OUT/paired_ilc_val.json" > "$OUT/paired_ilc_val.txt"

@@ -263,3 +263,18 @@ def test_corrections_ignore_unboxed_faces_and_fix_labels(examples, tmp_path, cap
         assert main(["evaluate", "--annotations", str(tmp_path / "partial.json"), "--corrections", str(tmp_path / bad), "--plot", ""]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and message in err[0]
+
+
+def test_compare_scores_against_corrections_and_says_so(examples, example_annotations, tmp_path, capsys):
+    x1, y1, x2, y2, label = example_annotations["street_717.jpg"][0]
+    other = "without_mask" if label != "without_mask" else "with_mask"
+    fix = tmp_path / "fix.json"
+    fix.write_text(json.dumps({"images": [{"file": "street_717.jpg", "relabel": [[x1, y1, x2, y2, other]]}]}))
+    out = tmp_path / "cmp.json"
+    ann = str(examples / "annotations.json")
+    args = ["evaluate", "--annotations", ann, "--compare", "shipped", "shipped", "--bootstrap", "10", "--threads", "2", "--json", str(out)]
+    assert main([*args, "--corrections", str(fix)]) == 0
+    models = json.loads(out.read_text())["models"]
+    assert models["shipped"]["corrections"] == {"detections_ignored": 0, "unboxed_faces_listed": 0, "labels_corrected": 1}
+    assert main(args) == 0
+    assert "corrections" not in json.loads(out.read_text())["models"]["shipped"]

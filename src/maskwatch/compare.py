@@ -44,7 +44,10 @@ class Comparison:
     vs_first: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"ap50": self.result.ap50, "map50": self.result.map50, "vs_first": self.vs_first}
+        out = {"ap50": self.result.ap50, "map50": self.result.map50, "vs_first": self.vs_first}
+        if self.result.corrected:  # say that these figures are against corrected annotations
+            out["corrections"] = dict(zip(("detections_ignored", "unboxed_faces_listed", "labels_corrected"), self.result.corrected))
+        return out
 
 
 def compare(

@@ -585,8 +585,11 @@ def test_train_margin_is_recorded_and_used_at_inference(tiny_dataset, tmp_path):
     from maskwatch.classify import MaskClassifier
 
     out = tmp_path / "m25.onnx"
-    assert main(["train", "--data", str(tiny_dataset / "annotations.json"), *QUICK, "--margin", "0.25", "--out", str(out)]) == 0
+    args = ["train", "--data", str(tiny_dataset / "annotations.json"), *QUICK, "--margin", "0.25", "--lowres", "0.6", "--out", str(out)]
+    assert main(args) == 0
     assert MaskClassifier(out).margin == 0.25
+    config = json.loads((tmp_path / "m25_metrics.json").read_text())["config"]
+    assert (config["margin"], config["lowres_p"]) == (0.25, 0.6)
 
 
 def test_crops_are_kept_at_least_at_the_input_size(tiny_dataset):

@@ -46,6 +46,14 @@ def add_parser(sub) -> None:
         help="each face box is grown by this share of its longer side on each side before cropping; "
         "the model records it, so inference crops the same way (default: %(default)s)",
     )
+    p.add_argument(
+        "--lowres",
+        type=unit_float,
+        default=0.3,
+        metavar="P",
+        help="share of training crops shrunk to 14-40 px and back, as the small faces of crowd photos reach "
+        "the classifier (default: %(default)s)",
+    )
     p.add_argument("--val-fraction", type=unit_float, default=0.15, help="share of photo groups held out (default: %(default)s)")
     p.add_argument(
         "--balance",
@@ -137,6 +145,7 @@ def run(args) -> int:
         lr=args.lr,
         input_size=args.input_size,
         margin=args.margin,
+        lowres_p=args.lowres,
         val_fraction=args.val_fraction,
         balance=args.balance,
         source_weights=args.source_weights,

@@ -6,8 +6,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from .types import LABELS
 
 # Names other datasets use for our labels.
@@ -99,6 +97,8 @@ class Corrections:
         """`images` with the labels corrected; a correction that matches no annotated box
         (IoU >= 0.9 in its image) is an error, so a list made for other annotations is not silently half-used."""
         from dataclasses import replace
+
+        import numpy as np
 
         from .boxes import iou_matrix
 

@@ -128,12 +128,14 @@ def run(args) -> int:
     if args.pack:
         from ..train.pack import load_pack, pack_margin
 
+        # Checked before the crops are decoded: they are cut already, so another margin cannot apply.
+        margin = pack_margin(args.pack)
+        if abs(margin - args.margin) > 1e-6:
+            raise ValueError(f"{args.pack} holds crops cut with --margin {margin}; this run asks for {args.margin}")
         # Synthetic samples (and second crops at detector boxes) in the pack count only when this run asks for them too.
         samples, data = load_pack(
             args.pack, args.split, args.part, synthetic=args.synth_incorrect or args.synth_masks > 0, detected=args.detected_faces
         )
-        if abs(pack_margin(args.pack) - args.margin) > 1e-6:  # the crops are cut already: a new margin cannot apply
-            raise ValueError(f"{args.pack} holds crops cut with --margin {pack_margin(args.pack)}; this run asks for {args.margin}")
         print(f"{args.pack}: {len(samples)} crops {samples.class_counts()}", file=sys.stderr)
     cfg = TrainConfig(
         data=data,

@@ -72,5 +72,8 @@ def load_pack(
 
 def pack_margin(path: str) -> float:
     """The crop margin a pack's faces were cut with."""
-    with np.load(path) as z:
-        return float(z["margin"]) if "margin" in z.files else OLD_MARGIN
+    try:
+        with np.load(path) as z:
+            return float(z["margin"]) if "margin" in z.files else OLD_MARGIN
+    except (OSError, ValueError, AttributeError) as exc:  # AttributeError: an .npy array, not an archive
+        raise ValueError(f"{path} is not a training pack from `maskwatch train --save-pack` ({exc})") from None

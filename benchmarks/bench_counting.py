@@ -123,7 +123,7 @@ def cached_detections(det, frames, args, seed) -> list | None:
         return None
     from pathlib import Path
 
-    from maskwatch.faces import FaceBoxes
+    from maskwatch.detectors import FaceBoxes
 
     key = f"{Path(args.annotations).parent.name}-{args.annotations.rpartition(':')[2]}-s{seed}-n{'-'.join(map(str, args.per_class))}-h{args.min_height}"
     key += f"-{Path(args.model).stem if args.model else 'shipped'}-{Path(args.detector).stem if args.detector else 'shipped'}"
@@ -133,7 +133,7 @@ def cached_detections(det, frames, args, seed) -> list | None:
         return [(FaceBoxes(z[f"xyxy{f}"], z[f"scores{f}"], z[f"landmarks{f}"]), z[f"probs{f}"]) for f in range(len(frames))]
     arrays, out = {}, []
     for f, frame in enumerate(frames):
-        found = det.faces.detect(frame)
+        found = det.find_faces(frame)
         probs = det.class_probs(frame, found) if len(found) else np.zeros((0, len(det.classifier.labels)), np.float32)
         out.append((found, probs))
         arrays.update({f"xyxy{f}": found.xyxy, f"scores{f}": found.scores, f"landmarks{f}": found.landmarks, f"probs{f}": probs})
@@ -210,17 +210,12 @@ def main() -> None:
     import motmetrics as mm
 
     from maskwatch.pipeline import Detector
-    from maskwatch.tracking import FaceTracker, TrackerConfig
-    from maskwatch.video import VIDEO_FACE_THRESHOLD, VIDEO_UPSCALE, tracker_config
+    from maskwatch.settings import VIDEO, VideoSettings
+    from maskwatch.video.counting import PeopleCounter
+    from maskwatch.video.step import FrameStep
+    from maskwatch.video.tracking import TrackerConfig
 
-    det = Detector(
-        classifier=args.model,
-        detector=args.detector,
-        upscale=VIDEO_UPSCALE,
-        conf=VIDEO_FACE_THRESHOLD,
-        flip=args.mirror_unsure,
-        threads=args.threads,
-    )
+    det = Detector(VIDEO, classifier=args.model, detector=args.detector, flip=args.mirror_unsure, threads=args.threads)
     summaries = []
     labels_of_tracks: dict = {}  # (seed, track id) -> label counted
     confusion: Counter = Counter()  # (true class or "nobody", counted label or "missed") -> people
@@ -233,19 +228,18 @@ def main() -> None:
         background = cv2.GaussianBlur(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
         frames, truth = render(people, plans, background)
         overrides = {k: type(getattr(TrackerConfig(), k))(v) for k, v in (kv.split("=", 1) for kv in args.tracker)}
-        config = tracker_config(det.classifier, TrackerConfig(**overrides), args.class_prior, det.labels_from)  # as `maskwatch video` does
-        tracker = FaceTracker(fps=FPS, config=config, labels=det.classifier.labels)
+        # The frame step and counter `maskwatch video` runs (class prior included).
+        step = FrameStep(det, FPS, VideoSettings(class_prior=args.class_prior), TrackerConfig(**overrides))
+        counter = PeopleCounter(det.classifier.labels)
+        ends = []
         acc = mm.MOTAccumulator(auto_id=True)
         t0 = time.perf_counter()
         seen = cached_detections(det, frames, args, seed)
         for f, (frame, visible) in enumerate(zip(frames, truth)):
-            found, probs = seen[f] if seen is not None else (det.faces.detect(frame), None)
-            classify = (
-                (lambda rows, p=probs: p[rows])
-                if probs is not None
-                else (lambda rows, image=frame, found=found: det.class_probs(image, found, rows))
-            )
-            tracked = tracker.update(found, classify, f, f / FPS, frame)
+            result = step.track(frame, f, f / FPS, *seen[f]) if seen is not None else step(frame, f, f / FPS)
+            counter.observe(result.observed, f, f / FPS)
+            ends += counter.end(result.ended)
+            tracked = result.faces
             gt_ids = [pid for pid, _, hidden in visible if not hidden]
             gt_boxes = np.array([b for _, b, hidden in visible if not hidden], float).reshape(-1, 4)
             hyp = [t for t in tracked if t.label is not None]
@@ -258,11 +252,11 @@ def main() -> None:
             dist = 1 - iou_matrix(gt_boxes, hyp_boxes)
             dist[dist > 0.5] = np.nan
             acc.update(gt_ids, [t.track_id for t in hyp], dist)
-        tracker.finish()
-        labels_of_tracks.update({(seed, e["track"]): e["label"] for e in tracker.events if e["event"] == "end"})
+        ends += counter.end(step.finish())
+        labels_of_tracks.update({(seed, e["track"]): e["label"] for e in ends if e["event"] == "end"})
         note_people(acc, seed, people, labels_of_tracks, confusion)
         seconds = time.perf_counter() - t0
-        counts = tracker.counts()
+        counts = counter.counts()
         m = mm.metrics.create().compute(
             acc, metrics=["mota", "idf1", "num_switches", "num_fragmentations", "recall", "precision", "idp", "idr"], name=str(seed)
         )

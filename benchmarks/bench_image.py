@@ -68,7 +68,7 @@ def main():
         t0 = time.perf_counter()
         image = read_image(it.path)
         t1 = time.perf_counter()
-        found = det.faces.detect(image)
+        found = det.find_faces(image)
         t2 = time.perf_counter()
         faces = det.classify(image, found)
         t3 = time.perf_counter()

@@ -19,9 +19,10 @@ import time
 import numpy as np
 
 from maskwatch.classify import MaskClassifier
-from maskwatch.faces import FaceBoxes
-from maskwatch.tracking import FaceTracker, TrackerConfig
-from maskwatch.video import tracker_config
+from maskwatch.detectors import FaceBoxes
+from maskwatch.video.counting import PeopleCounter
+from maskwatch.video.step import tracker_config
+from maskwatch.video.tracking import FaceTracker, TrackerConfig
 
 W, H, FPS = 640, 480, 25.0
 
@@ -49,6 +50,7 @@ def main() -> None:
     frame_img = rng.integers(0, 255, (H, W, 3), dtype=np.uint8)  # a real image for the colour histograms
     # The settings `maskwatch video` runs with (class weights from the shipped classifier).
     tracker = FaceTracker(fps=FPS, config=tracker_config(MaskClassifier(), TrackerConfig()))
+    counter = PeopleCounter()  # fed as video.camera feeds it
     report_at = sorted({args.window, 10_000, 50_000, 100_000, args.frames} & set(range(args.window, args.frames + 1)))
     t_window, ended, first = 0.0, 0, 0
     print(f"{args.frames} frames, {args.people} people ({args.on_screen_frames} frames each on screen)")
@@ -66,20 +68,21 @@ def main() -> None:
         probs += rng.normal(0, 0.05, probs.shape).astype(np.float32)
         t0 = time.perf_counter()
         tracker.update(found, lambda r, p=probs: p[r], f, f / FPS, frame_img)
-        tracker.counts()  # drawn on every frame in the video loop
-        ended += len(tracker.events)
-        tracker.events.clear()  # the video loop drains them each frame
+        events = counter.observe(tracker.observed, f, f / FPS) + counter.end(tracker.pop_ended())
+        counter.counts()  # drawn on every frame in the video loop
+        ended += len(events)
         t_window += time.perf_counter() - t0
         if (f + 1) % args.window == 0:
             if f + 1 in report_at:
                 print(
-                    f"{f + 1:8d} {1000 * t_window / args.window:9.3f} {rss_mb():8.1f} {tracker.counts()['people']:15d} {len(tracker.tracks):12d}",
+                    f"{f + 1:8d} {1000 * t_window / args.window:9.3f} {rss_mb():8.1f} {counter.counts()['people']:15d} {len(tracker.tracks):12d}",
                     flush=True,
                 )
             t_window = 0.0
     tracker.finish()
+    ended += len(counter.end(tracker.pop_ended()))
     print(
-        f"end: {tracker.counts()['people']} people counted of {args.people}; {len(tracker.per_minute())} minutes in the series; {ended} events"
+        f"end: {counter.counts()['people']} people counted of {args.people}; {len(counter.per_minute())} minutes in the series; {ended} events"
     )
 
 

@@ -46,7 +46,8 @@ def main():
     from maskwatch.clips import make_pan_clip, pan_frames
     from maskwatch.imageio import read_image
     from maskwatch.pipeline import Detector
-    from maskwatch.video import VideoConfig, run_video
+    from maskwatch.settings import VIDEO, VideoSettings
+    from maskwatch.video.run import VideoConfig, run_video
 
     images = Path(args.images)
     photos = pick_photos(images, images.parent / "annotations.json", args.photos)
@@ -54,9 +55,10 @@ def main():
     clip = tmp / "clip.mp4"
     n = make_pan_clip(photos, clip, frames_per_photo=30)
     print(f"clip: {n} frames of 640x480 at 30 fps from {len(photos)} photos with 1-5 faces each")
-    det = Detector(classifier=args.model, upscale=1.0, flip=False, conf=0.5)  # as `maskwatch video` runs it
+    det = Detector(VIDEO, classifier=args.model)  # as `maskwatch video` runs it
     for every in (1, 3):
-        s = run_video(det, VideoConfig(source=str(clip), out=str(tmp / f"out{every}.mp4"), detect_every=every), log=lambda m: None)
+        cfg = VideoConfig(source=str(clip), out=str(tmp / f"out{every}.mp4"), video=VideoSettings(detect_every=every))
+        s = run_video(det, cfg, log=lambda m: None)
         print(
             f"detect every {every}: {s['fps']:.1f} fps end to end ({s['frames']} frames, {s['people']} people); "
             f"ms/frame {s['timing_ms_per_frame']}"

@@ -15,9 +15,9 @@ import numpy as np
 
 from maskwatch.boxes import greedy_match, iou_matrix
 from maskwatch.datasets import load_annotations
-from maskwatch.faces import FaceDetector
+from maskwatch.detectors import load_detector
 from maskwatch.imageio import read_image
-from maskwatch.specs import resolve_detector
+from maskwatch.settings import PHOTO
 
 
 def main() -> None:
@@ -29,12 +29,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=400, help="photos per set")
     ap.add_argument("--threads", type=int)
     args = ap.parse_args()
-    det = FaceDetector(
-        score_threshold=0.5,
-        spec=resolve_detector(args.detector),
-        threads=args.threads,
-        box_adjust=(0.0, 0.0, 0.0, 0.0) if args.raw_boxes else None,
-    )
+    det = load_detector(PHOTO.but(detector=args.detector, conf=0.5, threads=args.threads, raw_boxes=args.raw_boxes))
     print(f"{'data':48s} {'faces':>6s}  median offset (x1, y1, x2, y2) / size   median IoU")
     for data in args.data:
         offsets, ious = [], []

@@ -26,9 +26,9 @@ def main() -> None:
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from maskwatch.datasets import load_annotations
-    from maskwatch.faces import FaceDetector, detector_weights
+    from maskwatch.detectors import retinaface
     from maskwatch.imageio import read_image
-    from maskwatch.specs import resolve_detector
+    from maskwatch.settings import PHOTO
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--detector", default="finetuned", help="detector name or .onnx (default: %(default)s)")
@@ -41,8 +41,8 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
 
-    spec = resolve_detector(args.detector)
-    faces = FaceDetector(spec=spec)
+    faces = retinaface.load(PHOTO.but(conf=0.5), args.detector)  # RetinaFace only: its graph is quantized
+    spec = faces.spec
     photos = load_annotations(args.annotations, args.split, args.part)
     step = max(1, len(photos) // args.photos)
     calibration = [
@@ -60,7 +60,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # The published graph is opset 11; per-axis DequantizeLinear needs 13.
         op13, pre = Path(tmp) / "op13.onnx", Path(tmp) / "pre.onnx"
-        model = onnx.load_from_string(detector_weights(spec))  # checked by sha256, as at inference
+        model = onnx.load_from_string(retinaface.detector_weights(spec))  # checked by sha256, as at inference
         onnx.save(version_converter.convert_version(model, 13), str(op13))
         quant_pre_process(str(op13), str(pre), skip_symbolic_shape=True)
         exclude = [n.name for n in onnx.load(str(pre)).graph.node if "head" in n.name] if args.float_heads else []

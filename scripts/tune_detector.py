@@ -17,13 +17,13 @@ import numpy as np
 
 from maskwatch.boxes import greedy_match, iou_matrix
 from maskwatch.datasets import load_annotations
-from maskwatch.faces import FaceDetector
-from maskwatch.specs import WIDERFACE_DETECTOR
+from maskwatch.detectors.retinaface import WIDERFACE_DETECTOR, RetinaFace
+from maskwatch.settings import PHOTO
 
 
 def run(images, upscale, threshold, adjust, raw_cache):
     # The published WIDER FACE weights: their box convention is what the adjustment corrects.
-    det = FaceDetector(upscale=upscale, score_threshold=threshold, box_adjust=adjust, spec=WIDERFACE_DETECTOR)
+    det = RetinaFace(WIDERFACE_DETECTOR, PHOTO.but(upscale=upscale, conf=threshold), box_adjust=adjust)
     tp = tp20 = n = n20 = ndet = 0
     offsets = []
     t = 0.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from maskwatch import faces
+from maskwatch.detectors import retinaface
 from maskwatch.evaluate import evaluate
 from maskwatch.pipeline import Detector
 
@@ -34,6 +34,8 @@ def main() -> None:
     )
     for data in args.data:
         for name, coarse in settings:
+            if coarse is not None:  # the pyramid's constants, read when the detector is built
+                retinaface.COARSE_SIDE, retinaface.FINE_MAX_FACE_PX = coarse
             det = Detector(
                 classifier=args.model,
                 detector=args.detector,
@@ -42,8 +44,6 @@ def main() -> None:
                 threads=args.threads,
                 pyramid=coarse is not None,
             )
-            if coarse is not None:
-                det.faces.coarse_side, faces.FINE_MAX_FACE_PX = coarse
             r = evaluate(det, data, progress=False)
             found = sum(f for f, _ in r.recall_by_size.values())
             total = sum(t for _, t in r.recall_by_size.values())

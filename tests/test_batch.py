@@ -13,6 +13,7 @@ import pytest
 
 from maskwatch.batch import JobSpec, duplicate_stems, output_name, run_local
 from maskwatch.cli import main
+from maskwatch.settings import PHOTO
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,10 @@ def photo_dir(tmp_path_factory, examples):
 
 
 def lines(path):
-    return [json.loads(line) for line in open(path)]
+    """The image records of a JSON Lines file, after checking its header line."""
+    records = [json.loads(line) for line in open(path)]
+    assert set(records[0]) == {"maskwatch"} and {"model", "settings"} <= set(records[0]["maskwatch"])
+    return records[1:]
 
 
 def test_jsonl_is_one_line_per_image(photo_dir, tmp_path):
@@ -62,11 +66,11 @@ def test_killed_run_resumes_with_every_file_exactly_once(photo_dir, tmp_path):
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 5):
+    while time.monotonic() < deadline and (not out.exists() or out.read_bytes().count(b"\n") < 6):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)  # no clean-up at all
     proc.wait()
-    first = out.read_bytes().count(b"\n")
+    first = out.read_bytes().count(b"\n") - 1  # image lines, after the header line
     assert 5 <= first < 40, "the run was killed part-way"
     with open(out, "ab") as fh:  # as if killed in the middle of a line
         fh.write(b'{"file": "torn')
@@ -92,10 +96,10 @@ def _faces(rows):
 
 def test_two_workers_give_the_same_results(photo_dir, tmp_path):
     files = sorted(str(p) for p in photo_dir.iterdir())[:12]
-    job = JobSpec({"threads": 2}, str(tmp_path / "ann"), duplicate_stems(files))
+    job = JobSpec(PHOTO.but(threads=2), str(tmp_path / "ann"), duplicate_stems(files))
     (tmp_path / "ann").mkdir()
     here = [r.to_dict() for r in run_local(files, job, workers=0)]
-    two = [r.to_dict() for r in run_local(files, JobSpec({}, None), workers=2)]
+    two = [r.to_dict() for r in run_local(files, JobSpec(PHOTO, None), workers=2)]
     assert [r["file"] for r in two] == files  # input order kept
     assert _faces(here) == _faces(two)
     assert len(list((tmp_path / "ann").iterdir())) == 12
@@ -122,7 +126,7 @@ def test_ray_local_cluster_matches_in_process(photo_dir, tmp_path):
     assert rc == 1  # the missing file
     rows = lines(out)
     assert sorted(r["file"] for r in rows) == sorted(files + [str(tmp_path / "missing.jpg")])
-    here = [r.to_dict() for r in run_local(files, JobSpec({"threads": 2}, None))]
+    here = [r.to_dict() for r in run_local(files, JobSpec(PHOTO.but(threads=2), None))]
     assert _faces([r for r in rows if r["error"] is None]) == _faces(here)
 
 
@@ -225,10 +229,10 @@ def test_a_dead_worker_is_noticed_and_its_files_retried(photo_dir, tmp_path):
     (tmp_path / "poison.jpg").write_bytes(Path(files[0]).read_bytes())
     order = files[:5] + [poison] + files[5:]
     t0 = time.monotonic()
-    got = list(_run_pool(order, JobSpec({"threads": 1}, None), 2, work=_die_on_poison))
+    got = list(_run_pool(order, JobSpec(PHOTO.but(threads=1), None), 2, work=_die_on_poison))
     assert time.monotonic() - t0 < 120, "no hang"
     assert [r.file for r in got] == order, "every file once, in order"
     assert [r.error for r in got if r.file == poison] == [WORKER_DIED]
     assert all(r.error is None for r in got if r.file != poison), "files that shared the dead pool were retried"
-    here = [r.to_dict() for r in run_local(files, JobSpec({"threads": 2}, None))]
+    here = [r.to_dict() for r in run_local(files, JobSpec(PHOTO.but(threads=2), None))]
     assert _faces([r.to_dict() for r in got if r.file != poison]) == _faces(here)

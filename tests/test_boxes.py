@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from maskwatch.boxes import greedy_match, iou_matrix, square_crop_box
-from maskwatch.faces import adjust_boxes, make_priors
+from maskwatch.detectors.retinaface import adjust_boxes, make_priors
 
 
 @pytest.mark.parametrize(

@@ -123,26 +123,11 @@ def test_mistyped_option_gets_suggestions(capsys):
     assert "similar options are --upscale" in capsys.readouterr().err
 
 
-def test_cli_defaults_are_the_pipeline_defaults():
-    from maskwatch.cli import build_parser
-    from maskwatch.pipeline import DEFAULT_FACE_THRESHOLD, DEFAULT_UPSCALE, NON_FACE_AWARE_THRESHOLD
-    from maskwatch.video import VIDEO_FACE_THRESHOLD, VIDEO_UPSCALE
-
-    args = build_parser().parse_args(["image", "x.jpg"])
-    assert args.upscale == DEFAULT_UPSCALE and args.conf is None  # the pipeline picks by classifier
-    assert build_parser().parse_args(["evaluate", "--annotations", "a.json"]).upscale == DEFAULT_UPSCALE
-    video = build_parser().parse_args(["video", "--source", "x.mp4"])
-    assert video.upscale == VIDEO_UPSCALE and video.conf == VIDEO_FACE_THRESHOLD
-    help_text = " ".join(build_parser()._subparsers._group_actions[0].choices["image"].format_help().split())
-    assert f"default: {NON_FACE_AWARE_THRESHOLD} with a classifier that knows non-faces" in help_text
-    assert f"else {DEFAULT_FACE_THRESHOLD})" in help_text
-
-
 def test_the_face_threshold_follows_the_classifier(detector):
-    from maskwatch.pipeline import NON_FACE_AWARE_THRESHOLD
+    from maskwatch.settings import NON_FACE_AWARE_THRESHOLD
 
     assert detector.classifier.rejects_non_faces  # the shipped classifier knows non-faces
-    assert detector.faces.score_threshold == NON_FACE_AWARE_THRESHOLD
+    assert detector.settings.conf == NON_FACE_AWARE_THRESHOLD
 
 
 @pytest.fixture

@@ -3,7 +3,13 @@ import numpy as np
 import pytest
 
 from maskwatch.boxes import greedy_match, iou_matrix
-from maskwatch.faces import FaceDetector
+from maskwatch.detectors.retinaface import FINETUNED_DETECTOR, RetinaFace
+from maskwatch.settings import PHOTO
+
+
+def FaceDetector(score_threshold=0.5, **settings):
+    """The shipped RetinaFace at the detector's own threshold, with some settings changed."""
+    return RetinaFace(FINETUNED_DETECTOR, PHOTO.but(conf=score_threshold, **settings))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +90,7 @@ def test_pyramid_adds_a_coarse_pass_only_where_a_face_could_outgrow_the_fine_one
 
 
 def test_parts_of_a_face_inside_a_coarse_box_are_dropped():
-    from maskwatch.faces import _inside_coarser
+    from maskwatch.detectors.retinaface import _inside_coarser
 
     boxes = np.array(
         [
@@ -105,7 +111,7 @@ def test_max_side_must_be_usable():
 
 
 def test_face_boxes_check_their_shapes():
-    from maskwatch.faces import FaceBoxes
+    from maskwatch.detectors import FaceBoxes
 
     FaceBoxes(np.zeros((2, 4)), np.zeros(2), np.zeros((2, 5, 2)))
     with pytest.raises(ValueError, match=r"xyxy has shape \(3, 4\), expected \(2, 4\)"):

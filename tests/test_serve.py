@@ -228,16 +228,23 @@ def test_live_view_streams_frames_and_counts(tmp_path, examples):
 
 def test_live_view_uses_video_settings(tmp_path, examples):
     from maskwatch.clips import make_pan_clip
-    from maskwatch.serve.app import ServeConfig, create_app
+    from maskwatch.serve.app import create_app
 
     clip = tmp_path / "c.avi"
     make_pan_clip([examples / "street_717.jpg"], clip, frames_per_photo=5)
-    photo = {"threads": 1, "conf": 0.4}  # what `serve` passes for the upload API
-    app = create_app(ServeConfig(source=str(clip), detector_kwargs=photo))
-    live = app.state.live
-    assert live.detector.faces.upscale == 1.0 and live.detector.classifier.flip is False
-    assert live.detector.faces.score_threshold == 0.4
-    live.close()
+    from maskwatch.cli import build_parser
+    from maskwatch.cli.serve import serve_config
+
+    # What `maskwatch serve --source clip --conf 0.4` builds: the live view keeps video's defaults
+    # (1x, no mirrored look) and takes the options given; --upscale given is honoured too.
+    for argv, upscale in ((["--conf", "0.4"], 1.0), (["--conf", "0.4", "--upscale", "1.5"], 1.5)):
+        args = build_parser().parse_args(["serve", "--source", str(clip), "--threads", "1", *argv])
+        app = create_app(serve_config(args, token=None))
+        live = app.state.live
+        assert live.detector.settings.upscale == upscale and live.detector.classifier.flip is False
+        assert live.detector.settings.conf == 0.4
+        assert app.state.detector.settings.upscale == (2.25 if upscale == 1.0 else 1.5)  # the upload API's
+        live.close()
 
 
 def test_live_stream_ends_when_the_source_ends(tmp_path, examples):

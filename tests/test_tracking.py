@@ -1,10 +1,42 @@
 import numpy as np
 import pytest
 
-from maskwatch.faces import FaceBoxes
-from maskwatch.tracking import FaceTracker, TrackerConfig
+from maskwatch.detectors import FaceBoxes
+from maskwatch.video.counting import PeopleCounter
+from maskwatch.video.tracking import FaceTracker as _Tracker
+from maskwatch.video.tracking import TrackerConfig
 
 WITH, WITHOUT, INCORRECT = [0.9, 0.05, 0.05], [0.05, 0.9, 0.05], [0.05, 0.05, 0.9]
+
+
+class FaceTracker:
+    """The tracker with the people counter fed as video feeds it (video.camera): tracks seen each
+    frame, then the tracks that ended; events collected."""
+
+    def __init__(self, config=None):
+        self.tracker = _Tracker(config=config)
+        self.counter = PeopleCounter()
+        self.events = []
+
+    def update(self, found, classify, frame, ts, image=None):
+        faces = self.tracker.update(found, classify, frame, ts, image)
+        self.events += self.counter.observe(self.tracker.observed, frame, ts)
+        self.events += self.counter.end(self.tracker.pop_ended())
+        return faces
+
+    def finish(self):
+        self.tracker.finish()
+        self.events += self.counter.end(self.tracker.pop_ended())
+
+    def __getattr__(self, name):  # carry, people, counts, per_minute, _bt
+        target = self.counter if hasattr(self.counter, name) else self.tracker
+        return getattr(target, name)
+
+    def __setattr__(self, name, value):
+        if name == "_bt":
+            setattr(self.tracker, name, value)
+        else:
+            super().__setattr__(name, value)
 
 
 def boxes(*xs):
@@ -70,9 +102,7 @@ def test_carry_moves_boxes_on():
 
 def test_counts_come_from_totals():
     # A camera that has seen a million people: counts are read from per-label totals.
-    from maskwatch.tracking import FaceTracker
-
-    tr = FaceTracker()
+    tr = PeopleCounter()
     tr._ended_counts.update({"with_mask": 10**6, "mask_worn_incorrectly": 5})
     c = tr.counts()
     assert c["people"] == 10**6 + 5 and c["with_mask"] == 10**6 and c["without_mask"] == 0
@@ -139,7 +169,7 @@ def test_a_lost_face_is_predicted_at_its_last_size():
     # A face shrinks as someone nearer covers it, then vanishes for 20 frames: where it should
     # come back keeps its size (a shrinking box extrapolated over the gap ends with no height,
     # and the face coming out was then never re-linked).
-    from maskwatch.tracking import Track, predicted_box
+    from maskwatch.video.tracking import Track, predicted_box
 
     t = Track(1, 0, 0.0, 10, 0.4, np.array([200, 100, 260, 170], float), np.array(WITH))
     t.velocity = np.array([8.0, 2.0, 4.0, -2.0])  # left edge catching up, bottom edge rising
@@ -179,7 +209,7 @@ def test_class_weights_divide_out_a_rare_class_prior():
 
 def test_video_divides_out_the_shipped_classifiers_training_mix():
     from maskwatch.classify import MaskClassifier
-    from maskwatch.video import tracker_config
+    from maskwatch.video.step import tracker_config
 
     clf = MaskClassifier()
     w = clf.balancing_weights()

@@ -155,7 +155,7 @@ def test_source_weights_must_match_data(tiny_dataset, tmp_path, capsys):
 
 
 def test_non_face_boxes_are_detections_away_from_every_face():
-    from maskwatch.faces import FaceBoxes
+    from maskwatch.detectors import FaceBoxes
     from maskwatch.train.data import non_face_boxes
 
     class Fixed:
@@ -181,7 +181,7 @@ def test_split_detections_gives_non_faces_and_one_hit_per_face():
 
 
 def test_detected_faces_adds_the_detectors_crops_of_annotated_faces(tiny_dataset, example_annotations):
-    from maskwatch.faces import FaceBoxes
+    from maskwatch.detectors import FaceBoxes
     from maskwatch.train.data import DETECTED, load_samples, without_synthetic
     from maskwatch.types import NOT_A_FACE
 
@@ -245,7 +245,7 @@ def test_train_with_non_faces_gives_a_model_that_lowers_face_scores(tiny_dataset
     det = Detector(classifier=out, threads=2, conf=0.05)
     assert det.classifier.model_labels == (*LABELS, NOT_A_FACE) and det.classifier.labels == LABELS
     image = cv2.imread(str(tiny_dataset / "street_717.jpg"))
-    found = det.faces.detect(image)
+    found = det.find_faces(image)
     probs, faceness = det.classifier.predict_with_faceness(image, found.xyxy)
     assert probs.shape == (len(found), 3) and np.allclose(probs.sum(1), 1, atol=1e-4)
     assert ((faceness >= 0) & (faceness <= 1)).all()
@@ -500,10 +500,11 @@ def _bare_crops(examples, example_annotations, min_px=45):
 
 
 def test_masks_worn_wrongly_cover_what_their_kind_says(examples, example_annotations):
-    from maskwatch.faces import FaceDetector
+    from maskwatch.detectors import load_detector
+    from maskwatch.settings import PHOTO
     from maskwatch.train.synth import INCORRECT_KINDS, find_landmarks, wear_incorrectly
 
-    detector = FaceDetector(score_threshold=0.3, threads=2)
+    detector = load_detector(PHOTO.but(conf=0.3, threads=2))
     checked = 0
     for face in _bare_crops(examples, example_annotations):
         points = find_landmarks(detector, face)
@@ -535,12 +536,13 @@ def test_masks_worn_wrongly_cover_what_their_kind_says(examples, example_annotat
 
 
 def test_synth_masks_join_their_face_group_and_stay_out_of_validation(tiny_dataset):
-    from maskwatch.faces import FaceDetector
+    from maskwatch.detectors import load_detector
+    from maskwatch.settings import PHOTO
     from maskwatch.train.data import SYNTHETIC, load_samples, without_synthetic
 
     said = []
     s = load_samples(
-        [str(tiny_dataset / "faces")], synth_masks=4, landmark_detector=FaceDetector(score_threshold=0.3, threads=2), log=said.append
+        [str(tiny_dataset / "faces")], synth_masks=4, landmark_detector=load_detector(PHOTO.but(conf=0.3, threads=2)), log=said.append
     )
     made = [i for i, name in enumerate(s.sources) if SYNTHETIC in name]
     assert len(made) == 4 and all(s.classes[s.labels[i]] == "mask_worn_incorrectly" for i in made)

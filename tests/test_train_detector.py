@@ -16,8 +16,7 @@ def quick_run(examples, out) -> list[str]:
 def test_graph_module_matches_onnx_runtime():
     import onnxruntime as ort
 
-    from maskwatch.faces import detector_weights
-    from maskwatch.specs import WIDERFACE_DETECTOR
+    from maskwatch.detectors.retinaface import WIDERFACE_DETECTOR, detector_weights
     from maskwatch.train.onnx_graph import OnnxGraphModule
 
     data = detector_weights(WIDERFACE_DETECTOR)
@@ -31,7 +30,7 @@ def test_graph_module_matches_onnx_runtime():
 
 
 def test_match_marks_anchors_of_each_face():
-    from maskwatch.faces import make_priors
+    from maskwatch.detectors.retinaface import make_priors
     from maskwatch.train.detector import match
 
     pri = make_priors(128, 128, (8, 16, 32), ((16, 32), (64, 128), (256, 512)))
@@ -61,8 +60,7 @@ def test_train_detector_cli_writes_a_usable_detector(examples, tmp_path, capsys)
 def test_mask_head_in_onnx_matches_torch():
     import onnxruntime as ort
 
-    from maskwatch.faces import detector_weights
-    from maskwatch.specs import WIDERFACE_DETECTOR
+    from maskwatch.detectors.retinaface import WIDERFACE_DETECTOR, detector_weights
     from maskwatch.train.mask_head import MASK_OUTPUT, MaskHead, append_to_proto, feature_inputs
     from maskwatch.train.onnx_graph import OnnxGraphModule
 
@@ -93,7 +91,7 @@ def test_mask_head_detector_labels_faces(examples, tmp_path, capsys):
     head = Detector(detector=str(out), threads=2, labels_from="detector")
     crop = Detector(detector=str(out), threads=2)  # the default
     assert crop.info()["labels_from"] == "classifier" and both.info()["labels_from"] == "both"
-    assert both.faces.mask_labels is not None
+    assert both.mask_head is not None
     fb, fh, fc = both.detect(photo), head.detect(photo), crop.detect(photo)
     assert len(fb) == len(fh) == len(fc) >= 1
     for b, h, c in zip(fb, fh, fc):
@@ -101,7 +99,7 @@ def test_mask_head_detector_labels_faces(examples, tmp_path, capsys):
         for label in b.probs:  # "both" is the mean of the other two
             assert b.probs[label] == pytest.approx((h.probs[label] + c.probs[label]) / 2, abs=1e-5)
     # Boxes from elsewhere (a tracker) have no head output: the classifier labels them.
-    found = both.faces.detect(both_img := __import__("cv2").imread(photo))
+    found = both.find_faces(both_img := __import__("cv2").imread(photo))
     from dataclasses import replace
 
     np.testing.assert_allclose(both.class_probs(both_img, replace(found, mask_probs=None)), crop.class_probs(both_img, found), atol=1e-6)

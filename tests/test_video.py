@@ -12,7 +12,8 @@ import pytest
 
 from maskwatch.cli import main
 from maskwatch.clips import make_pan_clip, pan_frames
-from maskwatch.video import VideoConfig, run_video
+from maskwatch.settings import VideoSettings
+from maskwatch.video.run import VideoConfig, run_video
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mjpeg_server import MjpegServer  # noqa: E402
@@ -71,7 +72,9 @@ def test_video_file_through_cli(clip, tmp_path, capsys):
 
 
 def test_detect_every_n_carries_boxes(clip, tmp_path, detector):
-    s = run_video(detector, VideoConfig(source=str(clip), out=str(tmp_path / "o.avi"), detect_every=3), log=lambda m: None)
+    s = run_video(
+        detector, VideoConfig(source=str(clip), out=str(tmp_path / "o.avi"), video=VideoSettings(detect_every=3)), log=lambda m: None
+    )
     assert s["frames"] == 120 and 3 <= s["people"] <= 16
     assert frame_count(tmp_path / "o.avi") == 120
 
@@ -93,7 +96,7 @@ def test_blur_hides_faces_but_keeps_counts(clip, tmp_path, detector):
     assert plain["people"] == blurred["people"] > 0
     # On the very first frame (no track confirmed yet) every detected face is already hidden.
     a, b = _frame(tmp_path / "a.avi", 0), _frame(tmp_path / "b.avi", 0)
-    faces = detector.faces.detect(cv2.VideoCapture(str(clip)).read()[1])
+    faces = detector.find_faces(cv2.VideoCapture(str(clip)).read()[1])
     assert len(faces) >= 3
     for x1, y1, x2, y2 in faces.xyxy:
         cx1, cy1, cx2, cy2 = (int(v) for v in (x1 + 0.25 * (x2 - x1), y1 + 0.3 * (y2 - y1), x2 - 0.25 * (x2 - x1), y2 - 0.25 * (y2 - y1)))
@@ -192,8 +195,7 @@ def test_stream_killed_and_restarted_reconnects(frames, detector, tmp_path):
             VideoConfig(
                 source=server.url,
                 max_frames=150,
-                stall_timeout=2,
-                reconnect_timeout=20,
+                video=VideoSettings(stall_timeout=2, reconnect_timeout=20),
                 events=str(tmp_path / "e.jsonl"),
                 summary=str(tmp_path / "s.json"),
             ),
@@ -212,7 +214,11 @@ def test_stalled_stream_is_detected_and_reopened(frames, detector):
     server = MjpegServer(frames, stall_after=20).start()
     try:
         t0 = time.monotonic()
-        s = run_video(detector, VideoConfig(source=server.url, max_frames=60, stall_timeout=1.5, reconnect_timeout=10), log=lambda m: None)
+        s = run_video(
+            detector,
+            VideoConfig(source=server.url, max_frames=60, video=VideoSettings(stall_timeout=1.5, reconnect_timeout=10)),
+            log=lambda m: None,
+        )
     finally:
         server.stop()
     assert s["reconnects"] >= 1 and s["frames"] == 60
@@ -312,7 +318,9 @@ def test_webhook_gets_every_event_in_order(clip, tmp_path, detector):
     hook = _Hook()
     try:
         s = run_video(
-            detector, VideoConfig(source=str(clip), events=str(tmp_path / "e.jsonl"), webhook=hook.url, detect_every=3), log=lambda m: None
+            detector,
+            VideoConfig(source=str(clip), events=str(tmp_path / "e.jsonl"), webhook=hook.url, video=VideoSettings(detect_every=3)),
+            log=lambda m: None,
         )
     finally:
         hook.server.shutdown()
@@ -353,7 +361,7 @@ def test_failing_webhook_is_one_line_and_counted(clip, tmp_path, detector, capsy
 
 
 def test_webhook_queue_drops_oldest_when_endpoint_is_slow():
-    from maskwatch.webhook import WebhookPoster
+    from maskwatch.sinks.webhook import WebhookSink
 
     hook = _Hook()
     slow_handler = hook.server.RequestHandlerClass
@@ -365,7 +373,8 @@ def test_webhook_queue_drops_oldest_when_endpoint_is_slow():
 
     slow_handler.do_POST = slow_post
     try:
-        poster = WebhookPoster(hook.url, log=lambda m: None, queue_size=2)
+        poster = WebhookSink(hook.url, log=lambda m: None, queue_size=2)
+        poster.open()
         poster.post([{"n": i} for i in range(10)])  # returns at once: the loop is never held up
         stats = poster.close()
     finally:
@@ -374,14 +383,14 @@ def test_webhook_queue_drops_oldest_when_endpoint_is_slow():
     assert stats["dropped"] >= 6
     assert hook.bodies[-1][1] == {"n": 9}  # the newest events survive
     with pytest.raises(ValueError, match="http:// or https://"):
-        WebhookPoster("mailto:x@y")
+        WebhookSink("mailto:x@y")
 
 
 @pytest.mark.parametrize("upscale", [1.0, 2.25])  # video's default, and photos'
 def test_webcam_close_up_is_one_person(tmp_path, examples, upscale):
     # A face filling ~70 % of a 640x480 frame (as in front of a webcam): one box a frame, one person.
     import maskwatch
-    from maskwatch.video import VIDEO_FACE_THRESHOLD
+    from maskwatch.settings import FACE_THRESHOLD as VIDEO_FACE_THRESHOLD
 
     detector = maskwatch.Detector(upscale=upscale, threads=2, conf=VIDEO_FACE_THRESHOLD)
     path = tmp_path / "close.avi"
@@ -389,7 +398,7 @@ def test_webcam_close_up_is_one_person(tmp_path, examples, upscale):
     cap = cv2.VideoCapture(str(path))
     for _ in range(3):
         frame = cap.read()[1]
-        found = detector.faces.detect(frame)
+        found = detector.find_faces(frame)
         assert len(found) == 1 and found.xyxy[0, 3] - found.xyxy[0, 1] > 0.5 * frame.shape[0]
     s = run_video(detector, VideoConfig(source=str(path)), log=lambda m: None)
     assert s["frames"] == 45 and s["people"] == 1
@@ -398,7 +407,7 @@ def test_webcam_close_up_is_one_person(tmp_path, examples, upscale):
 def test_webhook_survives_an_endpoint_that_is_not_http():
     import socket
 
-    from maskwatch.webhook import WebhookPoster
+    from maskwatch.sinks.webhook import WebhookSink
 
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
@@ -418,7 +427,8 @@ def test_webhook_survives_an_endpoint_that_is_not_http():
 
     threading.Thread(target=garbage, daemon=True).start()
     lines = []
-    hook = WebhookPoster(f"http://127.0.0.1:{srv.getsockname()[1]}/h", log=lines.append, timeout=2)
+    hook = WebhookSink(f"http://127.0.0.1:{srv.getsockname()[1]}/h", log=lines.append, timeout=2)
+    hook.open()
     hook.post([{"event": "appear", "n": k} for k in range(3)])
     counts = hook.close(wait=10)
     stop.set()
@@ -428,7 +438,7 @@ def test_webhook_survives_an_endpoint_that_is_not_http():
 
 
 def test_video_writer_failure_is_an_error_not_a_hang(tmp_path):
-    from maskwatch.video import _Writer
+    from maskwatch.video.writer import VideoWriter as _Writer
 
     w = _Writer(str(tmp_path / "o.avi"), 25, (64, 48))
 

@@ -1,5 +1,8 @@
 """Running the photo pipeline over many files: in this process, in N worker processes, or on Ray.
 
+`run_batch(files, settings, sinks)` is the whole job as a library call (`maskwatch image` is a
+thin layer over it): every result goes to every sink, a bad file is one result with an error.
+
 Each engine yields ImageResults in input order and never holds more than a few in memory.
 Annotated images are drawn and written where the image was decoded (the worker), so pixels
 never travel between processes.
@@ -8,21 +11,23 @@ never travel between processes.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from .imageio import is_url
-from .types import ImageResult
+from .settings import PHOTO, Settings
+from .types import LABELS, ImageResult
 
 
 @dataclass(frozen=True)
 class JobSpec:
     """Everything a worker needs to build its own pipeline (picklable)."""
 
-    detector_kwargs: dict
+    settings: Settings = PHOTO
     out_dir: str | None = None
     duplicate_stems: frozenset[str] = frozenset()
     blur: bool = False  # pixelate the faces in the annotated copies
@@ -54,12 +59,12 @@ def duplicate_stems(files: Iterable[str]) -> frozenset[str]:
 class FileProcessor:
     """Decode, detect, classify, draw, write: one file in, one ImageResult out, never raising."""
 
-    def __init__(self, job: JobSpec):
+    def __init__(self, job: JobSpec, detector=None):
         from .annotate import FaceAnnotator
         from .pipeline import Detector
 
         self.job = job
-        self.detector = Detector(**job.detector_kwargs)
+        self.detector = detector or Detector(job.settings)
         self.annotator = FaceAnnotator()
 
     def __call__(self, path: str, data: bytes | None = None) -> ImageResult:
@@ -97,15 +102,16 @@ def _work(path: str) -> ImageResult:
     return _WORKER(path)
 
 
-def run_local(files: list[str], job: JobSpec, workers: int = 0) -> Iterator[ImageResult]:
-    """workers=0: this process, all cores; workers=N: N processes with one inference thread each."""
+def run_local(files: list[str], job: JobSpec, workers: int = 0, detector=None) -> Iterator[ImageResult]:
+    """workers=0: this process, all cores (with `detector` when given); workers=N: N processes
+    with one inference thread each."""
     if workers <= 0:
-        proc = FileProcessor(job)
+        proc = FileProcessor(job, detector)
         for path in files:
             yield proc(path)
         return
     # Each worker single-threaded: N busy processes scale better than N threads in one.
-    job = replace(job, detector_kwargs={**job.detector_kwargs, "threads": 1})
+    job = replace(job, settings=job.settings.but(threads=1))
     yield from _run_pool(files, job, workers)
 
 
@@ -163,3 +169,86 @@ def _run_pool(files: list[str], job: JobSpec, workers: int, work=_work) -> Itera
                     pool = new_pool()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+@dataclass
+class BatchReport:
+    """What a batch run did: files processed, how many failed, faces per label."""
+
+    processed: int = 0
+    failed: int = 0
+    totals: dict = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
+    interrupted: bool = False
+
+
+def run_batch(
+    files: list[str],
+    settings: Settings = PHOTO,
+    sinks: list | None = None,
+    out_dir: str | None = None,
+    blur: bool = False,
+    workers: int = 0,
+    engine: str = "local",
+    address: str | None = None,
+    on_result: Callable[[ImageResult], None] | None = None,
+    progress: bool = False,
+    detector=None,
+) -> BatchReport:
+    """Run the photo pipeline over `files` (paths, URLs, or URIs with engine="ray").
+
+    sinks: open Sinks (sinks.photo_sinks), each given every result in input order; out_dir: where
+    annotated copies go (None: none); on_result: called per result (for a report); detector: a
+    pipeline.Detector already built (its settings then win over `settings`). A Ctrl-C stops the
+    run with what was written kept (report.interrupted)."""
+    import os
+
+    if detector is not None:
+        settings = detector.settings
+
+    if workers < 0:
+        raise ValueError("workers must be 0 or more")
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be local or ray, not {engine!r}")
+    if engine == "ray" and any(is_url(f) for f in files):
+        raise ValueError("--engine ray reads local paths and s3://, gs://, ... URIs, not http(s) URLs: run those with the local engine")
+    if detector is None and (workers > 0 or engine == "ray"):
+        # Fail here, in one line, rather than in every worker (a failing Pool initializer respawns forever).
+        from .pipeline import Detector
+
+        Detector(settings.but(threads=1))
+    if out_dir:
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+    job = JobSpec(settings, out_dir, duplicate_stems(files), blur=blur)
+    if engine == "ray":
+        from .ray_engine import run_ray
+
+        # Ray's reader fails the whole job on a missing path: report those here instead.
+        missing = [f for f in files if "://" not in f and not os.path.exists(f)]
+        missing_set = set(missing)
+        present = [f for f in files if f not in missing_set]
+        results = itertools.chain(
+            [ImageResult(file=f, error=f"cannot read {f}: No such file or directory") for f in missing],
+            run_ray(present, job, workers=workers, address=address) if present else [],
+        )
+    else:
+        results = run_local(files, job, workers=workers, detector=detector if workers <= 0 else None)
+    if progress:
+        from tqdm import tqdm
+
+        results = tqdm(results, total=len(files), unit="img", desc="maskwatch", dynamic_ncols=True)
+    report = BatchReport()
+    try:
+        for result in results:
+            report.processed += 1
+            for s in sinks or ():
+                s.write(result)
+            if result.error:
+                report.failed += 1
+            else:
+                for label, k in result.counts().items():
+                    report.totals[label] = report.totals.get(label, 0) + k
+            if on_result:
+                on_result(result)
+    except KeyboardInterrupt:
+        report.interrupted = True
+    return report

@@ -15,6 +15,7 @@ import numpy as np
 from .boxes import greedy_match, inside_share, iou_matrix
 from .datasets import Corrections, load_annotations
 from .errors import MaskwatchError
+from .settings import FACE_THRESHOLD
 from .types import LABELS
 
 SIZE_BUCKETS = ((0, 20, "<20"), (20, 32, "20-31"), (32, 64, "32-63"), (64, 1e9, ">=64"))
@@ -22,7 +23,7 @@ MAPPING_NOTE = "annotation label mask_weared_incorrect is scored as mask_worn_in
 # Face height as a share of the photo's height: crowds, groups, portraits, close-ups.
 RELATIVE_BUCKETS = ((0, 0.05, "<5%"), (0.05, 0.15, "5-15%"), (0.15, 0.35, "15-35%"), (0.35, 1e9, ">=35%"))
 # Counting faces is judged at the photo default face score of the classifier evaluated (a user
-# sees these boxes; pipeline.default_face_threshold), not at the low score AP ranks down to.
+# sees these boxes; settings.PHOTO), not at the low score AP ranks down to.
 # A close-up: exactly one annotated face, at least this share of the photo's height.
 CLOSE_UP_SHARE = 0.35
 # An unmatched box with this share of its area inside a matched face's annotated box is a second
@@ -34,7 +35,7 @@ DUPLICATE_INSIDE = 0.6
 class CountStats:
     """How often the number of faces is right (detections at `score_threshold`)."""
 
-    score_threshold: float = 0.5
+    score_threshold: float = FACE_THRESHOLD
     photos: int = 0
     right_count: int = 0  # as many boxes as annotated faces
     close_ups: int = 0  # photos with one annotated face >= CLOSE_UP_SHARE of the height
@@ -221,9 +222,10 @@ def evaluate(
     size_total = dict(size_found)
     rel_found = {name: 0 for _, _, name in RELATIVE_BUCKETS}
     rel_total = dict(rel_found)
-    from .pipeline import default_face_threshold
+    from .settings import PHOTO
 
-    counts = CountStats(score_threshold=default_face_threshold(getattr(detector, "classifier", None)))
+    classifier = getattr(detector, "classifier", None)
+    counts = CountStats(score_threshold=PHOTO.resolved(getattr(classifier, "rejects_non_faces", False)).conf)
     m_probs: list[list[float]] = []
     m_truth: list[int] = []
     n_det = n_tp = 0

@@ -59,7 +59,7 @@ def run_ray(
     ctx.enable_progress_bars = False
     n_actors = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     # Each actor single-threaded, one per CPU: the cluster's parallelism is the actors.
-    job = replace(job, detector_kwargs={**job.detector_kwargs, "threads": 1})
+    job = replace(job, settings=job.settings.but(threads=1))
     # Reading is I/O: a sliver of CPU, so n_actors x 0.9 + reads fit the cluster (with a whole CPU
     # per actor the reads never get scheduled and the job stalls).
     # Local paths absolute: the tasks run in other working directories (on other nodes, too).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..settings import EVALUATION
 from .options import EXIT_OK, add_pipeline_options, make_detector, non_negative_int
 
 
@@ -33,8 +34,6 @@ def add_parser(sub) -> None:
         "(ignored, as COCO's crowd regions, instead of counted as false boxes) and of labels found wrong; "
         "e.g. benchmarks/ilc2021_val_corrections.json",
     )
-    # AP ranks every detection, so it is measured down to a low face score (as COCO-style
-    # evaluators do); 0.05 chosen on kaggle-853 train: mAP50 0.786 at 0.5, 0.812 at 0.15, 0.825 at 0.05.
     p.add_argument(
         "--compare",
         nargs="+",
@@ -43,7 +42,7 @@ def add_parser(sub) -> None:
         "CLASSIFIER[@DETECTOR[@single]], e.g. shipped new.onnx new.onnx@det.onnx ('shipped': the shipped "
         "classifier; @single: one detector pass); --bootstrap sets the resamples (default 200)",
     )
-    add_pipeline_options(p, conf=0.05)
+    add_pipeline_options(p, EVALUATION)  # AP ranks every detection, down to a low face score
 
 
 def run(args) -> int:
@@ -56,7 +55,7 @@ def run(args) -> int:
     from ..datasets import load_corrections
 
     corrections = load_corrections(args.corrections) if args.corrections else None
-    detector = make_detector(args)
+    detector = make_detector(args, EVALUATION)
     result = evaluate(
         detector, args.annotations, args.split, args.part, progress=sys.stderr.isatty(), bootstrap=args.bootstrap, corrections=corrections
     )
@@ -75,7 +74,7 @@ def run(args) -> int:
         payload = {
             "data": what,
             "model": detector.info(),
-            "settings": {"conf": args.conf, "upscale": args.upscale, "pyramid": not args.single_scale, "raw_boxes": args.raw_boxes},
+            "settings": detector.settings.to_dict(),
             **result.to_dict(),
         }
         with open(args.json, "w") as fh:
@@ -97,7 +96,11 @@ def run_compare(args) -> int:
 
     def build(spec):
         return make_detector(
-            args, classifier=spec.classifier, detector=spec.detector or args.detector, pyramid=not (spec.single_scale or args.single_scale)
+            args,
+            EVALUATION,
+            classifier=spec.classifier,
+            detector=spec.detector or args.detector,
+            pyramid=not (spec.single_scale or args.single_scale),
         )
 
     rows = compare(

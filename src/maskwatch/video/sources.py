@@ -7,7 +7,6 @@ Streams that fail or stall are reopened with exponential back-off until `reconne
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -17,7 +16,8 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from .imageio import IMAGE_EXTS, read_image
+from ..imageio import IMAGE_EXTS, read_image
+from ..queues import DropOldestQueue, Empty
 
 STREAM_PREFIXES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://")
 
@@ -63,7 +63,7 @@ class FrameSource:
         self.stats = SourceStats()
         self.error: str | None = None
         self._log = log or (lambda msg: None)
-        self._queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self._queue = DropOldestQueue(queue_size)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._files: list[Path] = []
@@ -113,7 +113,7 @@ class FrameSource:
         while True:
             try:
                 item = self._queue.get(timeout=patience)
-            except queue.Empty:
+            except Empty:
                 self.error = f"no frame from {self.spec} for {patience:.0f} s; giving up"
                 return
             if isinstance(item, _End):
@@ -123,12 +123,7 @@ class FrameSource:
 
     def close(self) -> None:
         self._stop.set()
-        # Unblock a reader waiting on a full queue.
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
+        self._queue.clear()  # unblock a reader waiting on a full queue
         if self._thread is not None:
             self._thread.join(timeout=self.stall_timeout + 1)
         if self._cap is not None and not (self._thread and self._thread.is_alive()):
@@ -137,22 +132,10 @@ class FrameSource:
     # -- reader thread ----------------------------------------------------------------------
     def _put(self, item) -> None:
         if isinstance(item, Frame) and self.live:
-            while True:
-                try:
-                    self._queue.put_nowait(item)
-                    return
-                except queue.Full:
-                    try:
-                        self._queue.get_nowait()  # drop the oldest: live video wants the newest frame
-                        self.stats.frames_dropped += 1
-                    except queue.Empty:
-                        pass
-        while not self._stop.is_set():
-            try:
-                self._queue.put(item, timeout=0.2)
-                return
-            except queue.Full:
-                continue
+            self._queue.put(item)  # live video wants the newest frame: the oldest is dropped
+            self.stats.frames_dropped = self._queue.dropped
+        else:
+            self._queue.put_wait(item, self._stop)
 
     def _run(self) -> None:
         try:

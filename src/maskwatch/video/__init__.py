@@ -1,0 +1,1 @@
+"""Video: sources -> step (detect, classify, track) -> counters -> outputs, per camera."""

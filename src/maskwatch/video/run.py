@@ -1,0 +1,147 @@
+"""`maskwatch video` as a library call: one source -> one Camera -> summary.
+
+Decoding runs in the source's reader thread and encoding in a writer thread; inference (ONNX
+Runtime, which releases the GIL) runs in the caller's thread, so the three overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..imageio import is_url
+from ..settings import VideoSettings
+from .camera import Camera, CameraOutputs
+from .sources import FrameSource
+from .tracking import TrackerConfig, load_bytetrack
+
+
+@dataclass
+class VideoConfig:
+    source: str
+    out: str | None = None
+    events: str | None = None
+    webhook: str | None = None  # POST each event as JSON to this http(s) URL
+    summary: str | None = None
+    show: bool = False
+    blur: bool = False
+    video: VideoSettings = field(default_factory=VideoSettings)
+    max_frames: int | None = None
+    fps: float | None = None  # for folders of frames, or to override a file's reported rate
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    counters: list = field(default_factory=list)  # line and zone counters (counting.py)
+    on_frame: Callable[[np.ndarray, dict], None] | None = None  # annotated frame and live counts (web view)
+    stop: threading.Event | None = None  # set by another thread to end the run
+
+
+def check_outputs(cfg: VideoConfig) -> None:
+    """Everything that can be refused before a camera is opened (it stays free), in one line."""
+    if cfg.out:
+        if not cfg.out.lower().endswith((".mp4", ".avi")):
+            raise ValueError(f"--out {cfg.out}: use a .mp4 or .avi file name")
+        parent = Path(cfg.out).resolve().parent
+        probe = parent
+        while not probe.exists():
+            probe = probe.parent
+        if not os.access(probe, os.W_OK) or (parent.exists() and not os.access(parent, os.W_OK)):
+            raise ValueError(f"--out {cfg.out}: cannot write in {parent}")
+    if cfg.show and os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        raise ValueError("--show needs a display (no DISPLAY set); run without --show to process headless")
+    if cfg.webhook and not is_url(cfg.webhook):
+        raise ValueError(f"--webhook needs an http:// or https:// URL, got {cfg.webhook!r}")
+
+
+def run_video(detector, cfg: VideoConfig, log=print) -> dict:
+    """Process a whole source; returns the summary (also written to cfg.summary). Build the
+    detector with video's settings, as `maskwatch video` does: Detector(settings.VIDEO)."""
+    from ..sinks import event_sinks
+
+    check_outputs(cfg)
+    load_bytetrack()  # a missing extra is one line, before a camera is opened
+    source = FrameSource(
+        cfg.source, fps=cfg.fps, stall_timeout=cfg.video.stall_timeout, reconnect_timeout=cfg.video.reconnect_timeout, log=log
+    )
+    try:
+        outputs = CameraOutputs(cfg.out, cfg.show, cfg.blur, cfg.on_frame, event_sinks(cfg.events, cfg.webhook, log=log))
+        camera = Camera(detector, source.fps, outputs, cfg.video, cfg.tracker, cfg.counters, log=log)
+    except BaseException:
+        source.close()
+        raise
+    stopped = "end of stream"
+    wall0 = time.perf_counter()
+    try:
+        for frame in source:
+            if cfg.max_frames and camera.step.frames >= cfg.max_frames:
+                stopped = "max frames reached"
+                break
+            if cfg.stop is not None and cfg.stop.is_set():
+                stopped = "stopped"
+                break
+            try:
+                reason = camera.process(frame.image, frame.index, frame.timestamp)
+            except ValueError as exc:
+                if camera.writer_error is None:
+                    raise
+                stopped = f"error: {exc}"  # the output video failed; counts, events and summary are still written
+                log(f"maskwatch: {exc}")
+                break
+            if reason:
+                stopped = reason
+                break
+    except KeyboardInterrupt:
+        stopped = "interrupted"
+    finally:
+        source.close()
+        camera.close()
+    if source.error and stopped == "end of stream":
+        stopped = f"error: {source.error}"
+    if camera.writer_error and not stopped.startswith("error"):
+        stopped = f"error: cannot write video {cfg.out}: {camera.writer_error}"
+    wall = time.perf_counter() - wall0
+    frames = camera.step.frames
+    per = 1000 / max(frames, 1)
+    cam = camera.summary()
+    summary = {
+        "source": cfg.source,
+        "stopped": stopped,
+        "frames": frames,
+        "frames_dropped": source.stats.frames_dropped,
+        "corrupt_frames": source.stats.corrupt_frames,
+        "reconnects": source.stats.reconnects,
+        "video_seconds": round(camera.last_ts, 3),
+        "wall_seconds": round(wall, 3),
+        "fps": round(frames / wall, 2) if wall > 0 else None,
+        **{k: v for k, v in cam.items() if k != "timing_ms_per_frame"},
+        "timing_ms_per_frame": {"decode": round(source.stats.decode_s * per, 2), **cam["timing_ms_per_frame"]},
+        "settings": {
+            **detector.settings.to_dict(),
+            **cfg.video.to_dict(),
+            "blur": cfg.blur,
+            # the weights each class's probability was multiplied by (None: as the classifier gave them)
+            "class_weights": [round(w, 4) for w in camera.step.tracker_config.class_weights]
+            if camera.step.tracker_config.class_weights
+            else None,
+            "source_fps": source.fps,
+            "size": list(source.size),
+        },
+        "model": detector.info(),
+    }
+    if cfg.summary:
+        write_json_atomic(cfg.summary, summary)
+    return summary
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    """A reader never sees half a file: written beside it, then renamed over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)

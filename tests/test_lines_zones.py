@@ -1,0 +1,73 @@
+"""Door lines and zones on generated clips with known crossings (real faces walking across)."""
+
+import json
+
+import pytest
+
+from maskwatch.cli import main
+from maskwatch.clips import face_sprite, make_walk_clip
+from maskwatch.imageio import read_image
+
+pytest.importorskip("trackers")
+
+
+@pytest.fixture(scope="module")
+def walk_clip(tmp_path_factory, examples):
+    """A masked face walks left to right across the middle, then a bare face right to left,
+    then the masked one again left to right; each passes x = 0.5 once, in the lower half."""
+    sprites = [
+        face_sprite(read_image(examples / "closeup_563.jpg"), (70, 53, 204, 205)),  # with_mask
+        face_sprite(read_image(examples / "street_717.jpg"), (76, 128, 142, 185)),  # without_mask
+    ]
+    path = tmp_path_factory.mktemp("walk") / "walk.avi"
+    walks = [(0, 0.12, 0.88, 0.62, 0, 59), (1, 0.88, 0.12, 0.62, 100, 159), (0, 0.12, 0.88, 0.62, 200, 259)]
+    make_walk_clip(sprites, walks, path, frames=300)
+    return path
+
+
+def run_walk(clip, tmp_path, *extra):
+    summary, events = tmp_path / "s.json", tmp_path / "e.jsonl"
+    rc = main(["video", "--source", str(clip), "--summary", str(summary), "--events", str(events), "--threads", "2", *extra])
+    assert rc == 0
+    return json.loads(summary.read_text()), [json.loads(x) for x in events.read_text().splitlines()]
+
+
+def test_line_counts_each_crossing_by_direction_and_label(walk_clip, tmp_path):
+    s, events = run_walk(walk_clip, tmp_path, "--line", "door=0.5,0,0.5,1", "--line", "back=0.5,1,0.5,0")
+    door = s["lines"]["door"]
+    # Drawn top to bottom: left-to-right is "in" (the masked face, twice), right-to-left "out".
+    assert door["in"]["with_mask"] == 2 and door["in_total"] == 2
+    assert door["out"]["without_mask"] == 1 and door["out_total"] == 1
+    back = s["lines"]["back"]  # the same line drawn the other way: in and out swap
+    assert back["in"] == door["out"] and back["out"] == door["in"]
+    crossed = [e for e in events if e["event"] == "line_crossed" and e["line"] == "door"]
+    assert [e["direction"] for e in crossed] == ["in", "out", "in"]
+    assert all(20 <= e["frame"] % 100 <= 40 for e in crossed)  # at the middle of each walk
+    assert s["people"] == 3
+
+
+def test_zone_counts_people_in_it_and_their_time(walk_clip, tmp_path):
+    # The right half of the frame: each walker spends about half a walk (30 frames, 1.2 s) in it.
+    s, events = run_walk(walk_clip, tmp_path, "--zone", "right=0.5,0,1,0,1,1,0.5,1", "--detect-every", "2")
+    z = s["zones"]["right"]
+    assert z["entered"]["with_mask"] == 2 and z["entered"]["without_mask"] == 1 and z["entered_total"] == 3
+    assert z["people_now"] == 0  # the clip has ended: nobody is left in it
+    assert z["dwell_seconds"]["people"] == 3 and 0.6 <= z["dwell_seconds"]["mean"] <= 1.4
+    kinds = [e["event"] for e in events if e.get("zone") == "right"]
+    assert kinds.count("zone_entered") == 3 and kinds.count("zone_left") == 3
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--line", "door"], "NAME=x1,y1,x2,y2"),
+        (["--line", "door=0.5,0,0.5"], "give 4 numbers"),
+        (["--line", "door=0.5,0,1.5,1"], "between 0 and 1"),
+        (["--zone", "q=0,0,1,0"], "at least 3 points"),
+        (["--line", "d=0,0,1,1", "--line", "d=0,1,1,0"], "given twice"),
+    ],
+)
+def test_bad_lines_and_zones_are_one_line(walk_clip, argv, message, capsys):
+    assert main(["video", "--source", str(walk_clip), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1

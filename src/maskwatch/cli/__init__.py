@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from ..errors import MaskwatchError
-from . import ensemble, evaluate, image, serve, train, train_detector, video
+from . import ensemble, evaluate, image, serve, site, train, train_detector, video
 from .options import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED, Parser
 
 __all__ = ["main", "build_parser", "COMMANDS", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_ERROR", "EXIT_BUG"]
@@ -19,6 +19,7 @@ VERBS = {
     "image": image,
     "evaluate": evaluate,
     "video": video,
+    "site": site,
     "serve": serve,
     "train": train,
     "train-detector": train_detector,

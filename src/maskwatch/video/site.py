@@ -1,0 +1,316 @@
+"""A whole site from one file: many cameras, one set of models, counts per line and zone.
+
+    [outputs]                      # all optional
+    summary = "site.json"          # {"cameras": {NAME: <video summary>}, "totals": {...}}
+    events = "events.jsonl"        # every camera's events, each with its "camera"
+    webhook = "https://hooks.example.org/masks"
+
+    [[cameras]]
+    name = "door"
+    source = "rtsp://cam1.local/stream"   # webcam index, file, RTSP/HTTP URL, frames folder
+    detect_fps = 5                        # frames analysed per second (default 5, as NVRs do)
+    lines = { entrance = [0.5, 0.0, 0.5, 1.0] }
+    zones = { queue = [0.0, 0.0, 0.5, 0.0, 0.5, 1.0, 0.0, 1.0] }
+    out = "door.mp4"                      # optional: the annotated video
+
+Each camera runs in its own thread over the one shared Detector (ONNX Runtime sessions are
+thread-safe and release the GIL). A camera that fails (unreachable, stalling, corrupt) is
+reopened with back-off for as long as the site runs and says so in its health; it never holds
+up the others. A file is read at its own pace, every frame decoded and `detect_fps` of them
+analysed; a live source keeps only its newest frames. A site with file cameras (a replay, a test)
+stops when its last file has ended; a site of live cameras runs until Ctrl-C / SIGTERM (`stop`).
+Either way every camera's summary is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import tomllib
+
+from ..settings import VIDEO_DEFAULTS, VideoSettings
+from ..sinks.base import Sink
+from .tracking import TrackerConfig
+
+DEFAULT_DETECT_FPS = 5.0
+# Tracker frame counts are tuned at this rate (bench_counting.py): other rates keep their seconds.
+TUNED_FPS = 25.0
+RETRY_MAX_S = 30.0
+
+CAMERA_KEYS = {"name", "source", "detect_fps", "lines", "zones", "out", "fps", "blur"}
+OUTPUT_KEYS = {"summary", "events", "webhook"}
+TOP_KEYS = {"cameras", "outputs"}
+
+
+@dataclass(frozen=True)
+class CameraSpec:
+    name: str
+    source: str
+    detect_fps: float = DEFAULT_DETECT_FPS
+    lines: dict = field(default_factory=dict)  # NAME -> (x1, y1, x2, y2), fractions
+    zones: dict = field(default_factory=dict)  # NAME -> (x1, y1, ..., xn, yn), fractions
+    out: str | None = None
+    fps: float | None = None  # a frames folder's rate
+    blur: bool = False
+
+
+@dataclass(frozen=True)
+class SiteSpec:
+    cameras: tuple[CameraSpec, ...]
+    summary: str | None = None
+    events: str | None = None
+    webhook: str | None = None
+
+
+def _unknown(keys, known, where: str) -> None:
+    for key in sorted(set(keys) - known):
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
+        raise ValueError(f"{where}: unknown key {key!r} ({hint})")
+
+
+def load_site(path: str | Path) -> SiteSpec:
+    """Read and check a site file; every mistake is one ValueError naming the key and the fix."""
+    from .lines import check_points
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ValueError(f"site file not found: {path}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid TOML ({exc})") from None
+    _unknown(data, TOP_KEYS, str(path))
+    outputs = data.get("outputs", {})
+    if not isinstance(outputs, dict):
+        raise ValueError(f"{path}: [outputs] must be a table")
+    _unknown(outputs, OUTPUT_KEYS, f"{path} [outputs]")
+    cameras = data.get("cameras")
+    if not isinstance(cameras, list) or not cameras:
+        raise ValueError(f"{path}: no cameras: add at least one [[cameras]] table with a name and a source")
+    specs, names = [], set()
+    for i, cam in enumerate(cameras, 1):
+        where = f"{path} camera {i}"
+        if not isinstance(cam, dict):
+            raise ValueError(f"{where}: write each camera as a [[cameras]] table")
+        _unknown(cam, CAMERA_KEYS, where)
+        for key in ("name", "source"):
+            if not isinstance(cam.get(key), (str, int)) or str(cam.get(key)).strip() == "":
+                raise ValueError(f'{where}: missing {key!r} (e.g. {key} = "{"door" if key == "name" else "rtsp://cam1.local/stream"}")')
+        name = str(cam["name"])
+        where = f"{path} camera {name!r}"
+        if name in names:
+            raise ValueError(f"{where}: two cameras have this name; give each its own")
+        names.add(name)
+        fps = cam.get("detect_fps", DEFAULT_DETECT_FPS)
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 60:
+            raise ValueError(f"{where}: detect_fps must be a number of frames per second in (0, 60], got {fps!r}")
+        shapes = {}
+        for kind, least, most in (("lines", 2, 2), ("zones", 3, None)):
+            table = cam.get(kind, {})
+            if not isinstance(table, dict):
+                raise ValueError(f"{where}: {kind} must be a table of NAME = [x1, y1, ...], e.g. {kind} = {{ door = [0.5, 0, 0.5, 1] }}")
+            shapes[kind] = {
+                k: check_points(v if isinstance(v, list) else [v], f"{where} {kind}.{k}", least, most) for k, v in table.items()
+            }
+        specs.append(
+            CameraSpec(
+                name=name,
+                source=str(cam["source"]),
+                detect_fps=float(fps),
+                lines=shapes["lines"],
+                zones=shapes["zones"],
+                out=cam.get("out"),
+                fps=cam.get("fps"),
+                blur=bool(cam.get("blur", False)),
+            )
+        )
+    return SiteSpec(tuple(specs), outputs.get("summary"), outputs.get("events"), outputs.get("webhook"))
+
+
+def tracker_for_rate(base: TrackerConfig, fps: float) -> TrackerConfig:
+    """The tracker's frame counts (how long a lost face is waited for or re-linked) kept in
+    seconds at another analysed rate; at least a few frames."""
+    k = fps / TUNED_FPS
+    return replace(base, lost_frames=max(5, round(base.lost_frames * k)), relink_frames=max(5, round(base.relink_frames * k)))
+
+
+class _CameraSink(Sink):
+    """A camera's view of the site's event sinks: every event gets the camera's name; writes from
+    the camera threads are serialised."""
+
+    def __init__(self, group, camera: str, lock: threading.Lock):
+        self.name, self.camera, self._group, self._lock = f"site events ({camera})", camera, group, lock
+
+    def write(self, event: dict) -> None:
+        with self._lock:
+            self._group.write({"camera": self.camera, **event})
+
+
+@dataclass
+class Health:
+    state: str = "starting"  # starting, running, reconnecting, down, ended
+    error: str | None = None
+    frames_read: int = 0
+    frames_analysed: int = 0
+    frames_dropped: int = 0
+    reconnects: int = 0
+    opens_failed: int = 0
+    lag_s: float = 0.0  # how far the last analysed frame was behind real time (live sources)
+    fps: float = 0.0  # analysed frames per second of wall time
+
+    def to_dict(self) -> dict:
+        return {k: (round(v, 3) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+class CameraWorker:
+    """One camera of a site: a thread over source -> Camera, reopening its source when it fails."""
+
+    def __init__(self, spec: CameraSpec, detector, site_sink, lock, video: VideoSettings, stop: threading.Event, log):
+        from .camera import Camera, CameraOutputs
+        from .lines import LineCounter
+        from .sources import source_kind
+        from .zones import ZoneCounter
+
+        self.spec, self._stop, self._log = spec, stop, log
+        self.live = source_kind(spec.source) in ("webcam", "stream")
+        labels = detector.classifier.labels
+        counters = [LineCounter(n, p, labels) for n, p in spec.lines.items()] + [ZoneCounter(n, p, labels) for n, p in spec.zones.items()]
+        sinks = [_CameraSink(site_sink, spec.name, lock)] if site_sink is not None else []
+        self.camera = Camera(
+            detector,
+            spec.detect_fps,
+            CameraOutputs(out=spec.out, blur=spec.blur, sinks=sinks),
+            video,
+            tracker_for_rate(TrackerConfig(), spec.detect_fps),
+            counters,
+            log=lambda m: log(f"{spec.name}: {m}"),
+        )
+        self.health = Health()
+        self._video = video
+        self._started = time.monotonic()
+        self.thread = threading.Thread(target=self._run, name=f"maskwatch-camera-{spec.name}", daemon=True)
+
+    def _run(self) -> None:
+        from .sources import FrameSource
+
+        delay, analysed_ts, index = 1.0, None, 0
+        while not self._stop.is_set():
+            try:
+                source = FrameSource(
+                    self.spec.source,
+                    fps=self.spec.fps,
+                    stall_timeout=self._video.stall_timeout,
+                    reconnect_timeout=self._video.reconnect_timeout,
+                    log=lambda m: self._log(f"{self.spec.name}: {m}"),
+                )
+            except (ValueError, OSError) as exc:
+                self.health.opens_failed += 1
+                self.health.error = str(exc)
+                if not self.live:
+                    self.health.state = "ended"
+                    return
+                self.health.state = "down"
+                self._stop.wait(delay)  # retried for as long as the site runs
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            delay = 1.0
+            self.health.state, self.health.error = "running", None
+            base_read, base_dropped, base_reconnects = self.health.frames_read, self.health.frames_dropped, self.health.reconnects
+            period = 1.0 / self.spec.detect_fps
+            try:
+                for frame in source:
+                    if self._stop.is_set():
+                        break
+                    self.health.frames_read = base_read + source.stats.frames_read
+                    self.health.frames_dropped = base_dropped + source.stats.frames_dropped
+                    self.health.reconnects = base_reconnects + source.stats.reconnects
+                    # Live: time since the site started (one clock across reopenings); files: media time.
+                    ts = time.monotonic() - self._started if self.live else frame.timestamp
+                    if analysed_ts is not None and ts < analysed_ts + period * 0.999:
+                        continue  # between two analysed frames
+                    analysed_ts = ts if analysed_ts is None or ts - analysed_ts > 2 * period else analysed_ts + period
+                    self.camera.process(frame.image, index, ts)
+                    index += 1
+                    self.health.frames_analysed += 1
+                    wall = time.monotonic() - self._started
+                    self.health.fps = self.health.frames_analysed / wall if wall > 0 else 0.0
+                    if self.live:
+                        self.health.lag_s = max(0.0, time.monotonic() - self._started - ts)
+            except Exception as exc:  # one camera's failure must not reach the others
+                self.health.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                source.close()
+            if source.error:
+                self.health.error = source.error
+            if not self.live or self._stop.is_set():
+                self.health.state = "ended" if not self.live else "stopped"
+                if source.error and not self.live:
+                    self.health.state = "ended with error"
+                return
+            self.health.state = "reconnecting"
+            self._log(f"{self.spec.name}: source lost ({self.health.error}); retrying")
+
+    def summary(self) -> dict:
+        return {"source": self.spec.source, "detect_fps": self.spec.detect_fps, "health": self.health.to_dict(), **self.camera.summary()}
+
+
+def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=print, on_tick=None) -> dict:
+    """Run every camera of the site until its files end (or `stop` is set); returns the summary
+    (also written to site.summary). `on_tick(summary)` is called about once a second (web page)."""
+    from ..sinks import SinkGroup, event_sinks
+    from .run import write_json_atomic
+    from .tracking import load_bytetrack
+
+    load_bytetrack()
+    stop = stop or threading.Event()
+    group = SinkGroup(event_sinks(site.events, site.webhook, log=log), log=log)
+    group.open()
+    lock = threading.Lock()
+    workers = [CameraWorker(spec, detector, group, lock, VIDEO_DEFAULTS, stop, log) for spec in site.cameras]
+    t0 = time.monotonic()
+    try:
+        for w in workers:
+            w.thread.start()
+        # With file cameras (replays, tests) the site ends with its last file; a site of live cameras
+        # runs until it is stopped, however long one of them is down.
+        files = [w for w in workers if not w.live]
+        while any(w.thread.is_alive() for w in (files or workers)):
+            if stop.wait(0.5):
+                break
+            if on_tick:
+                on_tick(site_summary(workers, detector, time.monotonic() - t0))
+    except KeyboardInterrupt:
+        stop.set()
+    finally:
+        stop.set()
+        for w in workers:
+            w.thread.join(timeout=30)
+        for w in workers:
+            w.camera.close()
+        group.close()
+    summary = site_summary(workers, detector, time.monotonic() - t0)
+    summary["outputs"] = group.stats()
+    if site.summary:
+        write_json_atomic(site.summary, summary)
+    return summary
+
+
+def site_summary(workers, detector, wall: float) -> dict:
+    cameras = {w.spec.name: w.summary() for w in workers}
+    labels = detector.classifier.labels
+    totals = {"people": sum(c["people"] for c in cameras.values()), **{l: sum(c[l] for c in cameras.values()) for l in labels}}
+    totals["compliance_rate"] = round(totals["with_mask"] / totals["people"], 4) if totals["people"] else None
+    totals["cameras_running"] = sum(1 for w in workers if w.health.state == "running")
+    totals["cameras_down"] = sum(1 for w in workers if w.health.state in ("down", "reconnecting"))
+    return {
+        "cameras": cameras,
+        "totals": totals,
+        "wall_seconds": round(wall, 3),
+        "model": detector.info(),
+        "settings": detector.settings.to_dict(),
+    }

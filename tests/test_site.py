@@ -1,0 +1,93 @@
+"""A site of several cameras from one file, in one process: one camera dead, the others counting."""
+
+import json
+import socket
+
+import pytest
+
+from maskwatch.cli import main
+from maskwatch.clips import face_sprite, make_walk_clip
+from maskwatch.imageio import read_image
+
+pytest.importorskip("trackers")
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: the camera is unreachable
+    return port
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory, examples):
+    sprites = [
+        face_sprite(read_image(examples / "closeup_563.jpg"), (70, 53, 204, 205)),  # with_mask
+        face_sprite(read_image(examples / "street_717.jpg"), (76, 128, 142, 185)),  # without_mask
+    ]
+    d = tmp_path_factory.mktemp("site")
+    out = []
+    for k, walks in enumerate(
+        [
+            [(0, 0.12, 0.88, 0.6, 0, 59)],  # one masked person, left to right
+            [(1, 0.88, 0.12, 0.6, 0, 59), (0, 0.12, 0.88, 0.6, 90, 149)],  # bare right to left, then masked
+            [(1, 0.12, 0.88, 0.6, 10, 69)],  # one bare face, left to right
+        ]
+    ):
+        make_walk_clip(sprites, walks, d / f"cam{k}.avi", frames=160, seed=k)
+        out.append(d / f"cam{k}.avi")
+    return out
+
+
+def write_site(path, clips, dead_port):
+    cams = "".join(
+        f'[[cameras]]\nname = "cam{k}"\nsource = "{c}"\ndetect_fps = 12.5\nlines = {{ door = [0.5, 0.0, 0.5, 1.0] }}\n'
+        f"zones = {{ right = [0.5, 0.0, 1.0, 0.0, 1.0, 1.0, 0.5, 1.0] }}\n\n"
+        for k, c in enumerate(clips)
+    )
+    cams += f'[[cameras]]\nname = "dead"\nsource = "http://127.0.0.1:{dead_port}/stream.mjpg"\n'
+    path.write_text(cams)
+    return path
+
+
+def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys):
+    site = write_site(tmp_path / "site.toml", clips, closed_port())
+    out, events = tmp_path / "site.json", tmp_path / "ev.jsonl"
+    rc = main(["site", str(site), "--summary", str(out), "--events", str(events), "--threads", "2"])
+    s = json.loads(out.read_text())
+    assert set(s["cameras"]) == {"cam0", "cam1", "cam2", "dead"}
+    assert rc == 1  # the dead camera is reported; the others' results are all there
+    dead = s["cameras"]["dead"]["health"]
+    assert dead["state"] in ("down", "stopped") and dead["opens_failed"] >= 1 and dead["error"]
+    lines = {n: c["lines"]["door"] for n, c in s["cameras"].items() if n != "dead"}
+    assert lines["cam0"]["in"]["with_mask"] == 1 and lines["cam0"]["out_total"] == 0
+    assert lines["cam1"]["out"]["without_mask"] == 1 and lines["cam1"]["in"]["with_mask"] == 1
+    assert lines["cam2"]["in"]["without_mask"] == 1
+    assert s["totals"]["people"] == 4 and s["totals"]["with_mask"] == 2 and s["totals"]["without_mask"] == 2
+    for name in ("cam0", "cam1", "cam2"):  # sampled at detect_fps: every 2nd frame of a 25 fps file
+        h = s["cameras"][name]["health"]
+        assert h["state"] == "ended" and h["frames_read"] == 160 and 78 <= h["frames_analysed"] <= 82
+    got = [json.loads(x) for x in events.read_text().splitlines()]
+    assert {e["camera"] for e in got} == {"cam0", "cam1", "cam2"}
+    assert sum(1 for e in got if e["event"] == "line_crossed") == 4
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[[cameras]]\nname = "a"\n', "missing 'source'"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_fsp = 5\n', "unknown key 'detect_fsp' (did you mean 'detect_fps'?)"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_fps = 0\n', "detect_fps must be"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nlines = { d = [0.5, 0, 0.5] }\n', "lines.d: give 4 numbers"),
+        ('[[cameras]]\nname = "a"\nsource = "x"\n[[cameras]]\nname = "a"\nsource = "y"\n', "two cameras have this name"),
+        ("cameras = 3\n", "no cameras"),
+        ("[[cameras]\n", "not valid TOML"),
+    ],
+)
+def test_bad_site_files_are_one_line(tmp_path, text, message, capsys):
+    site = tmp_path / "bad.toml"
+    site.write_text(text)
+    assert main(["site", str(site)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1

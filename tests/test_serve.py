@@ -40,7 +40,7 @@ class Server:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(self.url + "/api/health", timeout=2)
+                urllib.request.urlopen(self.url + "/livez", timeout=2)
                 return
             except (urllib.error.URLError, ConnectionError):
                 if self.proc.poll() is not None:
@@ -113,7 +113,12 @@ def test_health_and_docs(server):
     assert status == 200 and json.loads(body)["status"] == "ok"
     status, body = get(server.url + "/openapi.json")
     assert status == 200 and "/api/detect" in json.loads(body)["paths"]
-    assert get(server.url + "/docs")[0] == 200
+    status, page = get(server.url + "/docs")
+    assert status == 200
+    # Offline: the docs page loads its script and style from this server, none from a CDN.
+    assert "cdn" not in page.decode().lower() and "/docs/swagger-ui-bundle.js" in page.decode()
+    assert get(server.url + "/docs/swagger-ui-bundle.js")[0] == 200 and get(server.url + "/docs/swagger-ui.css")[0] == 200
+    assert get(server.url + "/docs/../app.py")[0] == 404
 
 
 def test_detect_returns_the_cli_schema(server, examples):
@@ -185,14 +190,18 @@ def test_concurrent_requests_do_not_mix_results(server, examples):
 def test_token_protects_page_and_api(examples):
     s = Server("--token", "s3cret")
     try:
-        assert get(s.url + "/api/health")[0] == 200  # liveness probes need no token
-        assert get(s.url + "/")[0] == 401
+        status, body = get(s.url + "/livez")  # liveness probes need no token, and learn nothing else
+        assert status == 200 and json.loads(body) == {"status": "ok"}
+        for path in ("/", "/api/health", "/docs", "/openapi.json", "/docs/swagger-ui.css"):
+            assert get(s.url + path)[0] == 401, path
         status, doc = post_files(s.url, [("a.jpg", (examples / "street_717.jpg").read_bytes())])
         assert status == 401 and "token" in doc["error"]
         status, doc = post_files(s.url, [("a.jpg", (examples / "street_717.jpg").read_bytes())], {"Authorization": "Bearer s3cret"})
         assert status == 200
         assert get(s.url + "/?token=s3cret")[0] == 200
-        assert get(s.url + "/docs")[0] == 200 and get(s.url + "/openapi.json")[0] == 200  # the docs page works
+        status, page = get(s.url + "/docs?token=s3cret")  # the docs page works with the token it was opened with
+        assert status == 200 and "/openapi.json?token=s3cret" in page.decode()
+        assert get(s.url + "/openapi.json?token=s3cret")[0] == 200
     finally:
         s.stop()
 
@@ -299,3 +308,19 @@ def test_page_in_a_real_browser(server, examples, tmp_path):
             page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_bad_ports_are_usage_errors(capsys):
+    from maskwatch.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "--port", "99999"])
+    assert exc.value.code == 2 and "between 0 and 65535" in capsys.readouterr().err
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        rc = main(["serve", "--port", str(busy.getsockname()[1])])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot listen on 127.0.0.1" in err and len(err.strip().splitlines()) == 1

@@ -80,9 +80,13 @@ class FileProcessor:
             if self.job.blur:
                 blur_faces(image, [f.box for f in result.faces])
             target = Path(self.job.out_dir) / output_name(path, self.job.duplicate_stems)
+            # Encoded in memory and written by Python: OpenCV's path APIs cannot take every file
+            # name (a name that is not UTF-8 crashed cv2.imwrite outright).
             try:
-                ok = cv2.imwrite(str(target), self.annotator.annotate(image, result.faces))
-            except cv2.error:
+                ok, buf = cv2.imencode(".jpg", self.annotator.annotate(image, result.faces))
+                if ok:
+                    target.write_bytes(buf.tobytes())
+            except (cv2.error, OSError):
                 ok = False
             if not ok:
                 result.error = f"faces found, but the annotated image {target} could not be written"
@@ -95,7 +99,27 @@ _WORKER: FileProcessor | None = None
 
 def _init_worker(job: JobSpec) -> None:
     global _WORKER  # one pipeline per worker process, built once
+    _die_with_parent()
     _WORKER = FileProcessor(job)
+
+
+def _die_with_parent() -> None:
+    """Linux: this worker gets SIGKILL when the process that started it dies (even by SIGKILL),
+    so a killed run leaves no orphans holding memory and its stdout."""
+    import ctypes
+    import os
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def _work(path: str) -> ImageResult:
@@ -193,6 +217,7 @@ def run_batch(
     on_result: Callable[[ImageResult], None] | None = None,
     progress: bool = False,
     detector=None,
+    log=lambda message: None,
 ) -> BatchReport:
     """Run the photo pipeline over `files` (paths, URLs, or URIs with engine="ray").
 
@@ -207,6 +232,13 @@ def run_batch(
 
     if workers < 0:
         raise ValueError("workers must be 0 or more")
+    cores = os.cpu_count() or 1
+    if workers > max(cores, 1) or workers > len(files):
+        # Each worker holds its own models (~150 MB): more than cores or files buys nothing.
+        capped = max(1, min(workers, cores, len(files)))
+        if workers > cores:
+            log(f"--workers {workers} is more than this machine's {cores} cores: using {capped}")
+        workers = capped
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be local or ray, not {engine!r}")
     if engine == "ray" and any(is_url(f) for f in files):

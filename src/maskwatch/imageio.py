@@ -96,10 +96,32 @@ def _check_size(data: bytes, name: str, max_pixels: int = MAX_PIXELS) -> None:
             w, h = im.size
     except Image.DecompressionBombError:
         raise ValueError(f"{name} is too large (decompression bomb)") from None
-    except Exception:  # not a format Pillow knows: OpenCV gets its chance
-        return
+    except Exception:  # not a format Pillow knows: measured here, or refused before decoding
+        size = _opencv_only_size(data)
+        if size is None:
+            raise ValueError(f"{name} is not a readable image (unknown or unsupported format)") from None
+        w, h = size
     if w * h > max_pixels:
         raise ValueError(f"{name} is too large ({w}x{h} pixels, limit {max_pixels:,})")
+
+
+def _opencv_only_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from the header of the formats OpenCV reads and Pillow does not (Radiance
+    HDR, PFM), or None: a size that cannot be known before decoding is not decoded at all."""
+    import re
+
+    head = data[:4096]
+    if head.startswith((b"#?RADIANCE", b"#?RGBE")):
+        # Header lines, a blank line, then the resolution line, e.g. "-Y 480 +X 640".
+        m = re.search(rb"\n\n([-+][YX]) (\d+) ([-+][YX]) (\d+)\n", head)
+        if m:
+            a, b = int(m.group(2)), int(m.group(4))
+            return (b, a) if m.group(1).endswith(b"Y") else (a, b)
+        return None
+    if head[:2] in (b"PF", b"Pf"):
+        m = re.match(rb"P[Ff]\s+(\d+)\s+(\d+)\s", head)
+        return (int(m.group(1)), int(m.group(2))) if m else None
+    return None
 
 
 def expand_inputs(inputs: list[str]) -> list[str]:

@@ -23,6 +23,33 @@ def model_info(settings: Settings = PHOTO) -> dict:
     return {"classifier": name, "detector": detector_name(settings.detector), "labels_from": settings.labels_from, "version": __version__}
 
 
+def as_bgr8(image: np.ndarray) -> np.ndarray:
+    """A caller's array as the uint8 BGR image the models take: grey and BGRA converted, floats in
+    0-1 (as skimage and PIL->numpy pipelines give) scaled to 0-255; anything else one clear error."""
+    import cv2
+
+    if image.ndim not in (2, 3) or image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"expected an image of shape (h, w) or (h, w, 3) with h, w > 0, got shape {image.shape}")
+    if image.dtype != np.uint8:
+        if np.issubdtype(image.dtype, np.floating):
+            finite = image[np.isfinite(image)]
+            scale = 255.0 if finite.size and finite.max() <= 1.0 else 1.0
+            image = np.nan_to_num(image.astype(np.float32) * scale).clip(0, 255).astype(np.uint8)
+        elif np.issubdtype(image.dtype, np.integer) or image.dtype == bool:
+            image = (image.astype(np.float32) * (255.0 if image.dtype == bool else 1.0)).clip(0, 255).astype(np.uint8)
+        else:
+            raise ValueError(f"expected a numeric image array, got dtype {image.dtype}")
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.shape[2] == 1:
+        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2BGR)
+    if image.shape[2] != 3:
+        raise ValueError(f"expected 1, 3 or 4 channels, got {image.shape[2]}")
+    return image
+
+
 class Detector:
     """The whole pipeline: finds faces and labels each (maskwatch.Detector).
 
@@ -80,11 +107,7 @@ class Detector:
         """Faces in a BGR image (numpy array) or an image file."""
         if not isinstance(image, np.ndarray):
             image = read_image(image)
-        if image.ndim == 2:
-            import cv2
-
-            image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        return self.classify(image, self._faces.detect(image))
+        return self.classify(image := as_bgr8(image), self._faces.detect(image))
 
     def class_probs(self, image: np.ndarray, found: FaceBoxes, rows: np.ndarray | None = None) -> np.ndarray:
         """(n, classes) probabilities for the faces `rows` of `found` (all by default), in

@@ -47,6 +47,10 @@ def _verb_parser(parser: argparse.ArgumentParser, command: str) -> argparse.Argu
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A file name that is not UTF-8 must not end a run where it is printed: its odd bytes show as \xNN.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:

@@ -88,6 +88,7 @@ def run(args) -> int:
             on_result=show,
             progress=not args.no_progress and sys.stderr.isatty() and len(files) > 1,
             detector=detector,
+            log=lambda m: print(f"maskwatch: {m}", file=sys.stderr),
         )
     if report.interrupted:
         print(

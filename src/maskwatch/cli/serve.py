@@ -5,7 +5,36 @@ from __future__ import annotations
 import sys
 
 from ..errors import MaskwatchError
-from .options import EXIT_OK, add_pipeline_options, non_negative_int, positive_float, positive_int, quiet_opencv, settings_from
+from .options import EXIT_OK, add_pipeline_options, positive_float, positive_int, quiet_opencv, settings_from
+
+
+def port_number(text: str) -> int:
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {text}")
+    return v
+
+
+def check_port_free(host: str, port: int) -> None:
+    """A port in use is the user's to fix: one line and exit 2, before the models load."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ValueError(f"--host {host}: cannot resolve it ({exc.strerror})") from None
+    family, _, _, _, addr = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(addr)
+        except OSError as exc:
+            raise ValueError(f"cannot listen on {host}:{port}: {exc.strerror} (is another server running there? use --port)") from None
 
 
 def add_parser(sub) -> None:
@@ -15,7 +44,7 @@ def add_parser(sub) -> None:
         description="Serve the upload page and the REST API (OpenAPI docs at /docs). Binds to 127.0.0.1; any other address needs a token.",
     )
     p.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
-    p.add_argument("--port", type=non_negative_int, default=8000, help="(default: %(default)s)")
+    p.add_argument("--port", type=port_number, default=8000, help="(default: %(default)s)")
     p.add_argument("--token", help="required for the page and API (or set MASKWATCH_TOKEN); mandatory off loopback")
     p.add_argument("--source", metavar="SRC", help="also show a live camera/stream with counts (as in `maskwatch video`)")
     p.add_argument("--max-upload-mb", type=positive_float, default=20.0, help="per request (default: %(default)s)")
@@ -39,6 +68,8 @@ def run(args) -> int:
     except ImportError:
         raise MaskwatchError("the web service needs FastAPI and uvicorn: pip install 'maskwatch[serve]'") from None
     from ..serve.app import create_app
+
+    check_port_free(args.host, args.port)
 
     if args.source:
         from ..video.tracking import load_bytetrack

@@ -23,6 +23,7 @@ from ..settings import PHOTO, VIDEO, Settings
 from ..types import ImageResult
 
 PAGE = Path(__file__).with_name("page.html")
+DOCS_FILES = {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"}
 
 
 @dataclass
@@ -130,6 +131,8 @@ def create_app(cfg: ServeConfig, detector=None):
         title="maskwatch",
         version=detector.info()["version"],
         lifespan=lifespan,
+        docs_url=None,  # served below, from files in a wheel: the CDN FastAPI uses is not there offline
+        redoc_url=None,
         description="Face-mask detection: upload photos, get faces with mask / no mask / mask worn incorrectly.",
     )
     app.state.detector = detector
@@ -140,8 +143,8 @@ def create_app(cfg: ServeConfig, detector=None):
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        # The API's docs and schema hold no data; /docs must load /openapi.json to work at all.
-        if cfg.token and request.url.path not in ("/api/health", "/docs", "/openapi.json", "/docs/oauth2-redirect"):
+        # With a token, everything is behind it (the docs and schema too) but a bare liveness check.
+        if cfg.token and request.url.path != "/livez":
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.query_params.get("token", "")
             if not hmac.compare_digest(given.encode(), cfg.token.encode()):
                 return error(401, "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>")
@@ -167,6 +170,36 @@ def create_app(cfg: ServeConfig, detector=None):
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page():
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
+
+    @app.get("/livez", include_in_schema=False)
+    def livez():
+        return {"status": "ok"}  # tells a load balancer the process is up, and nothing else
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request):
+        from fastapi.openapi.docs import get_swagger_ui_html
+
+        token = request.query_params.get("token")
+        suffix = f"?token={token}" if token else ""  # the page's own requests carry the token it was opened with
+        return get_swagger_ui_html(
+            openapi_url=f"/openapi.json{suffix}",
+            title="maskwatch API",
+            swagger_js_url=f"/docs/swagger-ui-bundle.js{suffix}",
+            swagger_css_url=f"/docs/swagger-ui.css{suffix}",
+            swagger_favicon_url=f"/docs/favicon-32x32.png{suffix}",
+        )
+
+    @app.get("/docs/{name}", include_in_schema=False)
+    def docs_file(name: str):
+        from fastapi.responses import FileResponse
+
+        try:
+            from swagger_ui_bundle import swagger_ui_path
+        except ImportError:
+            return error(404, "the API docs need swagger-ui-bundle: pip install 'maskwatch[serve]'")
+        if name not in DOCS_FILES:
+            return error(404, "not found")
+        return FileResponse(Path(swagger_ui_path) / name)
 
     @app.get("/api/health")
     def health():

@@ -31,7 +31,8 @@ class _TextSink(Sink):
             self._fh = sys.stdout
         else:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-            self._fh = open(self.path, "w", newline="", encoding="utf-8")
+            # surrogateescape: a file name that is not UTF-8 is written back as its own bytes.
+            self._fh = open(self.path, "w", newline="", encoding="utf-8", errors="surrogateescape")
         self._start()
 
     def close(self):
@@ -190,7 +191,17 @@ class ParquetSink(Sink):
 
     def write(self, result: ImageResult) -> None:
         faces = [f.to_row() for f in result.faces]
-        self._rows.append({"file": result.file, "width": result.width, "height": result.height, "error": result.error, "faces": faces})
+        # Parquet strings are UTF-8: a name that is not is kept readable, its odd bytes as \xNN.
+        name = result.file.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        self._rows.append(
+            {
+                "file": name,
+                "width": result.width,
+                "height": result.height,
+                "error": result.error and result.error.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+                "faces": faces,
+            }
+        )
         if len(self._rows) >= self.rows_per_group:
             self._flush()
 

@@ -56,3 +56,19 @@ class VideoWriter:
         self._q.put(None)
         self._thread.join()
         self._vw.release()
+        if self.error is None and self.frames:
+            self.error = self._check_written()
+
+    def _check_written(self) -> str | None:
+        """OpenCV's writer reports no write error (a full disk, a file-size limit): the file is
+        opened again and its frames counted, so a truncated video is an error, not a silent loss."""
+        cap = cv2.VideoCapture(self.path)
+        try:
+            if not cap.isOpened():
+                return f"the file is not playable (disk full or write error?) after {self.frames} frames"
+            readable = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        finally:
+            cap.release()
+        if readable < self.frames * 0.98:
+            return f"the file holds {readable} of the {self.frames} frames written (disk full or write error?)"
+        return None

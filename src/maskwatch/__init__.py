@@ -5,7 +5,8 @@ Importing the package loads no model and no heavy framework; `Detector()` loads 
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from ._version import __version__
+
 __all__ = ["Detector", "Face", "ImageResult", "LABELS", "__version__"]
 
 from .types import LABELS, Face, ImageResult

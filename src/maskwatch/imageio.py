@@ -27,7 +27,7 @@ def fetch_url(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_URL
 
     import httpx
 
-    from . import __version__
+    from ._version import __version__
 
     # httpx's timeout bounds each connect and read; the deadline bounds the whole download, so
     # a server that trickles a byte at a time cannot hold the run.

@@ -17,7 +17,7 @@ from .types import Face, ImageResult
 
 def model_info(settings: Settings = PHOTO) -> dict:
     """Names of the models a pipeline with these settings uses (without loading them)."""
-    from . import __version__
+    from ._version import __version__
 
     name = Path(settings.classifier).stem if settings.classifier else DEFAULT_CLASSIFIER.name
     return {"classifier": name, "detector": detector_name(settings.detector), "labels_from": settings.labels_from, "version": __version__}

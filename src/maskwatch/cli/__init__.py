@@ -29,7 +29,7 @@ COMMANDS = {name: module.run for name, module in VERBS.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from .._version import __version__
 
     parser = Parser(prog="maskwatch", description="Find faces and tell: mask, no mask, or mask worn incorrectly.")
     parser.add_argument("--version", action="version", version=f"maskwatch {__version__}")

@@ -35,8 +35,8 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     import contextlib
 
-    from ..batch import run_batch
     from ..imageio import expand_inputs
+    from ..photo_job import run_batch
     from ..sinks import photo_sinks
 
     stdout_sinks = [name for name, v in (("--json", args.json), ("--csv", args.csv), ("--jsonl", args.jsonl)) if v == "-"]

@@ -59,7 +59,7 @@ class WebhookSink(Sink):
     def _run(self) -> None:
         import httpx
 
-        from .. import __version__
+        from .._version import __version__
 
         # One client for the stream's life: connections are kept alive between events.
         with httpx.Client(timeout=self.timeout, headers={"User-Agent": f"maskwatch/{__version__}"}) as client:

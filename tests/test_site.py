@@ -91,3 +91,41 @@ def test_bad_site_files_are_one_line(tmp_path, text, message, capsys):
     assert main(["site", str(site)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_the_site_page_in_a_real_browser(clips, tmp_path):
+    import shutil
+
+    from test_serve import Server
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("Debian chromium is not installed (setup.sh installs it where it can)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    site = write_site(tmp_path / "site.toml", clips[:2], closed_port())
+    s = Server("--site", str(site))
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu", "--no-first-run"])
+            try:
+                page = browser.new_page()
+                requests = []
+                page.on("request", lambda r: requests.append(r.url))
+                page.goto(s.url + "/site")
+                # The file cameras end after a few seconds; the page then shows the final counts.
+                page.wait_for_function("window.maskwatchSite && window.maskwatchSite.running === false", timeout=120000)
+                page.wait_for_timeout(1500)  # one more refresh draws the final state
+                state = page.evaluate("window.maskwatchSite")
+                assert set(state["cameras"]) == {"cam0", "cam1", "dead"}
+                assert state["cameras"]["cam1"]["lines"]["door"]["out"]["without_mask"] == 1
+                assert page.locator(".cam").count() == 3
+                assert "ended" in page.inner_text("#cam-cam0") and "door in 1" in page.inner_text("#cam-cam0")
+                assert f"{state['totals']['people']} people" in page.inner_text("#totals")
+                img = page.locator("#cam-cam1 img")
+                assert img.evaluate("i => i.complete && i.naturalWidth") == 480  # the camera's small frame
+                page.screenshot(path=str(tmp_path / "site.png"), full_page=True)
+                assert requests and all(u.startswith(s.url) for u in requests), "the page loads nothing from elsewhere"
+            finally:
+                browser.close()
+    finally:
+        s.stop()

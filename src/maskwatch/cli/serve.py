@@ -47,6 +47,7 @@ def add_parser(sub) -> None:
     p.add_argument("--port", type=port_number, default=8000, help="(default: %(default)s)")
     p.add_argument("--token", help="required for the page and API (or set MASKWATCH_TOKEN); mandatory off loopback")
     p.add_argument("--source", metavar="SRC", help="also show a live camera/stream with counts (as in `maskwatch video`)")
+    p.add_argument("--site", metavar="SITE.toml", help="also run every camera of a site file and show them at /site (JSON at /api/site)")
     p.add_argument("--max-upload-mb", type=positive_float, default=20.0, help="per request (default: %(default)s)")
     p.add_argument("--max-pixels", type=positive_int, default=40_000_000, help="per decoded image (default: %(default)s)")
     add_pipeline_options(p, per_preset="as `maskwatch image` for uploads, as `maskwatch video` for the live view")
@@ -71,18 +72,26 @@ def run(args) -> int:
 
     check_port_free(args.host, args.port)
 
-    if args.source:
+    site = None
+    if args.site:
+        from ..video.site import load_site
+
+        site = load_site(args.site)  # a bad file is one line before the models load
+    if args.source or args.site:
         from ..video.tracking import load_bytetrack
 
         load_bytetrack()  # the live view tracks people: say so now if the extra is missing
         quiet_opencv()
-    app = create_app(serve_config(args, token))
-    print(f"maskwatch: serving on http://{args.host}:{args.port}/ (API docs at /docs)", file=sys.stderr)
+    app = create_app(serve_config(args, token, site))
+    print(
+        f"maskwatch: serving on http://{args.host}:{args.port}/ (API docs at /docs" + ("; the site at /site)" if site else ")"),
+        file=sys.stderr,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return EXIT_OK
 
 
-def serve_config(args, token: str | None):
+def serve_config(args, token: str | None, site=None):
     """The ServeConfig the options describe. The upload API and the live view each keep their own
     defaults (photo, video); what the user gave applies to both (`--upscale` included)."""
     from ..serve.app import ServeConfig
@@ -93,6 +102,7 @@ def serve_config(args, token: str | None):
         max_upload_mb=args.max_upload_mb,
         max_pixels=args.max_pixels,
         source=args.source,
+        site=site,
         settings=settings_from(args, PHOTO),
         live_settings=settings_from(args, VIDEO),
     )

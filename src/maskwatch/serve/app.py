@@ -23,6 +23,7 @@ from ..settings import PHOTO, VIDEO, Settings
 from ..types import ImageResult
 
 PAGE = Path(__file__).with_name("page.html")
+SITE_PAGE = Path(__file__).with_name("site.html")
 DOCS_FILES = {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"}
 
 
@@ -34,6 +35,7 @@ class ServeConfig:
     max_files: int = 32
     concurrency: int | None = None  # inferences at once (default: CPU cores)
     source: str | None = None
+    site: object | None = None  # a video.site.SiteSpec: every camera of it on /site
     settings: Settings = PHOTO  # the upload API's (photos)
     live_settings: Settings = VIDEO  # the live view's (video)
 
@@ -114,6 +116,11 @@ def create_app(cfg: ServeConfig, detector=None):
     # The live view runs the video pipeline with video's settings (`maskwatch video`: 1x, no
     # mirrored second look), not the photo settings of the upload API.
     live = LiveView(Detector(cfg.live_settings), cfg.source) if cfg.source else None
+    site = None
+    if cfg.site is not None:
+        from .site_view import SiteView
+
+        site = SiteView(live.detector if live else Detector(cfg.live_settings), cfg.site)
     # Decoding and inference run on a few dedicated threads, not on the server's large shared
     # pool: more concurrent inferences than cores add no throughput, and every thread that
     # allocates activations keeps its own malloc arena (measured: RSS 1.1 GB after 1,500
@@ -125,6 +132,8 @@ def create_app(cfg: ServeConfig, detector=None):
         yield
         if live is not None:
             live.close()  # stop the camera thread with the server
+        if site is not None:
+            site.close()
         workers.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(
@@ -137,6 +146,7 @@ def create_app(cfg: ServeConfig, detector=None):
     )
     app.state.detector = detector
     app.state.live = live
+    app.state.site = site
 
     def error(status: int, message: str) -> JSONResponse:
         return JSONResponse({"error": message}, status_code=status)
@@ -247,6 +257,28 @@ def create_app(cfg: ServeConfig, detector=None):
                     yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n"
 
             return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame")
+
+    if site is not None:
+
+        @app.get("/site", response_class=HTMLResponse, include_in_schema=False)
+        def site_page():
+            return HTMLResponse(SITE_PAGE.read_text(encoding="utf-8"))
+
+        @app.get("/api/site")
+        def site_state():
+            """Every camera: health, people per label, lines, zones, per-minute series; site totals."""
+            return site.state()
+
+        @app.get("/api/site/camera/{name}.jpg")
+        def site_camera(name: str):
+            from fastapi.responses import Response
+
+            jpg = site.jpeg(name)
+            if jpg is None:
+                return error(
+                    404 if name not in site.names else 503, f"no frame from camera {name!r} yet" if name in site.names else "no such camera"
+                )
+            return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     return app
 

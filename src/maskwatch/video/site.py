@@ -170,7 +170,7 @@ class Health:
 class CameraWorker:
     """One camera of a site: a thread over source -> Camera, reopening its source when it fails."""
 
-    def __init__(self, spec: CameraSpec, detector, site_sink, lock, video: VideoSettings, stop: threading.Event, log):
+    def __init__(self, spec: CameraSpec, detector, site_sink, lock, video: VideoSettings, stop: threading.Event, log, on_frame=None):
         from .camera import Camera, CameraOutputs
         from .lines import LineCounter
         from .sources import source_kind
@@ -184,7 +184,7 @@ class CameraWorker:
         self.camera = Camera(
             detector,
             spec.detect_fps,
-            CameraOutputs(out=spec.out, blur=spec.blur, sinks=sinks),
+            CameraOutputs(out=spec.out, blur=spec.blur, on_frame=on_frame, sinks=sinks),
             video,
             tracker_for_rate(TrackerConfig(), spec.detect_fps),
             counters,
@@ -219,6 +219,7 @@ class CameraWorker:
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             delay = 1.0
+            opened = time.monotonic() - self._started  # a live frame's timestamp counts from about here
             self.health.state, self.health.error = "running", None
             base_read, base_dropped, base_reconnects = self.health.frames_read, self.health.frames_dropped, self.health.reconnects
             period = 1.0 / self.spec.detect_fps
@@ -229,8 +230,9 @@ class CameraWorker:
                     self.health.frames_read = base_read + source.stats.frames_read
                     self.health.frames_dropped = base_dropped + source.stats.frames_dropped
                     self.health.reconnects = base_reconnects + source.stats.reconnects
-                    # Live: time since the site started (one clock across reopenings); files: media time.
-                    ts = time.monotonic() - self._started if self.live else frame.timestamp
+                    # Live: when the frame was read, on the site's clock (one clock across reopenings);
+                    # files: media time.
+                    ts = opened + frame.timestamp if self.live else frame.timestamp
                     if analysed_ts is not None and ts < analysed_ts + period * 0.999:
                         continue  # between two analysed frames
                     analysed_ts = ts if analysed_ts is None or ts - analysed_ts > 2 * period else analysed_ts + period
@@ -239,7 +241,7 @@ class CameraWorker:
                     self.health.frames_analysed += 1
                     wall = time.monotonic() - self._started
                     self.health.fps = self.health.frames_analysed / wall if wall > 0 else 0.0
-                    if self.live:
+                    if self.live:  # from the frame's arrival to the end of its analysis
                         self.health.lag_s = max(0.0, time.monotonic() - self._started - ts)
             except Exception as exc:  # one camera's failure must not reach the others
                 self.health.error = f"{type(exc).__name__}: {exc}"
@@ -259,9 +261,10 @@ class CameraWorker:
         return {"source": self.spec.source, "detect_fps": self.spec.detect_fps, "health": self.health.to_dict(), **self.camera.summary()}
 
 
-def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=print, on_tick=None) -> dict:
+def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=print, on_tick=None, frame_hook=None) -> dict:
     """Run every camera of the site until its files end (or `stop` is set); returns the summary
-    (also written to site.summary). `on_tick(summary)` is called about once a second (web page)."""
+    (also written to site.summary). `on_tick(summary)` is called about once a second, and
+    `frame_hook(camera name)` may give each camera an on_frame(annotated frame, counts) (web page)."""
     from ..sinks import SinkGroup, event_sinks
     from .run import write_json_atomic
     from .tracking import load_bytetrack
@@ -271,7 +274,10 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
     group = SinkGroup(event_sinks(site.events, site.webhook, log=log), log=log)
     group.open()
     lock = threading.Lock()
-    workers = [CameraWorker(spec, detector, group, lock, VIDEO_DEFAULTS, stop, log) for spec in site.cameras]
+    workers = [
+        CameraWorker(spec, detector, group, lock, VIDEO_DEFAULTS, stop, log, frame_hook(spec.name) if frame_hook else None)
+        for spec in site.cameras
+    ]
     t0 = time.monotonic()
     try:
         for w in workers:

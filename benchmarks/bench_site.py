@@ -1,0 +1,109 @@
+"""How many cameras one process holds in real time: N live MJPEG cameras (640x480, 25 fps, real
+photos with faces, panned) served from another process on 127.0.0.1, all run by one `maskwatch
+site` at 5 analysed fps for --seconds; or, with --separate, N `maskwatch site` processes of one
+camera each (each with its own models), side by side.
+
+    python benchmarks/bench_site.py --images ../shared/data/kaggle-853/images --cameras 4 8 12 --seconds 40
+
+Per N it prints the analysed fps per camera (min / mean), the lag from a frame's arrival to the
+end of its analysis (max over cameras of each camera's last), frames dropped, and CPU seconds per
+camera per second. A camera holds real time when it analysed at least 95 % of 5 fps with lag < 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVE = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from mjpeg_server import MjpegServer
+from maskwatch.clips import pan_frames
+from maskwatch.imageio import read_image
+photos = {photos!r}
+frames = [f for p in photos for f in pan_frames(read_image(p), 25)]
+servers = [MjpegServer(frames[k * 7:] + frames[:k * 7], fps=25, max_seconds={seconds} + 60).start() for k in range({n})]
+print(" ".join(s.url for s in servers), flush=True)
+time.sleep({seconds} + 60)
+"""
+
+
+def pick_photos(images: Path, n: int = 8) -> list[str]:
+    ann = images.parent / "annotations.json"
+    if ann.is_file():
+        data = json.loads(ann.read_text())
+        return [str(ann.parent / im["file"]) for im in data["images"] if 1 <= len(im["boxes"]) <= 5][:n]
+    return [str(p) for p in sorted(images.glob("*.jpg"))[:n]]
+
+
+def run_sites(urls: list[str], per_process: int, seconds: float, tmp: Path, fps: float) -> list[dict]:
+    """Start ceil(len/per_process) site processes, stop them after `seconds`; their summaries."""
+    procs, outs = [], []
+    for g in range(0, len(urls), per_process):
+        site = tmp / f"site{g}.toml"
+        site.write_text(
+            "".join(
+                f'[[cameras]]\nname = "cam{g + k}"\nsource = "{u}"\ndetect_fps = {fps}\n\n' for k, u in enumerate(urls[g : g + per_process])
+            )
+        )
+        out = tmp / f"site{g}.json"
+        cmd = [sys.executable, "-m", "maskwatch.cli", "site", str(site), "--summary", str(out)]
+        procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        outs.append(out)
+    time.sleep(seconds)
+    for p in procs:
+        p.send_signal(signal.SIGTERM)
+    for p in procs:
+        p.wait(timeout=120)
+    return [json.loads(o.read_text()) for o in outs]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--images", default="../shared/data/kaggle-853/images")
+    ap.add_argument("--cameras", type=int, nargs="+", default=[4, 8, 12])
+    ap.add_argument("--seconds", type=float, default=40)
+    ap.add_argument("--detect-fps", type=float, default=5.0)
+    ap.add_argument("--separate", action="store_true", help="N processes of one camera each instead of one process")
+    args = ap.parse_args()
+    photos = pick_photos(Path(args.images))
+    print(f"{'mode':9s} {'N':>3s} {'fps min/mean':>13s} {'lag max s':>10s} {'dropped':>8s} {'CPU s/cam/s':>12s}  real time")
+    for n in args.cameras:
+        server = subprocess.Popen(
+            [sys.executable, "-c", SERVE.format(tests=str(ROOT / "tests"), photos=photos, n=n, seconds=args.seconds)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        urls = server.stdout.readline().split()
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+                summaries = run_sites(urls, 1 if args.separate else n, args.seconds, Path(tmp), args.detect_fps)
+                cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        finally:
+            server.kill()
+            server.wait()
+        cams = [c for s in summaries for c in s["cameras"].values()]
+        fps = [c["health"]["fps"] for c in cams]  # analysed frames per second of the camera's run
+        lag = max(c["health"]["lag_s"] for c in cams)
+        dropped = sum(c["health"]["frames_dropped"] for c in cams)
+        cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
+        ok = min(fps) >= 0.95 * args.detect_fps and lag < 1.0
+        print(
+            f"{'separate' if args.separate else 'one':9s} {n:3d} {min(fps):6.2f}/{sum(fps) / len(fps):5.2f} {lag:10.2f} {dropped:8d} "
+            f"{cpu / n / args.seconds:12.3f}  {'yes' if ok else 'no'}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -324,3 +324,53 @@ def test_bad_ports_are_usage_errors(capsys):
         rc = main(["serve", "--port", str(busy.getsockname()[1])])
     err = capsys.readouterr().err
     assert rc == 2 and "cannot listen on 127.0.0.1" in err and len(err.strip().splitlines()) == 1
+
+
+def _partial_upload(port: int, declared: int, sent: int):
+    """A real client on loopback that declares `declared` bytes, sends `sent`, and goes quiet."""
+    import socket
+
+    sock = socket.create_connection(("127.0.0.1", port))
+    head = (
+        "POST /api/detect HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: multipart/form-data; boundary=xyz\r\nContent-Length: {declared}\r\n\r\n"
+    )
+    part = b'--xyz\r\nContent-Disposition: form-data; name="files"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+    sock.sendall(head.encode() + part + b"x" * (sent - len(part)))  # a well-formed start: the server waits for the rest
+    return sock
+
+
+def _status_of(sock, timeout: float) -> int | None:
+    sock.settimeout(timeout)
+    try:
+        line = sock.recv(4096).split(b"\r\n", 1)[0]
+    except OSError:
+        return None
+    return int(line.split()[1]) if line.startswith(b"HTTP/") else None
+
+
+def test_slow_and_stalled_uploads_do_not_hold_the_server(examples):
+    s = Server("--body-timeout", "3", "--max-upload-mb", "2")  # in flight at most 4 x 2 MB
+    try:
+        t0 = time.monotonic()
+        stalled = _partial_upload(s.port, 1_000_000, 1_000)
+        assert _status_of(stalled, 20) == 408 and time.monotonic() - t0 < 10, "a stalled body is answered and dropped"
+        stalled.settimeout(10)
+        rest = b""
+        while chunk := stalled.recv(4096):  # the rest of the answer, then the end of the connection
+            rest += chunk
+        assert b"did not arrive in time" in rest, "and its connection closed"
+        stalled.close()
+        # Four uploads of nearly 2 MB each, half sent: the fifth is refused at once, not buffered.
+        held = [_partial_upload(s.port, 2 * 1024 * 1024 - 100, 1024 * 1024) for _ in range(4)]
+        time.sleep(0.5)
+        fifth = _partial_upload(s.port, 2 * 1024 * 1024 - 100, 1000)
+        assert _status_of(fifth, 5) == 503
+        fifth.close()
+        assert all(_status_of(h, 20) == 408 for h in held)  # then each runs out of time
+        for h in held:
+            h.close()
+        status, doc = post_files(s.url, [("a.jpg", (examples / "street_717.jpg").read_bytes())])
+        assert status == 200 and doc["images"][0]["faces"], "the server is whole afterwards"
+    finally:
+        s.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import MaskwatchError
+from ..serve.body_guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S
 from .options import EXIT_OK, add_pipeline_options, positive_float, positive_int, quiet_opencv, settings_from
 
 
@@ -50,6 +51,12 @@ def add_parser(sub) -> None:
     p.add_argument("--site", metavar="SITE.toml", help="also run every camera of a site file and show them at /site (JSON at /api/site)")
     p.add_argument("--max-upload-mb", type=positive_float, default=20.0, help="per request (default: %(default)s)")
     p.add_argument("--max-pixels", type=positive_int, default=40_000_000, help="per decoded image (default: %(default)s)")
+    p.add_argument(
+        "--body-timeout",
+        type=positive_float,
+        default=BODY_TIMEOUT_S,
+        help=f"seconds an upload may take to arrive in all; {IDLE_TIMEOUT_S:g} s at most between its parts (default: %(default)s)",
+    )
     add_pipeline_options(p, per_preset="as `maskwatch image` for uploads, as `maskwatch video` for the live view")
 
 
@@ -101,6 +108,8 @@ def serve_config(args, token: str | None, site=None):
         token=token,
         max_upload_mb=args.max_upload_mb,
         max_pixels=args.max_pixels,
+        body_timeout=args.body_timeout,
+        idle_timeout=min(IDLE_TIMEOUT_S, args.body_timeout),
         source=args.source,
         site=site,
         settings=settings_from(args, PHOTO),

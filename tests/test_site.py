@@ -83,6 +83,12 @@ def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys):
         ('[[cameras]]\nname = "a"\nsource = "x"\n[[cameras]]\nname = "a"\nsource = "y"\n', "two cameras have this name"),
         ("cameras = 3\n", "no cameras"),
         ("[[cameras]\n", "not valid TOML"),
+        (
+            '[outputs]\nmqtt_prefix = "x"\n[[cameras]]\nname = "a"\nsource = "x"\n',
+            'mqtt_prefix without mqtt: add mqtt = "mqtt://host:1883"',
+        ),
+        ('[outputs]\nmqtt = "http://b"\n[[cameras]]\nname = "a"\nsource = "x"\n', "[outputs]: mqtt needs mqtt://host"),
+        ('[outputs]\nmetrics_port = "9100"\n[[cameras]]\nname = "a"\nsource = "x"\n', "metrics_port must be a port number"),
     ],
 )
 def test_bad_site_files_are_one_line(tmp_path, text, message, capsys):

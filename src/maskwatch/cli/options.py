@@ -52,6 +52,18 @@ min_side = int_at_least(32, " px")
 positive_int = int_at_least(1)
 
 
+def port_number(text: str) -> int:
+    import argparse
+
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {text}")
+    return v
+
+
 def unit_float(text: str) -> float:
     try:
         v = float(text)
@@ -176,3 +188,40 @@ def quiet_opencv() -> None:
     import cv2
 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+def add_state_options(p: argparse.ArgumentParser) -> None:
+    """MQTT and Prometheus, for `video` and `site` (docs/integrations.md)."""
+    from ..sinks.mqtt import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, PASSWORD_ENV, USERNAME_ENV
+
+    g = p.add_argument_group("MQTT and Prometheus")
+    g.add_argument(
+        "--mqtt",
+        metavar="URL",
+        help=f"publish counts, health and events to this broker: mqtt://[user@]host[:port], mqtts:// for TLS "
+        f"(user and password also from ${USERNAME_ENV} / ${PASSWORD_ENV})",
+    )
+    g.add_argument("--mqtt-prefix", default=DEFAULT_PREFIX, metavar="TOPIC", help="topic prefix (default: %(default)s)")
+    g.add_argument(
+        "--mqtt-discovery-prefix",
+        default=DEFAULT_DISCOVERY_PREFIX,
+        metavar="TOPIC",
+        help="Home Assistant discovery prefix, or 'none' for no discovery (default: %(default)s)",
+    )
+    g.add_argument("--mqtt-password-file", metavar="FILE", help="read the MQTT password from this file")
+    g.add_argument("--mqtt-ca", metavar="FILE", help="CA certificate for TLS (default: the system's)")
+    g.add_argument("--metrics-port", type=port_number, metavar="PORT", help="serve Prometheus metrics on http://HOST:PORT/metrics")
+    g.add_argument("--metrics-host", default="127.0.0.1", metavar="HOST", help="address for --metrics-port (default: %(default)s)")
+
+
+def mqtt_target(args):
+    """The MqttTarget the options ask for, or None; one-line ValueErrors."""
+    if not args.mqtt:
+        for opt in ("mqtt_password_file", "mqtt_ca"):
+            if getattr(args, opt):
+                raise ValueError(f"--{opt.replace('_', '-')} needs --mqtt URL")
+        return None
+    from ..sinks.mqtt import MqttTarget
+
+    discovery = None if args.mqtt_discovery_prefix.lower() == "none" else args.mqtt_discovery_prefix
+    return MqttTarget.from_options(args.mqtt, args.mqtt_prefix, discovery, args.mqtt_password_file, args.mqtt_ca)

@@ -6,19 +6,7 @@ import sys
 
 from ..errors import MaskwatchError
 from ..serve.body_guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S
-from .options import EXIT_OK, add_pipeline_options, positive_float, positive_int, quiet_opencv, settings_from
-
-
-def port_number(text: str) -> int:
-    import argparse
-
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= v <= 65535:
-        raise argparse.ArgumentTypeError(f"a port is between 0 and 65535, got {text}")
-    return v
+from .options import EXIT_OK, add_pipeline_options, port_number, positive_float, positive_int, quiet_opencv, settings_from
 
 
 def check_port_free(host: str, port: int) -> None:

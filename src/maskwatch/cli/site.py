@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..settings import VIDEO
-from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, make_detector, quiet_opencv
+from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, add_state_options, make_detector, mqtt_target, quiet_opencv
 
 
 def add_parser(sub) -> None:
@@ -18,6 +18,7 @@ def add_parser(sub) -> None:
     p.add_argument("file", metavar="SITE.toml", help="the site file: [[cameras]] with name, source, detect_fps, lines, zones")
     p.add_argument("--summary", metavar="JSON", help="write the site summary here (overrides [outputs] summary)")
     p.add_argument("--events", metavar="JSONL", help="every camera's events here (overrides [outputs] events)")
+    add_state_options(p)  # on the command line, they override [outputs]
     add_pipeline_options(p, VIDEO)
 
 
@@ -29,7 +30,14 @@ def run(args) -> int:
     from .video import _stop_on_sigterm
 
     site = load_site(args.file)
-    site = replace(site, summary=args.summary or site.summary, events=args.events or site.events)
+    site = replace(
+        site,
+        summary=args.summary or site.summary,
+        events=args.events or site.events,
+        mqtt=mqtt_target(args) or site.mqtt,
+        metrics_port=args.metrics_port if args.metrics_port is not None else site.metrics_port,
+        metrics_host=args.metrics_host if args.metrics_port is not None else site.metrics_host,
+    )
     quiet_opencv()
     _stop_on_sigterm()
     detector = make_detector(args, VIDEO)

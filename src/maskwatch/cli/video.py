@@ -5,7 +5,17 @@ from __future__ import annotations
 import sys
 
 from ..settings import CLASS_PRIORS, VIDEO, VIDEO_DEFAULTS
-from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, make_detector, positive_float, positive_int, quiet_opencv
+from .options import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    add_pipeline_options,
+    add_state_options,
+    make_detector,
+    mqtt_target,
+    positive_float,
+    positive_int,
+    quiet_opencv,
+)
 
 
 def add_parser(sub) -> None:
@@ -71,6 +81,8 @@ def add_parser(sub) -> None:
         "worn masks are rare, and otherwise undercounts them); trained: the classifier's probabilities as they are "
         "(default: %(default)s)",
     )
+    p.add_argument("--name", metavar="NAME", help="the camera's name in MQTT topics and metrics (default: from the source)")
+    add_state_options(p)
     add_pipeline_options(p, VIDEO)
 
 
@@ -97,6 +109,10 @@ def run(args) -> int:
         out=args.out,
         events=args.events,
         webhook=args.webhook,
+        mqtt=mqtt_target(args),
+        metrics_port=args.metrics_port,
+        metrics_host=args.metrics_host,
+        name=args.name,
         summary=args.summary,
         show=args.show,
         blur=args.blur,

@@ -49,7 +49,7 @@ class ServeConfig:
 class LiveView:
     """Runs the video pipeline on a source in a thread; keeps the latest annotated JPEG and counts."""
 
-    def __init__(self, detector, source: str):
+    def __init__(self, detector, source: str, sinks=()):
         from ..video.run import VideoConfig, run_video
 
         self.source = source
@@ -60,7 +60,7 @@ class LiveView:
         self.frames = 0
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        cfg = VideoConfig(source=source, on_frame=self._on_frame, stop=self._stop)
+        cfg = VideoConfig(source=source, on_frame=self._on_frame, stop=self._stop, sinks=list(sinks), name="live")
 
         def target():
             try:
@@ -121,12 +121,14 @@ def create_app(cfg: ServeConfig, detector=None):
     MultiPartParser.spool_max_size = max(MultiPartParser.spool_max_size, max_bytes)
     # The live view runs the video pipeline with video's settings (`maskwatch video`: 1x, no
     # mirrored second look), not the photo settings of the upload API.
-    live = LiveView(Detector(cfg.live_settings), cfg.source) if cfg.source else None
+    metrics = _metrics(detector)
+    state_sinks = [metrics] if metrics is not None else []
+    live = LiveView(Detector(cfg.live_settings), cfg.source, state_sinks) if cfg.source else None
     site = None
     if cfg.site is not None:
         from .site_view import SiteView
 
-        site = SiteView(live.detector if live else Detector(cfg.live_settings), cfg.site)
+        site = SiteView(live.detector if live else Detector(cfg.live_settings), cfg.site, state_sinks)
     # Decoding and inference run on a few dedicated threads, not on the server's large shared
     # pool: more concurrent inferences than cores add no throughput, and every thread that
     # allocates activations keeps its own malloc arena (measured: RSS 1.1 GB after 1,500
@@ -225,6 +227,16 @@ def create_app(cfg: ServeConfig, detector=None):
             return error(404, "not found")
         return FileResponse(Path(swagger_ui_path) / name)
 
+    @app.get("/metrics", include_in_schema=False)
+    def metrics_page():
+        """Prometheus metrics: photos served, and the live view's or the site's cameras."""
+        from fastapi.responses import Response
+
+        if metrics is None:
+            return error(404, "metrics need prometheus_client: pip install 'maskwatch[metrics]'")
+        body, content_type = metrics.exposition()
+        return Response(body, media_type=content_type)
+
     @app.get("/api/health")
     def health():
         return {"status": "ok", "model": detector.info(), "live": live is not None}
@@ -244,7 +256,11 @@ def create_app(cfg: ServeConfig, detector=None):
         for _, up in uploads:
             data = await up.read()
             name = up.filename or "upload"
-            results.append(await loop.run_in_executor(workers, _detect_one, detector, data, name, cfg.max_pixels))
+            t0 = time.perf_counter()
+            result = await loop.run_in_executor(workers, _detect_one, detector, data, name, cfg.max_pixels)
+            if metrics is not None:
+                metrics.photo(time.perf_counter() - t0, result)
+            results.append(result)
         body = {"model": detector.info(), "images": [r.to_dict() for r in results]}
         if all(r.error for r in results):
             too_big = any("too large" in r.error for r in results)
@@ -295,6 +311,16 @@ def create_app(cfg: ServeConfig, detector=None):
             return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     return app
+
+
+def _metrics(detector):
+    """The server's Prometheus sink, or None without prometheus_client (then /metrics says so)."""
+    try:
+        from ..sinks.prometheus import PrometheusSink
+
+        return PrometheusSink(detector.classifier.labels, camera="live")
+    except ValueError:
+        return None
 
 
 def _detect_one(detector, data: bytes, name: str, max_pixels: int) -> ImageResult:

@@ -11,7 +11,7 @@ THUMB_WIDTH = 480  # px: small frames, so a page of many cameras stays light
 
 
 class SiteView:
-    def __init__(self, detector, site):
+    def __init__(self, detector, site, sinks=()):
         from ..video.site import run_site
 
         self.names = [c.name for c in site.cameras]
@@ -36,7 +36,7 @@ class SiteView:
 
         def target():
             try:
-                self.final = run_site(detector, site, stop=self._stop, log=lambda m: None, on_tick=self._tick, frame_hook=hook)
+                self.final = run_site(detector, site, stop=self._stop, log=lambda m: None, on_tick=self._tick, frame_hook=hook, sinks=sinks)
                 self.summary = self.final
             except Exception as exc:  # the page says so instead of going quiet
                 self.final = self.summary = {"error": f"{type(exc).__name__}: {exc}", "cameras": {}}

@@ -1,7 +1,8 @@
 """Outputs: photo results and video events leave through Sinks (open, write, close).
 
 Photo results: files.py (JSON, JSON Lines, CSV, Parquet). Video events: events.py (JSON Lines),
-webhook.py (HTTP POST). A new output is one new file here and one entry in the table of the
+webhook.py (HTTP POST), mqtt.py (with homeassistant.py's discovery). Live state (`update`):
+mqtt.py and prometheus.py, both over the figures named in figures.py. A new output is one new file here and one entry in the table of the
 verb that offers it (`photo_sinks`, `event_sinks`).
 """
 
@@ -34,8 +35,22 @@ def photo_sinks(
     return out
 
 
-def event_sinks(events: str | None = None, webhook: str | None = None, log=print) -> list[Sink]:
-    """The sinks `maskwatch video` options ask for: an events file, a webhook."""
+def event_sinks(
+    events: str | None = None,
+    webhook: str | None = None,
+    mqtt=None,
+    metrics_port: int | None = None,
+    metrics_host: str = "127.0.0.1",
+    labels=None,
+    camera: str = "camera",
+    log=print,
+) -> list[Sink]:
+    """The sinks `maskwatch video` and `site` options ask for: an events file, a webhook, MQTT
+    (an mqtt.MqttTarget), Prometheus metrics on a port. `camera` names the events and state of
+    a single video, whose events carry no camera name."""
+    from ..types import LABELS
+
+    labels = labels or LABELS
     out: list[Sink] = []
     if events:
         from .events import EventsJsonl
@@ -45,4 +60,12 @@ def event_sinks(events: str | None = None, webhook: str | None = None, log=print
         from .webhook import WebhookSink
 
         out.append(WebhookSink(webhook, log=log))
+    if mqtt is not None:
+        from .mqtt import MqttSink
+
+        out.append(MqttSink(mqtt, labels, camera=camera, log=log))
+    if metrics_port is not None:
+        from .prometheus import PrometheusSink
+
+        out.append(PrometheusSink(labels, camera=camera, port=metrics_port, host=metrics_host))
     return out

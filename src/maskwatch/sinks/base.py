@@ -20,6 +20,10 @@ class Sink:
     def write(self, record) -> None:
         raise NotImplementedError
 
+    def update(self, state: dict) -> None:
+        """The live state, about once a second: a site summary's shape ({"cameras": {NAME: ...},
+        ...}). Outputs that publish state (MQTT, Prometheus) implement it; the others ignore it."""
+
     def close(self) -> None:
         pass
 
@@ -69,6 +73,16 @@ class SinkGroup(Sink):
                     s.close()
                 except (OSError, ValueError):
                     pass
+
+    def update(self, state: dict) -> None:
+        for s in self.sinks:
+            if s.name in self.failed:
+                continue
+            try:
+                s.update(state)
+            except (OSError, ValueError) as exc:
+                self.failed[s.name] = str(exc) or type(exc).__name__
+                self._log(f"{s.name} failed ({self.failed[s.name]}); the other outputs go on")
 
     def write_all(self, records) -> None:
         for r in records:

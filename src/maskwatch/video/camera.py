@@ -4,6 +4,7 @@ with its health. `maskwatch video` runs one; a site runs many over one set of mo
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -50,6 +51,9 @@ class Camera:
         self._writer = None
         self._log = log
         self.timing = {"draw": 0.0}
+        # Per-frame stage times, taken by outputs that keep histograms (Prometheus); bounded, so a
+        # run with no such output keeps only the newest.
+        self._frame_timings: deque = deque(maxlen=2000)
         self.last_ts = 0.0
         self._annotator = None
         self._frame_size: tuple[int, int] | None = None
@@ -60,6 +64,7 @@ class Camera:
 
     def process(self, image: np.ndarray, index: int, timestamp: float) -> str | None:
         """One frame; returns why to stop (the window was closed), or None."""
+        before = dict(self.step.timing)
         step = self.step(image, index, timestamp)
         self._frame_size = (image.shape[1], image.shape[0])
         if step.detected:  # carried frames add nothing a counter has not seen
@@ -67,12 +72,22 @@ class Camera:
                 self.events.write_all(c.observe(step.observed, index, timestamp, **self._geometry(c)))
         self._end(step.ended)
         self.last_ts = timestamp
-        if not self.draws:
-            return None
-        t0 = time.perf_counter()
-        stop = self._draw(image, step)
-        self.timing["draw"] += time.perf_counter() - t0
+        timing = {k: v - before[k] for k, v in self.step.timing.items() if v > before[k]}
+        stop = None
+        if self.draws:
+            t0 = time.perf_counter()
+            stop = self._draw(image, step)
+            timing["draw"] = time.perf_counter() - t0
+            self.timing["draw"] += timing["draw"]
+        self._frame_timings.append(timing)
         return stop
+
+    def take_timings(self) -> list[dict]:
+        """The per-frame stage times (seconds) since the last call."""
+        out = []
+        while self._frame_timings:
+            out.append(self._frame_timings.popleft())
+        return out
 
     def _geometry(self, counter) -> dict:
         return {"frame_size": self._frame_size} if getattr(counter, "needs_frame_size", False) else {}
@@ -116,9 +131,12 @@ class Camera:
     def writer_error(self) -> str | None:
         return self._writer.error if self._writer else None
 
-    def close(self) -> None:
-        """End every track (counted), flush the events, finish the video."""
+    def close(self, final_state=None) -> None:
+        """End every track (counted), give the outputs that publish state the final state
+        (`final_state()`, if given), flush the events, finish the video."""
         self._end(self.step.finish())
+        if final_state is not None:
+            self.events.update(final_state())
         self.events.close()
         if self._writer:
             self._writer.close()
@@ -130,8 +148,8 @@ class Camera:
     def summary(self) -> dict:
         frames = self.step.frames
         per = 1000 / max(frames, 1)
-        out = {**self.people.counts(), "per_minute": self.people.per_minute()}
         live = self.people.people()
+        out = {**self.people.counts(), "people_now": len(live), "per_minute": self.people.per_minute()}
         for c in self.counters[1:]:
             out.setdefault(c.kind, {})[c.name] = c.summary(live)
         out["events"] = self.events.written

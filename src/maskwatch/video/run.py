@@ -22,6 +22,8 @@ from .camera import Camera, CameraOutputs
 from .sources import FrameSource
 from .tracking import TrackerConfig, load_bytetrack
 
+STATE_EVERY_S = 1.0
+
 
 @dataclass
 class VideoConfig:
@@ -29,6 +31,10 @@ class VideoConfig:
     out: str | None = None
     events: str | None = None
     webhook: str | None = None  # POST each event as JSON to this http(s) URL
+    mqtt: object | None = None  # a sinks.mqtt.MqttTarget: state, events, Home Assistant discovery
+    metrics_port: int | None = None  # Prometheus /metrics on this port
+    metrics_host: str = "127.0.0.1"
+    name: str | None = None  # the camera's name in MQTT topics and metrics (default: from the source)
     summary: str | None = None
     show: bool = False
     blur: bool = False
@@ -39,6 +45,18 @@ class VideoConfig:
     counters: list = field(default_factory=list)  # line and zone counters (counting.py)
     on_frame: Callable[[np.ndarray, dict], None] | None = None  # annotated frame and live counts (web view)
     stop: threading.Event | None = None  # set by another thread to end the run
+    sinks: list = field(default_factory=list)  # more outputs (Sinks), e.g. the web server's metrics
+
+
+def camera_name(source: str) -> str:
+    """A name for one video's camera in MQTT topics and metrics: webcam0, a file's stem, a URL's host."""
+    from urllib.parse import urlsplit
+
+    if source.isdigit():
+        return f"webcam{source}"
+    if is_url(source) or "://" in source:
+        return urlsplit(source).hostname or "stream"
+    return Path(source.rstrip("/")).stem or "camera"
 
 
 def check_outputs(cfg: VideoConfig) -> None:
@@ -64,18 +82,40 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
     from ..sinks import event_sinks
 
     check_outputs(cfg)
+    name = cfg.name or camera_name(cfg.source)
     load_bytetrack()  # a missing extra is one line, before a camera is opened
     source = FrameSource(
         cfg.source, fps=cfg.fps, stall_timeout=cfg.video.stall_timeout, reconnect_timeout=cfg.video.reconnect_timeout, log=log
     )
     try:
-        outputs = CameraOutputs(cfg.out, cfg.show, cfg.blur, cfg.on_frame, event_sinks(cfg.events, cfg.webhook, log=log))
+        sinks = event_sinks(
+            cfg.events, cfg.webhook, cfg.mqtt, cfg.metrics_port, cfg.metrics_host, detector.classifier.labels, name, log=log
+        ) + list(cfg.sinks)
+        outputs = CameraOutputs(cfg.out, cfg.show, cfg.blur, cfg.on_frame, sinks)
         camera = Camera(detector, source.fps, outputs, cfg.video, cfg.tracker, cfg.counters, log=log)
     except BaseException:
         source.close()
         raise
     stopped = "end of stream"
     wall0 = time.perf_counter()
+
+    def live_state(state: str = "running") -> dict:
+        wall = time.perf_counter() - wall0
+        health = {
+            "state": state,
+            "frames_read": source.stats.frames_read,
+            "frames_analysed": camera.step.frames,
+            "frames_dropped": source.stats.frames_dropped,
+            "corrupt_frames": source.stats.corrupt_frames,
+            "reconnects": source.stats.reconnects,
+            "fps": round(camera.step.frames / wall, 3) if wall > 0 else 0.0,
+        }
+        cam = {**camera.summary(), "health": health}
+        decode = round(source.stats.decode_s * 1000 / max(camera.step.frames, 1), 2)
+        cam["timing_ms_per_frame"] = {"decode": decode, **cam["timing_ms_per_frame"]}
+        return {"cameras": {name: cam}, "outputs": camera.events.stats(), "frame_timings": {name: camera.take_timings()}}
+
+    next_update = 0.0
     try:
         for frame in source:
             if cfg.max_frames and camera.step.frames >= cfg.max_frames:
@@ -95,11 +135,14 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             if reason:
                 stopped = reason
                 break
+            if time.perf_counter() >= next_update:  # MQTT and Prometheus get the state once a second
+                camera.events.update(live_state())
+                next_update = time.perf_counter() + STATE_EVERY_S
     except KeyboardInterrupt:
         stopped = "interrupted"
     finally:
         source.close()
-        camera.close()
+        camera.close(final_state=lambda: live_state("ended"))
     if source.error and stopped == "end of stream":
         stopped = f"error: {source.error}"
     if camera.writer_error and not stopped.startswith("error"):
@@ -110,6 +153,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
     cam = camera.summary()
     summary = {
         "source": cfg.source,
+        "camera": name,
         "stopped": stopped,
         "frames": frames,
         "frames_dropped": source.stats.frames_dropped,

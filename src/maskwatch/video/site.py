@@ -42,7 +42,8 @@ TUNED_FPS = 25.0
 RETRY_MAX_S = 30.0
 
 CAMERA_KEYS = {"name", "source", "detect_fps", "lines", "zones", "out", "fps", "blur"}
-OUTPUT_KEYS = {"summary", "events", "webhook"}
+MQTT_KEYS = {"mqtt", "mqtt_prefix", "mqtt_discovery_prefix", "mqtt_password_file", "mqtt_ca"}
+OUTPUT_KEYS = {"summary", "events", "webhook", "metrics_port", "metrics_host", *MQTT_KEYS}
 TOP_KEYS = {"cameras", "outputs"}
 
 
@@ -64,6 +65,9 @@ class SiteSpec:
     summary: str | None = None
     events: str | None = None
     webhook: str | None = None
+    mqtt: object | None = None  # a sinks.mqtt.MqttTarget
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
 
 
 def _unknown(keys, known, where: str) -> None:
@@ -129,7 +133,35 @@ def load_site(path: str | Path) -> SiteSpec:
                 blur=bool(cam.get("blur", False)),
             )
         )
-    return SiteSpec(tuple(specs), outputs.get("summary"), outputs.get("events"), outputs.get("webhook"))
+    mqtt = None
+    if "mqtt" in outputs:
+        from ..sinks.mqtt import DEFAULT_DISCOVERY_PREFIX, DEFAULT_PREFIX, MqttTarget
+
+        discovery = outputs.get("mqtt_discovery_prefix", DEFAULT_DISCOVERY_PREFIX)
+        try:
+            mqtt = MqttTarget.from_options(
+                str(outputs["mqtt"]),
+                prefix=str(outputs.get("mqtt_prefix", DEFAULT_PREFIX)),
+                discovery_prefix=None if discovery in (False, "", "none") else str(discovery),
+                password_file=outputs.get("mqtt_password_file"),
+                ca=outputs.get("mqtt_ca"),
+            )
+        except ValueError as exc:
+            raise ValueError(f"{path} [outputs]: {exc}".replace("--mqtt-", "mqtt_").replace("--mqtt", "mqtt")) from None
+    elif MQTT_KEYS & set(outputs):
+        raise ValueError(f'{path} [outputs]: {sorted(MQTT_KEYS & set(outputs))[0]} without mqtt: add mqtt = "mqtt://host:1883"')
+    port = outputs.get("metrics_port")
+    if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
+        raise ValueError(f"{path} [outputs]: metrics_port must be a port number in 1-65535, got {port!r}")
+    return SiteSpec(
+        tuple(specs),
+        outputs.get("summary"),
+        outputs.get("events"),
+        outputs.get("webhook"),
+        mqtt,
+        port,
+        str(outputs.get("metrics_host", "127.0.0.1")),
+    )
 
 
 def tracker_for_rate(base: TrackerConfig, fps: float) -> TrackerConfig:
@@ -158,6 +190,7 @@ class Health:
     frames_read: int = 0
     frames_analysed: int = 0
     frames_dropped: int = 0
+    corrupt_frames: int = 0
     reconnects: int = 0
     opens_failed: int = 0
     lag_s: float = 0.0  # how far the last analysed frame was behind real time (live sources)
@@ -221,7 +254,8 @@ class CameraWorker:
             delay = 1.0
             opened = time.monotonic() - self._started  # a live frame's timestamp counts from about here
             self.health.state, self.health.error = "running", None
-            base_read, base_dropped, base_reconnects = self.health.frames_read, self.health.frames_dropped, self.health.reconnects
+            h = self.health
+            base_read, base_dropped, base_corrupt, base_reconnects = h.frames_read, h.frames_dropped, h.corrupt_frames, h.reconnects
             period = 1.0 / self.spec.detect_fps
             try:
                 for frame in source:
@@ -229,6 +263,7 @@ class CameraWorker:
                         break
                     self.health.frames_read = base_read + source.stats.frames_read
                     self.health.frames_dropped = base_dropped + source.stats.frames_dropped
+                    self.health.corrupt_frames = base_corrupt + source.stats.corrupt_frames
                     self.health.reconnects = base_reconnects + source.stats.reconnects
                     # Live: when the frame was read, on the site's clock (one clock across reopenings);
                     # files: media time.
@@ -261,17 +296,21 @@ class CameraWorker:
         return {"source": self.spec.source, "detect_fps": self.spec.detect_fps, "health": self.health.to_dict(), **self.camera.summary()}
 
 
-def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=print, on_tick=None, frame_hook=None) -> dict:
+def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=print, on_tick=None, frame_hook=None, sinks=()) -> dict:
     """Run every camera of the site until its files end (or `stop` is set); returns the summary
-    (also written to site.summary). `on_tick(summary)` is called about once a second, and
-    `frame_hook(camera name)` may give each camera an on_frame(annotated frame, counts) (web page)."""
+    (also written to site.summary). `on_tick(summary)` is called about once a second,
+    `frame_hook(camera name)` may give each camera an on_frame(annotated frame, counts) (web page),
+    and `sinks` are outputs beside the site file's (the web server's metrics)."""
     from ..sinks import SinkGroup, event_sinks
     from .run import write_json_atomic
     from .tracking import load_bytetrack
 
     load_bytetrack()
     stop = stop or threading.Event()
-    group = SinkGroup(event_sinks(site.events, site.webhook, log=log), log=log)
+    labels = detector.classifier.labels
+    group = SinkGroup(
+        event_sinks(site.events, site.webhook, site.mqtt, site.metrics_port, site.metrics_host, labels, log=log) + list(sinks), log=log
+    )
     group.open()
     lock = threading.Lock()
     workers = [
@@ -288,8 +327,10 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
         while any(w.thread.is_alive() for w in (files or workers)):
             if stop.wait(0.5):
                 break
+            summary = site_summary(workers, detector, time.monotonic() - t0)
+            publish_state(group, lock, summary, workers)
             if on_tick:
-                on_tick(site_summary(workers, detector, time.monotonic() - t0))
+                on_tick(summary)
     except KeyboardInterrupt:
         stop.set()
     finally:
@@ -298,12 +339,21 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
             w.thread.join(timeout=30)
         for w in workers:
             w.camera.close()
+        summary = site_summary(workers, detector, time.monotonic() - t0)
+        publish_state(group, lock, summary, workers)
         group.close()
-    summary = site_summary(workers, detector, time.monotonic() - t0)
     summary["outputs"] = group.stats()
     if site.summary:
         write_json_atomic(site.summary, summary)
     return summary
+
+
+def publish_state(group, lock, summary: dict, workers) -> None:
+    """The live state to the outputs that publish it (MQTT, Prometheus), with each camera's
+    per-frame stage times since the last call."""
+    timings = {w.spec.name: w.camera.take_timings() for w in workers}
+    with lock:  # the camera threads write events into the same group
+        group.update({**summary, "outputs": group.stats(), "frame_timings": timings})
 
 
 def site_summary(workers, detector, wall: float) -> dict:

@@ -117,6 +117,7 @@ class ZoneCounter:
             "entered_total": sum(entered.values()),
             "dwell_seconds": {
                 "people": d["count"],
+                "total": round(d["total"], 3),
                 "mean": round(d["total"] / d["count"], 3) if d["count"] else None,
                 "max": round(d["max"], 3) if d["count"] else None,
             },

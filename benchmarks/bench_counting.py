@@ -10,6 +10,11 @@ scored against the known boxes and identities with motmetrics (MOTA, IDF1, ID sw
 the count of people and of each class against the truth, and a table of where the count errors
 come from (misread classes, missed people, people split into two tracks, false tracks).
 Nothing is written to disk, except with --cache.
+
+Every person walks the whole width, so each crosses the line x = 0.5 once, in a known direction:
+the door line `maskwatch video --line door=0.5,0,0.5,1` counts them (left to right is "in"), and
+its in/out counts per class are scored against that truth too. `--analysed-fps 5` analyses one
+frame in five, as a site camera with `detect_fps = 5` does (tracker frame counts kept in seconds).
 """
 
 from __future__ import annotations
@@ -196,6 +201,12 @@ def main() -> None:
         default="balanced",
         help="as `maskwatch video --class-prior` (default: %(default)s)",
     )
+    ap.add_argument(
+        "--analysed-fps",
+        type=float,
+        default=FPS,
+        help=f"frames analysed per second of the {FPS:g} fps clips, as a site's detect_fps (default: every frame)",
+    )
     ap.add_argument("--tracker", nargs="*", default=[], metavar="FIELD=VALUE", help="TrackerConfig fields, e.g. lost_frames=60")
     ap.add_argument(
         "--cache",
@@ -212,11 +223,15 @@ def main() -> None:
     from maskwatch.pipeline import Detector
     from maskwatch.settings import VIDEO, VideoSettings
     from maskwatch.video.counting import PeopleCounter
+    from maskwatch.video.lines import LineCounter
+    from maskwatch.video.site import tracker_for_rate
     from maskwatch.video.step import FrameStep
     from maskwatch.video.tracking import TrackerConfig
 
     det = Detector(VIDEO, classifier=args.model, detector=args.detector, flip=args.mirror_unsure, threads=args.threads)
     summaries = []
+    stride = max(1, round(FPS / args.analysed_fps))
+    rate = FPS / stride
     labels_of_tracks: dict = {}  # (seed, track id) -> label counted
     confusion: Counter = Counter()  # (true class or "nobody", counted label or "missed") -> people
     for seed in args.seeds:
@@ -229,16 +244,24 @@ def main() -> None:
         frames, truth = render(people, plans, background)
         overrides = {k: type(getattr(TrackerConfig(), k))(v) for k, v in (kv.split("=", 1) for kv in args.tracker)}
         # The frame step and counter `maskwatch video` runs (class prior included).
-        step = FrameStep(det, FPS, VideoSettings(class_prior=args.class_prior), TrackerConfig(**overrides))
+        tracker = TrackerConfig(**overrides)
+        tracker = tracker_for_rate(tracker, rate) if stride > 1 else tracker
+        step = FrameStep(det, rate, VideoSettings(class_prior=args.class_prior), tracker)
         counter = PeopleCounter(det.classifier.labels)
+        door = LineCounter("door", (0.5, 0.0, 0.5, 1.0), det.classifier.labels)
         ends = []
         acc = mm.MOTAccumulator(auto_id=True)
         t0 = time.perf_counter()
         seen = cached_detections(det, frames, args, seed)
         for f, (frame, visible) in enumerate(zip(frames, truth)):
-            result = step.track(frame, f, f / FPS, *seen[f]) if seen is not None else step(frame, f, f / FPS)
-            counter.observe(result.observed, f, f / FPS)
+            if f % stride:
+                continue
+            k = f // stride  # the analysed frame's index: the tracker counts its gaps in analysed frames
+            result = step.track(frame, k, f / FPS, *seen[f]) if seen is not None else step(frame, k, f / FPS)
+            counter.observe(result.observed, k, f / FPS)
+            door.observe(result.observed, k, f / FPS, frame_size=(W, H))
             ends += counter.end(result.ended)
+            door.end(result.ended)
             tracked = result.faces
             gt_ids = [pid for pid, _, hidden in visible if not hidden]
             gt_boxes = np.array([b for _, b, hidden in visible if not hidden], float).reshape(-1, 4)
@@ -252,7 +275,17 @@ def main() -> None:
             dist = 1 - iou_matrix(gt_boxes, hyp_boxes)
             dist[dist > 0.5] = np.nan
             acc.update(gt_ids, [t.track_id for t in hyp], dist)
-        ends += counter.end(step.finish())
+        last = step.finish()
+        ends += counter.end(last)
+        door.end(last)
+        crossed = door.counts()
+        crossed_true = {
+            d: {
+                label: sum(1 for (_, _, lab), p in zip(people, plans) if lab == label and p["left_to_right"] == (d == "in"))
+                for label in LABELS
+            }
+            for d in ("in", "out")
+        }
         labels_of_tracks.update({(seed, e["track"]): e["label"] for e in ends if e["event"] == "end"})
         note_people(acc, seed, people, labels_of_tracks, confusion)
         seconds = time.perf_counter() - t0
@@ -272,6 +305,8 @@ def main() -> None:
             "mota": float(m["mota"].iloc[0]),
             "idf1": float(m["idf1"].iloc[0]),
             "id_switches": int(m["num_switches"].iloc[0]),
+            "crossed": crossed,
+            "crossed_true": crossed_true,
             **{k: float(m[k].iloc[0]) for k in ("recall", "precision", "idp", "idr")},
         }
         summaries.append(row)
@@ -280,6 +315,16 @@ def main() -> None:
             f"seed {seed}: {len(frames)} frames, {len(people)} people -> counted {counts['people']} ({per_class}); "
             f"MOTA {row['mota']:.3f}, IDF1 {row['idf1']:.3f}, ID switches {row['id_switches']}; {row['fps']:.0f} fps"
             + (" (tracking only: detections from --cache)" if args.cache else ""),
+            flush=True,
+        )
+        print(
+            "  door line: "
+            + "; ".join(
+                f"{d} {sum(crossed[d].values())}/{sum(crossed_true[d].values())} ("
+                + ", ".join(f"{label} {crossed[d][label]}/{crossed_true[d][label]}" for label in LABELS)
+                + ")"
+                for d in ("in", "out")
+            ),
             flush=True,
         )
     tot_true = sum(r["people_true"] for r in summaries)
@@ -296,6 +341,17 @@ def main() -> None:
         f"(box recall {np.mean([r['recall'] for r in summaries]):.3f}, precision {np.mean([r['precision'] for r in summaries]):.3f})"
     )
     print_confusion(confusion)
+    print(f"door line, all seeds, {rate:g} analysed fps (counted / true, error):")
+    for d in ("in", "out"):
+        got = {label: sum(r["crossed"][d][label] for r in summaries) for label in LABELS}
+        true = {label: sum(r["crossed_true"][d][label] for r in summaries) for label in LABELS}
+        n, n_true = sum(got.values()), sum(true.values())
+        print(
+            f"  {d}: people {n}/{n_true} ({100 * (n - n_true) / max(1, n_true):+.1f} %); "
+            + ", ".join(
+                f"{label} {got[label]}/{true[label]} ({100 * (got[label] - true[label]) / max(1, true[label]):+.1f} %)" for label in LABELS
+            )
+        )
 
 
 if __name__ == "__main__":

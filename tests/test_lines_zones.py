@@ -55,3 +55,28 @@ def test_bad_lines_and_zones_are_one_line(walk_clip, argv, message, capsys):
     assert main(["video", "--source", str(walk_clip), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_face_missed_as_it_passes_the_line_still_crosses():
+    """Seen left of the door, missed by the detector for 4 frames, seen again right of it: one
+    crossing (supervision's LineZone alone forgets a track absent from 2 frames)."""
+    import numpy as np
+
+    from maskwatch.video.lines import LineCounter
+    from maskwatch.video.tracking import Track
+
+    line = LineCounter("door", (0.5, 0, 0.5, 1))
+    t = Track(id=7, first_frame=0, first_time=0.0, last_frame=0, last_time=0.0, box=np.zeros(4), ema=np.array([0.9, 0.05, 0.05]))
+    t.counted, t.status = True, "with_mask"
+    events = []
+    for f in range(16):
+        if 6 <= f < 10:
+            events += line.observe([], f, f / 25, frame_size=(640, 480))
+            continue
+        x = 100 + 10 * f if f < 6 else 400 + 10 * f
+        t.box = np.array([x, 200, x + 60, 270], float)
+        events += line.observe([t], f, f / 25, frame_size=(640, 480))
+    t.final = "with_mask"
+    line.end([t])
+    assert [e["direction"] for e in events if e["event"] == "line_crossed"] == ["in"]
+    assert line.counts()["in"]["with_mask"] == 1 and line.counts()["out"]["with_mask"] == 0

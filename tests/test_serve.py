@@ -388,7 +388,7 @@ def _status_of(sock, timeout: float) -> int | None:
 
 
 def test_slow_and_stalled_uploads_do_not_hold_the_server(examples):
-    s = Server("--body-timeout", "3", "--max-upload-mb", "2")  # in flight at most 4 x 2 MB
+    s = Server("--body-timeout", "5", "--max-upload-mb", "2")  # in flight at most 4 x 2 MB
     try:
         t0 = time.monotonic()
         stalled = _partial_upload(s.port, 1_000_000, 1_000)
@@ -401,7 +401,7 @@ def test_slow_and_stalled_uploads_do_not_hold_the_server(examples):
         stalled.close()
         # Four uploads of nearly 2 MB each, half sent: the fifth is refused at once, not buffered.
         held = [_partial_upload(s.port, 2 * 1024 * 1024 - 100, 1024 * 1024) for _ in range(4)]
-        time.sleep(0.5)
+        time.sleep(1.5)  # all four under way on a loaded machine too, and still 3.5 s from their deadline
         fifth = _partial_upload(s.port, 2 * 1024 * 1024 - 100, 1000)
         assert _status_of(fifth, 5) == 503
         fifth.close()

@@ -57,6 +57,28 @@ def run_video(argv) -> int:
     return main(["video", "--threads", "2", *argv])
 
 
+def scraping(port: int, run):
+    """Scrape /metrics on `port` every 0.2 s while `run()` runs (the server lives as long as the
+    run); returns run()'s result and the newest scrape (None if none succeeded)."""
+    seen, done = {}, threading.Event()
+
+    def scrape():
+        while not done.is_set():
+            try:
+                seen["text"] = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+            except OSError:
+                pass
+            time.sleep(0.2)
+
+    t = threading.Thread(target=scrape)
+    t.start()
+    try:
+        return run(), seen.get("text")
+    finally:
+        done.set()
+        t.join()
+
+
 def test_mqtt_state_discovery_and_events_match_the_summary(walk_clip, broker, tmp_path):
     live = Listener(broker.port, ("maskwatch/#",))
     s, e = tmp_path / "s.json", tmp_path / "e.jsonl"
@@ -178,25 +200,12 @@ def test_prometheus_metrics_hold_every_figure_of_the_summary(walk_clip, tmp_path
 
     port = free_port()
     s = tmp_path / "s.json"
-    seen, done = {}, threading.Event()
-
-    def scrape():  # while the video runs (the server lives as long as the run): keep the newest
-        while not done.is_set():
-            try:
-                seen["text"] = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-            except OSError:
-                pass
-            time.sleep(0.2)
-
-    t = threading.Thread(target=scrape)
-    t.start()
-    try:
-        rc = run_video(["--source", str(walk_clip), "--line", LINE, "--zone", ZONE, "--metrics-port", str(port), "--summary", str(s)])
-    finally:
-        done.set()
-        t.join()
-    assert rc == 0 and "text" in seen
-    families = {f.name: f for f in text_string_to_metric_families(seen["text"])}
+    rc, text = scraping(
+        port,
+        lambda: run_video(["--source", str(walk_clip), "--line", LINE, "--zone", ZONE, "--metrics-port", str(port), "--summary", str(s)]),
+    )
+    assert rc == 0 and text is not None
+    families = {f.name: f for f in text_string_to_metric_families(text)}
     samples = {(x.name, tuple(sorted(x.labels.items()))) for f in families.values() for x in f.samples}
     summary = json.loads(s.read_text())
     state = {
@@ -284,23 +293,8 @@ def test_a_site_publishes_each_camera_as_a_device(walk_clip, broker, tmp_path):
         )
     )
     live = Listener(broker.port, ("shop/+/events",))
-    scraped, done = {}, threading.Event()
-
-    def scrape():
-        while not done.is_set():
-            try:
-                scraped["text"] = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
-            except OSError:
-                pass
-            time.sleep(0.2)
-
-    t = threading.Thread(target=scrape)
-    t.start()
-    try:
-        assert main(["site", str(site), "--threads", "2"]) == 0
-    finally:
-        done.set()
-        t.join()
+    rc, scraped = scraping(port, lambda: main(["site", str(site), "--threads", "2"]))
+    assert rc == 0
     summary = json.loads((tmp_path / "site.json").read_text())
     events = [json.loads(x) for x in (tmp_path / "ev.jsonl").read_text().splitlines()]
     heard = [json.loads(p) for _, p in live.settle().messages]
@@ -317,9 +311,7 @@ def test_a_site_publishes_each_camera_as_a_device(walk_clip, broker, tmp_path):
         for direction in ("in", "out"):
             for label in LABELS:
                 assert int(late.retained[f"shop/{topic}/lines/door/{direction}/{label}"]) == door[direction][label]
-    samples = {
-        (x.name, tuple(sorted(x.labels.items()))): x.value for f in text_string_to_metric_families(scraped["text"]) for x in f.samples
-    }
+    samples = {(x.name, tuple(sorted(x.labels.items()))): x.value for f in text_string_to_metric_families(scraped) for x in f.samples}
     assert {c for (n, labels), _ in samples.items() if n == "maskwatch_frames_analysed_total" for k, c in labels if k == "camera"} == {
         "door a",
         "door-b",

@@ -62,13 +62,7 @@ class SinkGroup(Sink):
     def write(self, record) -> None:
         self.written += 1
         for s in self.sinks:
-            if s.name in self.failed:
-                continue
-            try:
-                s.write(record)
-            except (OSError, ValueError) as exc:
-                self.failed[s.name] = str(exc) or type(exc).__name__
-                self._log(f"{s.name} failed ({self.failed[s.name]}); the other outputs go on")
+            if not self._call(s, s.write, record):
                 try:
                     s.close()
                 except (OSError, ValueError):
@@ -76,13 +70,19 @@ class SinkGroup(Sink):
 
     def update(self, state: dict) -> None:
         for s in self.sinks:
-            if s.name in self.failed:
-                continue
-            try:
-                s.update(state)
-            except (OSError, ValueError) as exc:
-                self.failed[s.name] = str(exc) or type(exc).__name__
-                self._log(f"{s.name} failed ({self.failed[s.name]}); the other outputs go on")
+            self._call(s, s.update, state)
+
+    def _call(self, sink: Sink, method, arg) -> bool:
+        """method(arg) unless the sink has failed; False when it fails now (reported once)."""
+        if sink.name in self.failed:
+            return True
+        try:
+            method(arg)
+            return True
+        except (OSError, ValueError) as exc:
+            self.failed[sink.name] = str(exc) or type(exc).__name__
+            self._log(f"{sink.name} failed ({self.failed[sink.name]}); the other outputs go on")
+            return False
 
     def write_all(self, records) -> None:
         for r in records:

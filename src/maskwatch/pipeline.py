@@ -9,6 +9,7 @@ import numpy as np
 
 from .classify import MaskClassifier
 from .detectors import FaceBoxes, detector_name, load_detector
+from .face_score import SizeTrust, face_scores
 from .imageio import decode_image, read_image
 from .settings import PHOTO, Settings
 from .specs import DEFAULT_CLASSIFIER
@@ -130,7 +131,7 @@ class Detector:
         With a classifier that knows non-faces, face_score is the detector's score times the
         classifier's face probability, and boxes that fall under the threshold are dropped."""
         probs, faceness = self._probs_and_faceness(image, found)
-        scores = found.scores * faceness
+        scores = face_scores(found.scores, faceness, found.heights, SizeTrust(*self.settings.face_trust))
         labels = self.classifier.labels
         out = []
         for box, fs, p in zip(found.xyxy, scores, probs):

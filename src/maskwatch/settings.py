@@ -27,6 +27,9 @@ EVALUATION_THRESHOLD = 0.05
 PHOTO_UPSCALE = 2.25
 # Video faces are usually larger than in crowd photos, and every millisecond counts at 30 fps.
 VIDEO_UPSCALE = 1.0
+# How far the classifier's face probability is trusted by face height (face_score.SizeTrust):
+# (0, 0) trusts it at every size, the product of detector score and face probability.
+FACE_TRUST_PX = (0.0, 0.0)
 MAX_SIDE = 1280
 NMS_IOU = 0.4
 DEFAULT_DETECTOR = "finetuned"
@@ -59,6 +62,7 @@ class Settings:
     labels_from: str = "classifier"
     flip: bool | None = None
     threads: int | None = None  # CPU threads for inference; None: all cores
+    face_trust: tuple[float, float] = FACE_TRUST_PX  # face probability ignored under [0] px tall, in full from [1]
 
     def __post_init__(self):
         # One-line errors for every caller (CLI, API, site file), NaN and infinity included.
@@ -74,6 +78,10 @@ class Settings:
             raise ValueError(f"labels_from must be one of {', '.join(LABEL_SOURCES)}, got {self.labels_from!r}")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise ValueError(f"threads must be a whole number of at least 1, got {self.threads}")
+        trust = tuple(self.face_trust) if isinstance(self.face_trust, (tuple, list)) else ()
+        if not (len(trust) == 2 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in trust) and 0 <= trust[0] <= trust[1]):
+            raise ValueError(f"face_trust must be two heights in pixels, 0 <= low <= high, got {self.face_trust}")
+        object.__setattr__(self, "face_trust", tuple(float(v) for v in trust))
         if not self.detector:
             object.__setattr__(self, "detector", DEFAULT_DETECTOR)
 

@@ -1,0 +1,228 @@
+"""Choose the photo operating point (#29): which boxes a user sees, at every face size.
+
+Two steps. `dump` runs the detector once per photo down to a detector score of 0.05 and keeps, per
+candidate box, what any face score could be made of (detector score, the classifier's face
+probability, class probabilities, box height) with the annotated faces, in an .npz. `compare`
+then scores face-score rules on those dumps with no model run: recall per class and per face-size
+band and precision at each rule's threshold, AP50 over all detections, and intervals paired over
+photo resamples against the rule shipped before.
+
+    python scripts/tune_operating_point.py dump --annotations runs/k853/annotations.json:holdout \
+        --detector runs/det_fit.onnx --classifier runs/cls_fit.onnx --out runs/op_holdout.npz
+    python scripts/tune_operating_point.py compare --choose runs/op_holdout.npz runs/op_val.npz \
+        --report runs/op_test.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from maskwatch.boxes import greedy_match, iou_matrix  # noqa: E402
+from maskwatch.evaluate import SIZE_BUCKETS, coco_ap50, paired_differences  # noqa: E402
+from maskwatch.face_score import SizeTrust, face_scores  # noqa: E402
+from maskwatch.types import LABELS  # noqa: E402
+
+FLOOR = 0.05  # the evaluation preset's lowest face score: AP ranks everything above it
+
+
+def dump(args) -> None:
+    from tqdm import tqdm
+
+    from maskwatch.datasets import load_annotations
+    from maskwatch.imageio import read_image
+    from maskwatch.pipeline import Detector
+    from maskwatch.settings import EVALUATION
+
+    d = Detector(EVALUATION, detector=args.detector, classifier=args.classifier)
+    rows, gts = [], []
+    images = load_annotations(args.annotations)
+    for img_id, item in enumerate(tqdm(images, unit="img", disable=not sys.stderr.isatty()), start=1):
+        for x1, y1, x2, y2, label in item.boxes:
+            gts.append((img_id, x1, y1, x2, y2, LABELS.index(label)))
+        image = read_image(item.path)
+        found = d.find_faces(image)
+        probs, face = d.classifier.predict_with_faceness(image, found.xyxy)
+        for box, det, f, p in zip(found.xyxy, found.scores, face, probs):
+            rows.append((img_id, *box, det, f, *p))
+    np.savez(args.out, rows=np.array(rows, np.float64).reshape(-1, 7 + len(LABELS)), gts=np.array(gts, np.float64).reshape(-1, 6),
+             n_images=len(images), about=json.dumps({"annotations": args.annotations, "detector": args.detector, "classifier": args.classifier}))
+    print(f"{len(images)} photos, {len(rows)} candidate boxes -> {args.out}")
+
+
+class Dump:
+    def __init__(self, path: str):
+        z = np.load(path)
+        self.name = Path(path).stem
+        self.rows, self.gts, self.n = z["rows"], z["gts"], int(z["n_images"])
+        self.img = self.rows[:, 0].astype(int)
+        self.box = self.rows[:, 1:5]
+        self.det, self.face, self.probs = self.rows[:, 5], self.rows[:, 6], self.rows[:, 7:]
+        self.height = self.box[:, 3] - self.box[:, 1]
+        g_img = self.gts[:, 0].astype(int)
+        self.by_image = {i: (np.flatnonzero(self.img == i), np.flatnonzero(g_img == i)) for i in range(1, self.n + 1)}
+        # Which annotated face each candidate would take if it were kept alone is not enough
+        # (kept boxes compete), so matching is redone per threshold in `stats`.
+
+
+def stats(dump: Dump, scores: np.ndarray, threshold: float, pick=None) -> dict:
+    """Recall per class / size band and precision of the boxes with score >= threshold (IoU 0.5,
+    class-agnostic greedy matching as `maskwatch evaluate`), over the photos `pick` (default all)."""
+    found = np.zeros((len(LABELS),), int)
+    total = np.zeros((len(LABELS),), int)
+    band_found = np.zeros(len(SIZE_BUCKETS), int)
+    band_total = np.zeros(len(SIZE_BUCKETS), int)
+    kept_n = tp = 0
+    for i in (range(1, dump.n + 1) if pick is None else pick):
+        di, gi = dump.by_image[int(i)]
+        di = di[scores[di] >= threshold]
+        g = dump.gts[gi]
+        cls = g[:, 5].astype(int)
+        h = g[:, 4] - g[:, 2]
+        band = np.searchsorted([hi for _, hi, _ in SIZE_BUCKETS], h, side="right")
+        np.add.at(total, cls, 1)
+        np.add.at(band_total, band, 1)
+        kept_n += len(di)
+        if len(di) and len(gi):
+            pairs = greedy_match(iou_matrix(g[:, 1:5], dump.box[di]), 0.5)
+            m = np.array([r for r, _ in pairs], int)
+            tp += len(m)
+            np.add.at(found, cls[m], 1)
+            np.add.at(band_found, band[m], 1)
+    return {
+        "recall": found.sum() / max(total.sum(), 1),
+        **{f"recall_{l}": found[k] / max(total[k], 1) for k, l in enumerate(LABELS)},
+        **{f"recall_{name}px": band_found[k] / max(band_total[k], 1) for k, (_, _, name) in enumerate(SIZE_BUCKETS)},
+        "precision": tp / max(kept_n, 1),
+    }
+
+
+def class_dets(dump: Dump, scores: np.ndarray, floor: float = FLOOR) -> list[tuple]:
+    keep = np.flatnonzero(scores >= floor)
+    return [(int(dump.img[k]), *dump.box[k], c, float(scores[k] * dump.probs[k, c])) for k in keep for c in range(len(LABELS))]
+
+
+def rules() -> dict[str, list]:
+    """Each design and its parameter grid: (label, rule) with rule a SizeTrust or per-band thresholds."""
+    out = {"product (as shipped)": [("det x face", SizeTrust(0, 0))]}
+    out["face prob trusted by size"] = [
+        (f"trust from {a} to {b} px", SizeTrust(a, b)) for a, b in itertools.product((0, 8, 12, 16, 20), (24, 32, 48, 64, 96)) if b > a
+    ]
+    return out
+
+
+def band_thresholds(dump: Dump, product: np.ndarray, ts: tuple[float, ...]) -> np.ndarray:
+    """A threshold per SIZE_BUCKETS band, expressed as a rescaled score so that one threshold (the
+    last band's) applies: score * t_last / t_band."""
+    band = np.searchsorted([hi for _, hi, _ in SIZE_BUCKETS], dump.height, side="right")
+    return product * ts[-1] / np.array(ts)[band]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("dump")
+    p.add_argument("--annotations", required=True)
+    p.add_argument("--detector", default="finetuned")
+    p.add_argument("--classifier")
+    p.add_argument("--out", required=True)
+    p = sub.add_parser("compare")
+    p.add_argument("--choose", nargs="+", required=True, help="dumps to choose on (training holdouts)")
+    p.add_argument("--report", nargs="*", default=[], help="dumps only reported (test)")
+    p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.125, 0.15, 0.175, 0.2, 0.225, 0.25, 0.3, 0.35])
+    p.add_argument("--min-precision", type=float, nargs="+", help="per --choose dump: the least precision allowed")
+    p.add_argument("--bootstrap", type=int, default=200)
+    p.add_argument("--json", help="write every rule's figures here")
+    args = ap.parse_args()
+    if args.cmd == "dump":
+        return dump(args)
+    compare(args)
+
+
+def compare(args) -> None:
+    choose = [Dump(p) for p in args.choose]
+    report = [Dump(p) for p in args.report]
+    base = {d.name: stats(d, face_scores(d.det, d.face, d.height, SizeTrust(0, 0)), 0.25) for d in choose}
+    floors = args.min_precision or [base[d.name]["precision"] for d in choose]
+    print("the rule shipped before (det x face >= 0.25):")
+    for d in choose + report:
+        s = stats(d, face_scores(d.det, d.face, d.height, SizeTrust(0, 0)), 0.25)
+        print(f"  {d.name:14s} " + _fmt(s))
+    print("least precision allowed on each choice set: " + ", ".join(f"{d.name} {f:.3f}" for d, f in zip(choose, floors)))
+    table = []
+    for design, grid in rules().items():
+        for label, rule in grid:
+            for t in args.thresholds:
+                figs = {d.name: stats(d, face_scores(d.det, d.face, d.height, rule), t) for d in choose}
+                ok = all(figs[d.name]["precision"] >= f for d, f in zip(choose, floors))
+                # The aim: more of the faces found, bare ones most of all, at no loss of precision.
+                goal = np.mean([figs[d.name]["recall"] + figs[d.name]["recall_without_mask"] for d in choose])
+                table.append({"design": design, "rule": label, "trust": [rule.untrusted_px, rule.trusted_px], "threshold": t,
+                              "ok": ok, "goal": goal, "figures": figs})
+    # Per-band thresholds on the product: a coarse grid (4 bands) for the small bands only.
+    for ts in itertools.product((0.1, 0.15, 0.2, 0.25), (0.15, 0.2, 0.25), (0.2, 0.25), (0.25,)):
+        figs = {d.name: stats(d, band_thresholds(d, d.det * d.face, ts), ts[-1]) for d in choose}
+        ok = all(figs[d.name]["precision"] >= f for d, f in zip(choose, floors))
+        goal = np.mean([figs[d.name]["recall"] + figs[d.name]["recall_without_mask"] for d in choose])
+        table.append({"design": "threshold per size band", "rule": "bands " + "/".join(map(str, ts)), "bands": ts, "threshold": ts[-1],
+                      "ok": ok, "goal": goal, "figures": figs})
+    print(f"\n{len(table)} rule x threshold points; the best of each design that keeps precision:")
+    best = {}
+    for row in sorted(table, key=lambda r: -r["goal"]):
+        if row["ok"] and row["design"] not in best:
+            best[row["design"]] = row
+    for design, row in best.items():
+        print(f"\n{design}: {row['rule']}, threshold {row['threshold']}")
+        for d in choose + report:
+            scores = _scores(d, row)
+            print(f"  {d.name:14s} " + _fmt(stats(d, scores, row["threshold"])))
+        for d in choose + report:
+            a = class_dets(d, face_scores(d.det, d.face, d.height, SizeTrust(0, 0)))
+            b = class_dets(d, _scores(d, row))
+            ap_b, _ = coco_ap50(d.n, d.gts.tolist(), b)
+            diff = paired_differences(d.n, d.gts.tolist(), a, b, args.bootstrap) if args.bootstrap else {}
+            m = diff.get("mAP50", {})
+            ci = f" vs as shipped [{m['low']:+.3f}, {m['high']:+.3f}]" if m else ""
+            print(f"  {d.name:14s} mAP50 over all detections {np.mean(list(ap_b.values())):.4f}{ci}")
+        # Recall / precision at the operating point, paired against the old rule on photo resamples.
+        for d in choose + report:
+            print(f"  {d.name:14s} paired 95% intervals vs as shipped: " + _paired_op(d, row, args.bootstrap))
+    if args.json:
+        Path(args.json).write_text(json.dumps(table, indent=1, default=float))
+
+
+def _scores(d: Dump, row: dict) -> np.ndarray:
+    if "bands" in row:
+        return band_thresholds(d, d.det * d.face, row["bands"])
+    return face_scores(d.det, d.face, d.height, SizeTrust(*row["trust"]))
+
+
+def _paired_op(d: Dump, row: dict, resamples: int) -> str:
+    rng = np.random.default_rng(0)
+    old = face_scores(d.det, d.face, d.height, SizeTrust(0, 0))
+    new = _scores(d, row)
+    keys = ("recall", "recall_without_mask", "precision")
+    diffs = {k: [] for k in keys}
+    for _ in range(max(resamples // 4, 20)):  # matching per draw is slower than AP: fewer draws
+        pick = rng.integers(1, d.n + 1, d.n)
+        a, b = stats(d, old, 0.25, pick), stats(d, new, row["threshold"], pick)
+        for k in keys:
+            diffs[k].append(b[k] - a[k])
+    return ", ".join(f"{k} [{np.percentile(v, 2.5):+.3f}, {np.percentile(v, 97.5):+.3f}]" for k, v in diffs.items())
+
+
+def _fmt(s: dict) -> str:
+    return (f"recall {s['recall']:.3f} (with {s['recall_with_mask']:.3f} / without {s['recall_without_mask']:.3f} / "
+            f"incorrect {s['recall_mask_worn_incorrectly']:.3f}; <20px {s['recall_<20px']:.3f}, 20-31 {s['recall_20-31px']:.3f}, "
+            f"32-63 {s['recall_32-63px']:.3f}, >=64 {s['recall_>=64px']:.3f}) precision {s['precision']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

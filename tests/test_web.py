@@ -1,0 +1,122 @@
+"""The static page (`maskwatch export-web`) in a real Chromium: the same faces as `maskwatch image`,
+the camera path on Chromium's fake camera, and no request off the page's own origin."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from maskwatch.boxes import greedy_match, iou_matrix
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+PARITY_PHOTOS = 50  # kaggle-853 test photos, on top of the shipped examples
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from maskwatch.errors import MaskwatchError
+    from maskwatch.web.export import export_web
+
+    out = tmp_path_factory.mktemp("site")
+    try:
+        export_web(out)
+    except MaskwatchError as exc:
+        pytest.skip(f"{exc} (setup.sh fetches it with npm)")
+    handler = functools.partial(_QuietHandler, directory=str(out))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("Debian chromium is not installed (setup.sh installs it where it can)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p, chromium
+
+
+def open_page(browser, site, extra_args=(), requests=None):
+    p, chromium = browser
+    b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS + list(extra_args))
+    page = b.new_page()
+    if requests is not None:
+        page.on("request", lambda r: requests.append(r.url))
+    page.goto(site + "/")
+    page.wait_for_function("window.maskwatchReady === true", timeout=60000)
+    return b, page
+
+
+def test_export_web_without_the_runtime_is_a_one_line_error(tmp_path, capsys):
+    from maskwatch.cli import main
+
+    from maskwatch.cli import EXIT_ERROR
+
+    assert main(["export-web", str(tmp_path / "out"), "--ort", str(tmp_path)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "ONNX Runtime Web" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_photos_in_the_browser_match_maskwatch_image(site, browser, examples, tmp_path):
+    from maskwatch.cli import main
+
+    photos = sorted(examples.glob("*.jpg"))
+    kaggle = Path(__file__).resolve().parents[2] / "shared" / "data" / "kaggle-853"
+    if (kaggle / "split.json").is_file():
+        test = sorted(json.loads((kaggle / "split.json").read_text())["test"])
+        photos += [kaggle / f for f in test[:PARITY_PHOTOS]]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 not really a jpeg")
+    out = tmp_path / "python.json"
+    assert main(["image", *map(str, photos), "--json", str(out), "--no-save", "--threads", "2"]) == 0
+    python = {Path(r["file"]).name: r for r in json.loads(out.read_text())["images"]}
+    requests: list[str] = []
+    b, page = open_page(browser, site, requests=requests)
+    try:
+        page.set_input_files("#pick", [str(p) for p in photos] + [str(bad)])
+        page.wait_for_function(f"window.maskwatchResults.length === {len(photos) + 1}", timeout=600000)
+        results = page.evaluate("window.maskwatchResults")
+        timings = page.evaluate("window.maskwatchTimings")
+    finally:
+        b.close()
+    browser_by_file = {r["file"]: r for r in results}
+    assert browser_by_file["broken.jpg"]["error"] and "not a readable image" in browser_by_file["broken.jpg"]["error"]
+    faces = matched = same_label = photos_same_count = 0
+    score_gap = 0.0
+    for name, py in python.items():
+        js = browser_by_file[name]
+        assert js["error"] is None and (js["width"], js["height"]) == (py["width"], py["height"])
+        photos_same_count += len(js["faces"]) == len(py["faces"])
+        if len(js["faces"]) != len(py["faces"]):
+            print(name, [(f["box"], f["face_score"]) for f in py["faces"]], [(f["box"], f["face_score"]) for f in js["faces"]])
+        a = [f["box"] for f in py["faces"]]
+        bb = [f["box"] for f in js["faces"]]
+        pairs = greedy_match(iou_matrix(a, bb), 0.9) if a and bb else []
+        faces += max(len(a), len(bb))
+        matched += len(pairs)
+        same_label += sum(py["faces"][i]["label"] == js["faces"][j]["label"] for i, j in pairs)
+        score_gap = max([score_gap] + [abs(py["faces"][i]["face_score"] - js["faces"][j]["face_score"]) for i, j in pairs])
+    print(f"\nparity over {len(python)} photos: {matched}/{faces} faces matched at IoU >= 0.9, "
+          f"{same_label}/{faces} with the same label, {photos_same_count}/{len(python)} photos with the same count, "
+          f"face scores within {score_gap:.4f}; "
+          f"browser {sum(timings) / len(timings):.0f} ms per photo (wasm, 1 thread)")
+    assert same_label >= 0.98 * faces
+    assert photos_same_count == len(python)
+    origin = site + "/"
+    off_origin = [u for u in requests if not u.startswith(origin) and not u.startswith(("data:", "blob:"))]
+    assert requests and not off_origin

@@ -23,4 +23,13 @@ if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)
         || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; }; } >/dev/null 2>&1 \
         || echo "setup: could not install ${missing[*]}; the tests that need them will be skipped" >&2
 fi
+# ONNX Runtime Web for `maskwatch export-web` (the in-browser page), pinned by web/package-lock.json:
+# its wasm is ~15 MB, too big to vendor. Needs Node.js with npm; without it export-web says so.
+if command -v npm >/dev/null 2>&1; then
+    [ -f web/node_modules/onnxruntime-web/dist/ort-wasm-simd-threaded.wasm ] \
+        || npm ci --prefix web --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null \
+        || echo "setup: npm ci in web/ failed; export-web and its browser tests will say so" >&2
+else
+    echo "setup: npm not found; export-web and its browser tests need ONNX Runtime Web from npm (npm ci --prefix web)" >&2
+fi
 echo "maskwatch is set up in .venv (activate with: . .venv/bin/activate)" >&2

@@ -278,3 +278,29 @@ def test_compare_scores_against_corrections_and_says_so(examples, example_annota
     assert models["shipped"]["corrections"] == {"detections_ignored": 0, "unboxed_faces_listed": 0, "labels_corrected": 1}
     assert main(args) == 0
     assert "corrections" not in json.loads(out.read_text())["models"]["shipped"]
+
+
+def test_operating_point_counts_only_the_boxes_a_user_sees():
+    from maskwatch.evaluate import operating_point
+
+    # Photo 1: a bare 12-px face found at 0.2 (under the default), a masked 40-px face at 0.9 and
+    # a false box at 0.3; photo 2: an incorrectly worn mask at 70 px, found twice at 0.8 and 0.6.
+    gts = [(1, 0, 0, 10, 12, 1), (1, 50, 50, 80, 90, 0), (2, 0, 0, 60, 70, 2)]
+    found = [(1, (0, 0, 10, 12), 0.2), (1, (50, 50, 80, 90), 0.9), (1, (200, 200, 220, 220), 0.3),
+             (2, (0, 0, 60, 70), 0.8), (2, (1, 1, 60, 70), 0.6)]
+    op = operating_point(gts, found, 0.25)
+    assert (op.kept, op.true) == (4, 2) and op.precision == 0.5
+    assert op.recall() == pytest.approx(2 / 3)
+    assert (op.recall("without_mask"), op.recall("with_mask"), op.recall("mask_worn_incorrectly")) == (0.0, 1.0, 1.0)
+    assert (op.recall("<20"), op.recall("32-63"), op.recall(">=64")) == (0.0, 1.0, 1.0)
+    assert op.to_dict()["recall_20-31"] is None  # no such face: no figure, not NaN in the JSON
+    low = operating_point(gts, found, 0.1)
+    assert (low.recall("without_mask"), low.kept) == (1.0, 5)
+
+
+def test_evaluate_reports_the_photo_default_beside_the_ap(examples):
+    ann = examples / "annotations.json"
+    perfect = evaluate(OracleDetector(ann), str(ann), progress=False)
+    op = perfect.operating_point
+    assert op.recall() == 1.0 and op.precision == 1.0 and op.kept == 32
+    assert "at the photo default" in perfect.format() and perfect.to_dict()["operating_point"]["recall"] == 1.0

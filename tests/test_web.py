@@ -120,3 +120,52 @@ def test_photos_in_the_browser_match_maskwatch_image(site, browser, examples, tm
     origin = site + "/"
     off_origin = [u for u in requests if not u.startswith(origin) and not u.startswith(("data:", "blob:"))]
     assert requests and not off_origin
+
+
+def write_y4m(clip: Path, out: Path, tail_frames: int) -> float:
+    """The clip as a .y4m for Chromium's fake camera, then `tail_frames` of its first frame's
+    background (no face) so that the people are all counted before the fake camera loops."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(clip))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    h, w = frames[0].shape[:2]
+    background = frames[-1]  # the walks are over by the last frame
+    with out.open("wb") as fh:
+        fh.write(f"YUV4MPEG2 W{w} H{h} F{round(fps)}:1 Ip A1:1 C420jpeg\n".encode())
+        for f in frames + [background] * tail_frames:
+            fh.write(b"FRAME\n" + cv2.cvtColor(f, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return len(frames) / fps
+
+
+def test_camera_counts_people_as_maskwatch_video_does(site, browser, walk_clip, tmp_path):
+    from maskwatch.cli import main
+
+    summary = tmp_path / "summary.json"
+    assert main(["video", "--source", str(walk_clip), "--summary", str(summary), "--threads", "2"]) == 0
+    expected = json.loads(summary.read_text())["people"]
+    y4m = tmp_path / "walk.y4m"
+    seconds = write_y4m(walk_clip, y4m, tail_frames=100)
+    requests: list[str] = []
+    b, page = open_page(browser, site, ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+                                        f"--use-file-for-fake-video-capture={y4m}"], requests)
+    try:
+        page.click("#cam")
+        # Counted once the clip is over and before the fake camera starts it again.
+        page.wait_for_function(f"window.maskwatchLive.seconds >= {seconds + 0.5}", timeout=120000)
+        live = page.evaluate("window.maskwatchLive")
+        page.click("#cam")
+    finally:
+        b.close()
+    print(f"\ncamera: {live['people']} people in the browser, {expected} by maskwatch video; "
+          f"{live['frames']} frames analysed, {live['ms_per_frame']:.0f} ms per frame")
+    assert live["frames"] >= 2 * expected  # it analysed the clip, not a frame or two
+    assert abs(live["people"] - expected) <= 1 and live["people"] >= 1
+    assert not [u for u in requests if not u.startswith(site + "/") and not u.startswith(("data:", "blob:"))]

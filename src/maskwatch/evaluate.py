@@ -48,6 +48,77 @@ class CountStats:
 
 
 @dataclass
+class OperatingPoint:
+    """Recall per annotated class and per face-height band, and precision, of the detections at
+    one face score threshold (IoU 0.5, class-agnostic: a face counts as found whatever its label)."""
+
+    threshold: float
+    found: dict[str, tuple[int, int]]  # class or height band -> (found, annotated)
+    kept: int = 0  # boxes at or above the threshold
+    true: int = 0  # of which matched an annotated face
+
+    @property
+    def precision(self) -> float:
+        return self.true / self.kept if self.kept else float("nan")
+
+    def recall(self, key: str | None = None) -> float:
+        if key is None:
+            f, t = (sum(self.found[l][i] for l in LABELS) for i in (0, 1))
+        else:
+            f, t = self.found[key]
+        return f / t if t else float("nan")
+
+    def to_dict(self) -> dict:
+        def num(v: float) -> float | None:  # JSON has no NaN: no annotated face of that kind
+            return None if v != v else v
+
+        return {
+            "face_score_threshold": self.threshold,
+            "recall": num(self.recall()),
+            "precision": num(self.precision),
+            "boxes": self.kept,
+            **{f"recall_{k}": num(self.recall(k)) for k in self.found},
+            "found": {k: list(v) for k, v in self.found.items()},
+        }
+
+    def format(self) -> str:
+        def show(v: float) -> str:
+            return "n/a" if v != v else f"{v:.3f}"
+
+        classes = " / ".join(show(self.recall(l)) for l in LABELS)
+        bands = ", ".join(f"{name} px {show(self.recall(name))}" for _, _, name in SIZE_BUCKETS)
+        return (
+            f"at the photo default (face score >= {self.threshold:g}, the boxes a user sees): recall {show(self.recall())}, "
+            f"precision {show(self.precision)} ({self.kept} boxes)\n"
+            f"  recall with_mask / without_mask / incorrect: {classes}\n  recall by height: {bands}"
+        )
+
+
+def operating_point(gts: list[tuple], found: list[tuple], threshold: float) -> OperatingPoint:
+    """gts: (image id, x1, y1, x2, y2, class); found: (image id, box, face score, ...)."""
+    bands = [name for _, _, name in SIZE_BUCKETS]
+    hit = {k: 0 for k in (*LABELS, *bands)}
+    total = dict(hit)
+    by_image: dict[int, tuple[list, list]] = {}
+    for g in gts:
+        by_image.setdefault(g[0], ([], []))[0].append(g)
+    for f in found:
+        if f[2] >= threshold:
+            by_image.setdefault(f[0], ([], []))[1].append(f[1])
+    kept = true = 0
+    for g, boxes in by_image.values():
+        kept += len(boxes)
+        matched = {r for r, _ in greedy_match(iou_matrix(np.array([x[1:5] for x in g]).reshape(-1, 4), np.array(boxes).reshape(-1, 4)), 0.5)}
+        true += len(matched)
+        for k, (_, x1, y1, x2, y2, c) in enumerate(g):
+            band = next(n for lo, hi, n in SIZE_BUCKETS if lo <= y2 - y1 < hi)
+            for key in (LABELS[c], band):
+                total[key] += 1
+                hit[key] += k in matched
+    return OperatingPoint(threshold, {k: (hit[k], total[k]) for k in hit}, kept, true)
+
+
+@dataclass
 class EvalResult:
     n_images: int
     n_boxes: int
@@ -75,6 +146,8 @@ class EvalResult:
     # With corrections: (detections left out because they fall on faces the annotations leave
     # out, such faces listed for these photos, labels corrected); None: no corrections given.
     corrected: tuple[int, int, int] | None = None
+    # What a user sees: the boxes at the photo default's face score (OperatingPoint)
+    operating_point: OperatingPoint | None = None
 
     @property
     def map50(self) -> float:
@@ -117,6 +190,7 @@ class EvalResult:
                 k: {"found": f, "total": t, "recall": f / t if t else None} for k, (f, t) in self.recall_by_relative_size.items()
             },
             "counts": self.counts.to_dict(),
+            **({"operating_point": self.operating_point.to_dict()} if self.operating_point else {}),
             "face_precision_iou50": self.face_precision,
             "classification_confusion": self.classification,
             "ms_per_image": self.ms_per_image,
@@ -163,6 +237,8 @@ class EvalResult:
         lines.append("  by height as a share of the photo's height:")
         for k, (f, t) in self.recall_by_relative_size.items():
             lines.append(f"  {k:>8s}: {f / t if t else float('nan'):.3f}  ({f}/{t})")
+        if self.operating_point:
+            lines += ["", self.operating_point.format()]
         c = self.counts
         lines += [
             "",
@@ -301,6 +377,7 @@ def evaluate(
         dets=dets,
         map50_without_error=budget,
         corrected=(n_ignored, n_listed, n_relabelled) if corrections is not None else None,
+        operating_point=operating_point(gts, found, counts.score_threshold),
     )
 
 

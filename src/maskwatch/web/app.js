@@ -118,7 +118,7 @@ $("dl-json").onclick = () => {
 
 // ---- camera: every frame the device can keep up with, a tracker so a person counts once ----
 let stream = null;
-window.maskwatchLive = {running: false, frames: 0, people: 0, counts: {}, ms_per_frame: null, media_time: 0};
+window.maskwatchLive = {running: false, frames: 0, detections: 0, people: 0, counts: {}, ms_per_frame: null, seconds: 0};
 $("cam").onclick = async () => {
   if (stream) { stream.getTracks().forEach((t) => t.stop()); stream = null; $("cam").textContent = "Start the camera"; window.maskwatchLive.running = false; return; }
   try { stream = await navigator.mediaDevices.getUserMedia({video: true, audio: false}); } catch (err) { say("camera: " + err.message, "error"); return; }
@@ -126,7 +126,8 @@ $("cam").onclick = async () => {
   const video = $("video"); video.srcObject = stream; await video.play();
   const tracker = new Tracker(cfg.tracker, cfg.labels, cfg.classifier.balancing_weights);
   const canvas = $("live-canvas"), ctx = canvas.getContext("2d", {willReadFrequently: true}), live = window.maskwatchLive;
-  Object.assign(live, {running: true, frames: 0, people: 0, started: performance.now()});
+  Object.assign(live, {running: true, frames: 0, detections: 0, people: 0});
+  const started = performance.now();
   let spent = 0;
   while (stream) {
     if (video.readyState < 2) { await new Promise((r) => setTimeout(r, 30)); continue; }
@@ -144,11 +145,12 @@ $("cam").onclick = async () => {
     }
     drawFaces(ctx, tracks, w, h, (t) => t.label);
     const counts = tracker.counts(), people = counts.people;
-    Object.assign(live, {frames: live.frames + 1, people, counts, ms_per_frame: spent / (live.frames + 1), media_time: video.currentTime});
+    Object.assign(live, {frames: live.frames + 1, detections: live.detections + faces.length, tracks: tracker.nextId - 1, people, counts,
+                        ms_per_frame: spent / (live.frames + 1), seconds: (performance.now() - started) / 1000});
     const rate = people ? Math.round(100 * counts.with_mask / people) + "%" : "–";
     $("live-counts").innerHTML = `<b id="l-people">${people} people</b><b class="with_mask">${counts.with_mask} mask</b>` +
       `<b class="without_mask">${counts.without_mask} no mask</b><b class="mask_worn_incorrectly">${counts.mask_worn_incorrectly} incorrect</b>` +
-      `<b>compliance ${rate}</b><b>${(1000 * live.frames / (performance.now() - live.started)).toFixed(1)} fps</b>`;
+      `<b>compliance ${rate}</b><b>${(live.frames / live.seconds).toFixed(1)} fps</b>`;
     await new Promise((r) => requestAnimationFrame(r));
   }
 };

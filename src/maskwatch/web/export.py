@@ -20,9 +20,11 @@ ORT_VERSION = "1.31.1"  # web/package.json pins the same
 ORT_FILES = ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
 PAGE_FILES = ("index.html", "app.js", "pipeline.js", "tracker.js")
 HERE = Path(__file__).resolve().parent
-# The page's tracker (tracker.js) joins a detection to a track at this IoU or more: its own
-# setting, the rest of its rules are the package's TrackerConfig.
+# The page's tracker (tracker.js) joins a detection to a track at this IoU or more, or else to
+# the nearest predicted centre within this many face heights: its own settings; the rest of its
+# rules are the package's TrackerConfig.
 PAGE_TRACK_IOU = 0.3
+PAGE_TRACK_MAX_JUMP = 1.0
 ORT_LICENCE = """onnxruntime-web {version} (npm), https://github.com/microsoft/onnxruntime
 
 MIT License
@@ -115,6 +117,7 @@ def page_config(detector) -> dict:
         },
         "tracker": {
             "iou": PAGE_TRACK_IOU,
+            "max_jump": PAGE_TRACK_MAX_JUMP,
             **{k: getattr(TrackerConfig(), k) for k in ("smoothing", "min_observations", "label_after", "confident", "switch", "lost_frames")},
         },
         "settings": photo.to_dict(),

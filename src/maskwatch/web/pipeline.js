@@ -275,7 +275,11 @@ export class Pipeline {
     const det = new FaceDetector(await ort.InferenceSession.create(await get(cfg.files.detector), opts), cfg.detector);
     const cls = new MaskClassifier(await ort.InferenceSession.create(await get(cfg.files.classifier), opts), cfg.classifier);
     det.ort = cls.ort = ort;
-    return new Pipeline(det, cls, cfg);
+    const pipeline = new Pipeline(det, cls, cfg);
+    // A first run compiles the wasm kernels: do it now, not on the camera's first frames.
+    await pipeline.faces({data: new Uint8Array(64 * 64 * 3), width: 64, height: 64}, "video");
+    await cls.predict({data: new Uint8Array(64 * 64 * 3), width: 64, height: 64}, [[8, 8, 56, 56]], false);
+    return pipeline;
   }
 
   constructor(detector, classifier, cfg) { this.detector = detector; this.classifier = classifier; this.cfg = cfg; }

@@ -1,10 +1,18 @@
 // The page's tracker: one person counted once. Not ByteTrack (the Python video path's): a greedy
 // IoU tracker with constant-velocity prediction, simple enough for every frame of a phone camera.
-// A detection joins the track whose predicted box overlaps it most (IoU >= iou); a track unseen
-// for lost_frames frames ends. As in `maskwatch video` (config.json "tracker", from the package's
+// A detection joins the track whose predicted box overlaps it most (IoU >= iou) or, failing any
+// overlap (a slow device analyses few frames, and a walking face moves far between them), whose
+// predicted centre is nearest, within max_jump face heights, at a like height (a factor 1.5);
+// a track unseen for lost_frames frames ends. As in `maskwatch video` (config.json "tracker", from the package's
 // TrackerConfig): a track counts as a person after min_observations classified frames, its live
 // label is its smoothed class probabilities once one reaches `confident`, and the person is
 // counted under the class with the highest mean probability over all frames.
+
+function jump(a, b) {  // centre distance in face heights, or Infinity for unlike heights
+  const ha = a[3] - a[1], hb = b[3] - b[1];
+  if (Math.max(ha, hb) > 1.5 * Math.min(ha, hb)) return Infinity;
+  return Math.hypot((a[0] + a[2] - b[0] - b[2]) / 2, (a[1] + a[3] - b[1] - b[3]) / 2) / Math.max(ha, hb, 1);
+}
 
 function iou(a, b) {
   const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]), h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
@@ -34,7 +42,11 @@ export class Tracker {
   update(faces) {
     this.frame++;
     const c = this.cfg, pairs = [];
-    this.tracks.forEach((t, ti) => faces.forEach((f, fi) => { const v = iou(this.predicted(t), f.box); if (v >= c.iou) pairs.push([v, ti, fi]); }));
+    this.tracks.forEach((t, ti) => faces.forEach((f, fi) => {
+      const p = this.predicted(t), v = iou(p, f.box), d = jump(p, f.box);
+      if (v >= c.iou) pairs.push([1 + v, ti, fi]);  // overlaps first, then the nearest centres
+      else if (d <= c.max_jump) pairs.push([1 - d / c.max_jump, ti, fi]);
+    }));
     pairs.sort((a, b) => b[0] - a[0]);
     const usedT = new Set(), usedF = new Set();
     for (const [, ti, fi] of pairs) {

@@ -52,8 +52,13 @@ def dump(args) -> None:
         probs, face = d.classifier.predict_with_faceness(image, found.xyxy)
         for box, det, f, p in zip(found.xyxy, found.scores, face, probs):
             rows.append((img_id, *box, det, f, *p))
-    np.savez(args.out, rows=np.array(rows, np.float64).reshape(-1, 7 + len(LABELS)), gts=np.array(gts, np.float64).reshape(-1, 6),
-             n_images=len(images), about=json.dumps({"annotations": args.annotations, "detector": args.detector, "classifier": args.classifier}))
+    np.savez(
+        args.out,
+        rows=np.array(rows, np.float64).reshape(-1, 7 + len(LABELS)),
+        gts=np.array(gts, np.float64).reshape(-1, 6),
+        n_images=len(images),
+        about=json.dumps({"annotations": args.annotations, "detector": args.detector, "classifier": args.classifier}),
+    )
     print(f"{len(images)} photos, {len(rows)} candidate boxes -> {args.out}")
 
 
@@ -80,7 +85,7 @@ def stats(dump: Dump, scores: np.ndarray, threshold: float, pick=None) -> dict:
     band_found = np.zeros(len(SIZE_BUCKETS), int)
     band_total = np.zeros(len(SIZE_BUCKETS), int)
     kept_n = tp = 0
-    for i in (range(1, dump.n + 1) if pick is None else pick):
+    for i in range(1, dump.n + 1) if pick is None else pick:
         di, gi = dump.by_image[int(i)]
         di = di[scores[di] >= threshold]
         g = dump.gts[gi]
@@ -164,15 +169,33 @@ def compare(args) -> None:
                 ok = all(figs[d.name]["precision"] >= f for d, f in zip(choose, floors))
                 # The aim: more of the faces found, bare ones most of all, at no loss of precision.
                 goal = np.mean([figs[d.name]["recall"] + figs[d.name]["recall_without_mask"] for d in choose])
-                table.append({"design": design, "rule": label, "trust": [rule.untrusted_px, rule.trusted_px], "threshold": t,
-                              "ok": ok, "goal": goal, "figures": figs})
+                table.append(
+                    {
+                        "design": design,
+                        "rule": label,
+                        "trust": [rule.untrusted_px, rule.trusted_px],
+                        "threshold": t,
+                        "ok": ok,
+                        "goal": goal,
+                        "figures": figs,
+                    }
+                )
     # Per-band thresholds on the product: a coarse grid (4 bands) for the small bands only.
     for ts in itertools.product((0.1, 0.15, 0.2, 0.25), (0.15, 0.2, 0.25), (0.2, 0.25), (0.25,)):
         figs = {d.name: stats(d, band_thresholds(d, d.det * d.face, ts), ts[-1]) for d in choose}
         ok = all(figs[d.name]["precision"] >= f for d, f in zip(choose, floors))
         goal = np.mean([figs[d.name]["recall"] + figs[d.name]["recall_without_mask"] for d in choose])
-        table.append({"design": "threshold per size band", "rule": "bands " + "/".join(map(str, ts)), "bands": ts, "threshold": ts[-1],
-                      "ok": ok, "goal": goal, "figures": figs})
+        table.append(
+            {
+                "design": "threshold per size band",
+                "rule": "bands " + "/".join(map(str, ts)),
+                "bands": ts,
+                "threshold": ts[-1],
+                "ok": ok,
+                "goal": goal,
+                "figures": figs,
+            }
+        )
     print(f"\n{len(table)} rule x threshold points; the best of each design that keeps precision:")
     best = {}
     for row in sorted(table, key=lambda r: -r["goal"]):
@@ -219,9 +242,11 @@ def _paired_op(d: Dump, row: dict, resamples: int) -> str:
 
 
 def _fmt(s: dict) -> str:
-    return (f"recall {s['recall']:.3f} (with {s['recall_with_mask']:.3f} / without {s['recall_without_mask']:.3f} / "
-            f"incorrect {s['recall_mask_worn_incorrectly']:.3f}; <20px {s['recall_<20px']:.3f}, 20-31 {s['recall_20-31px']:.3f}, "
-            f"32-63 {s['recall_32-63px']:.3f}, >=64 {s['recall_>=64px']:.3f}) precision {s['precision']:.3f}")
+    return (
+        f"recall {s['recall']:.3f} (with {s['recall_with_mask']:.3f} / without {s['recall_without_mask']:.3f} / "
+        f"incorrect {s['recall_mask_worn_incorrectly']:.3f}; <20px {s['recall_<20px']:.3f}, 20-31 {s['recall_20-31px']:.3f}, "
+        f"32-63 {s['recall_32-63px']:.3f}, >=64 {s['recall_>=64px']:.3f}) precision {s['precision']:.3f}"
+    )
 
 
 if __name__ == "__main__":

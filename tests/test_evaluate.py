@@ -286,8 +286,13 @@ def test_operating_point_counts_only_the_boxes_a_user_sees():
     # Photo 1: a bare 12-px face found at 0.2 (under the default), a masked 40-px face at 0.9 and
     # a false box at 0.3; photo 2: an incorrectly worn mask at 70 px, found twice at 0.8 and 0.6.
     gts = [(1, 0, 0, 10, 12, 1), (1, 50, 50, 80, 90, 0), (2, 0, 0, 60, 70, 2)]
-    found = [(1, (0, 0, 10, 12), 0.2), (1, (50, 50, 80, 90), 0.9), (1, (200, 200, 220, 220), 0.3),
-             (2, (0, 0, 60, 70), 0.8), (2, (1, 1, 60, 70), 0.6)]
+    found = [
+        (1, (0, 0, 10, 12), 0.2),
+        (1, (50, 50, 80, 90), 0.9),
+        (1, (200, 200, 220, 220), 0.3),
+        (2, (0, 0, 60, 70), 0.8),
+        (2, (1, 1, 60, 70), 0.6),
+    ]
     op = operating_point(gts, found, 0.25)
     assert (op.kept, op.true) == (4, 2) and op.precision == 0.5
     assert op.recall() == pytest.approx(2 / 3)

@@ -14,8 +14,15 @@ import pytest
 
 from maskwatch.boxes import greedy_match, iou_matrix
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PARITY_PHOTOS = 50  # kaggle-853 test photos, on top of the shipped examples
 
 
@@ -63,9 +70,7 @@ def open_page(browser, site, extra_args=(), requests=None):
 
 
 def test_export_web_without_the_runtime_is_a_one_line_error(tmp_path, capsys):
-    from maskwatch.cli import main
-
-    from maskwatch.cli import EXIT_ERROR
+    from maskwatch.cli import EXIT_ERROR, main
 
     assert main(["export-web", str(tmp_path / "out"), "--ort", str(tmp_path)]) == EXIT_ERROR
     err = capsys.readouterr().err
@@ -111,10 +116,12 @@ def test_photos_in_the_browser_match_maskwatch_image(site, browser, examples, tm
         matched += len(pairs)
         same_label += sum(py["faces"][i]["label"] == js["faces"][j]["label"] for i, j in pairs)
         score_gap = max([score_gap] + [abs(py["faces"][i]["face_score"] - js["faces"][j]["face_score"]) for i, j in pairs])
-    print(f"\nparity over {len(python)} photos: {matched}/{faces} faces matched at IoU >= 0.9, "
-          f"{same_label}/{faces} with the same label, {photos_same_count}/{len(python)} photos with the same count, "
-          f"face scores within {score_gap:.4f}; "
-          f"browser {sum(timings) / len(timings):.0f} ms per photo (wasm, 1 thread)")
+    print(
+        f"\nparity over {len(python)} photos: {matched}/{faces} faces matched at IoU >= 0.9, "
+        f"{same_label}/{faces} with the same label, {photos_same_count}/{len(python)} photos with the same count, "
+        f"face scores within {score_gap:.4f}; "
+        f"browser {sum(timings) / len(timings):.0f} ms per photo (wasm, 1 thread)"
+    )
     assert same_label >= 0.98 * faces
     assert photos_same_count == len(python)
     origin = site + "/"
@@ -154,8 +161,12 @@ def test_camera_counts_people_as_maskwatch_video_does(site, browser, walk_clip, 
     y4m = tmp_path / "walk.y4m"
     seconds = write_y4m(walk_clip, y4m, tail_frames=100)
     requests: list[str] = []
-    b, page = open_page(browser, site, ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-                                        f"--use-file-for-fake-video-capture={y4m}"], requests)
+    b, page = open_page(
+        browser,
+        site,
+        ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", f"--use-file-for-fake-video-capture={y4m}"],
+        requests,
+    )
     try:
         page.click("#cam")
         # Counted once the clip is over and before the fake camera starts it again.
@@ -164,8 +175,40 @@ def test_camera_counts_people_as_maskwatch_video_does(site, browser, walk_clip, 
         page.click("#cam")
     finally:
         b.close()
-    print(f"\ncamera: {live['people']} people in the browser, {expected} by maskwatch video; "
-          f"{live['frames']} frames analysed, {live['ms_per_frame']:.0f} ms per frame")
+    print(
+        f"\ncamera: {live['people']} people in the browser, {expected} by maskwatch video; "
+        f"{live['frames']} frames analysed, {live['ms_per_frame']:.0f} ms per frame"
+    )
     assert live["frames"] >= 2 * expected  # it analysed the clip, not a frame or two
     assert abs(live["people"] - expected) <= 1 and live["people"] >= 1
     assert not [u for u in requests if not u.startswith(site + "/") and not u.startswith(("data:", "blob:"))]
+
+
+def test_serve_in_browser_page_is_isolated_for_threads_and_open_without_the_token(browser, examples):
+    from maskwatch.web.export import find_ort
+
+    try:
+        find_ort()
+    except Exception as exc:
+        pytest.skip(str(exc))
+    from test_serve import Server, get
+
+    s = Server("--in-browser", "--token", "s3cret")
+    try:
+        assert get(s.url + "/api/health")[0] == 401  # the API stays behind the token
+        status, body = get(s.url + "/local/config.json")
+        assert status == 200 and json.loads(body)["modes"]["photo"]["conf"] == 0.25
+        assert get(s.url + "/local/%2e%2e/%2e%2e/etc/passwd")[0] == 404
+        requests: list[str] = []
+        b, page = open_page(browser, s.url + "/local", requests=requests)
+        try:
+            assert page.evaluate("self.crossOriginIsolated") is True
+            assert "threads" in page.inner_text("#engine")  # wasm threads where the device has cores
+            page.set_input_files("#pick", [str(examples / "crowd_495.jpg")])
+            page.wait_for_function("window.maskwatchResults.length === 1", timeout=120000)
+            assert len(page.evaluate("window.maskwatchResults")[0]["faces"]) >= 6
+        finally:
+            b.close()
+        assert not [u for u in requests if not u.startswith(s.url + "/local/")]
+    finally:
+        s.stop()

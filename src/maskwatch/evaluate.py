@@ -108,9 +108,11 @@ def operating_point(gts: list[tuple], found: list[tuple], threshold: float) -> O
     kept = true = 0
     for g, boxes in by_image.values():
         kept += len(boxes)
-        matched = {r for r, _ in greedy_match(iou_matrix(np.array([x[1:5] for x in g]).reshape(-1, 4), np.array(boxes).reshape(-1, 4)), 0.5)}
+        matched = {
+            r for r, _ in greedy_match(iou_matrix(np.array([x[1:5] for x in g]).reshape(-1, 4), np.array(boxes).reshape(-1, 4)), 0.5)
+        }
         true += len(matched)
-        for k, (_, x1, y1, x2, y2, c) in enumerate(g):
+        for k, (_, _, y1, _, y2, c) in enumerate(g):
             band = next(n for lo, hi, n in SIZE_BUCKETS if lo <= y2 - y1 < hi)
             for key in (LABELS[c], band):
                 total[key] += 1

@@ -37,6 +37,12 @@ def add_parser(sub) -> None:
     p.add_argument("--token", help="required for the page and API (or set MASKWATCH_TOKEN); mandatory off loopback")
     p.add_argument("--source", metavar="SRC", help="also show a live camera/stream with counts (as in `maskwatch video`)")
     p.add_argument("--site", metavar="SITE.toml", help="also run every camera of a site file and show them at /site (JSON at /api/site)")
+    p.add_argument(
+        "--in-browser",
+        action="store_true",
+        help="also serve, at /local/, the page that runs the models in the visitor's browser (as export-web writes it; "
+        "photos and camera frames stay on their device)",
+    )
     p.add_argument("--max-upload-mb", type=positive_float, default=20.0, help="per request (default: %(default)s)")
     p.add_argument("--max-pixels", type=positive_int, default=40_000_000, help="per decoded image (default: %(default)s)")
     p.add_argument(
@@ -79,7 +85,10 @@ def run(args) -> int:
         quiet_opencv()
     app = create_app(serve_config(args, token, site))
     print(
-        f"maskwatch: serving on http://{args.host}:{args.port}/ (API docs at /docs" + ("; the site at /site)" if site else ")"),
+        f"maskwatch: serving on http://{args.host}:{args.port}/ (API docs at /docs"
+        + ("; the site at /site" if site else "")
+        + ("; the in-browser page at /local/" if args.in_browser else "")
+        + ")",
         file=sys.stderr,
     )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
@@ -102,4 +111,5 @@ def serve_config(args, token: str | None, site=None):
         site=site,
         settings=settings_from(args, PHOTO),
         live_settings=settings_from(args, VIDEO),
+        in_browser=args.in_browser,
     )

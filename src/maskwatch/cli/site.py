@@ -5,7 +5,16 @@ from __future__ import annotations
 import sys
 
 from ..settings import VIDEO
-from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, add_state_options, make_detector, mqtt_target, quiet_opencv
+from .options import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    add_pipeline_options,
+    add_state_options,
+    make_detector,
+    mqtt_target,
+    positive_float,
+    quiet_opencv,
+)
 
 
 def add_parser(sub) -> None:
@@ -18,6 +27,21 @@ def add_parser(sub) -> None:
     p.add_argument("file", metavar="SITE.toml", help="the site file: [[cameras]] with name, source, detect_fps, lines, zones")
     p.add_argument("--summary", metavar="JSON", help="write the site summary here (overrides [outputs] summary)")
     p.add_argument("--events", metavar="JSONL", help="every camera's events here (overrides [outputs] events)")
+    p.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: every camera in this process; ray: each camera an actor on a Ray cluster, restarted on another "
+        "node when its node is lost (default: %(default)s)",
+    )
+    p.add_argument("--address", help="with --engine ray: the cluster (HOST:PORT of its head, or auto); default: a local Ray")
+    p.add_argument(
+        "--camera-cpus",
+        type=positive_float,
+        default=1.0,
+        metavar="N",
+        help="with --engine ray: CPUs reserved per camera actor; a cluster needs room for a lost node's cameras (default: %(default)s)",
+    )
     add_state_options(p)  # on the command line, they override [outputs]
     add_pipeline_options(p, VIDEO)
 
@@ -40,8 +64,14 @@ def run(args) -> int:
     )
     quiet_opencv()
     _stop_on_sigterm()
-    detector = make_detector(args, VIDEO)
-    summary = run_site(detector, site, log=lambda msg: print(f"maskwatch: {msg}", file=sys.stderr))
+    detector = make_detector(args, VIDEO)  # a bad model option is one line here, before any cluster work
+    log = lambda msg: print(f"maskwatch: {msg}", file=sys.stderr)  # noqa: E731
+    if args.engine == "ray":
+        from ..video.ray_site import run_site_ray
+
+        summary = run_site_ray(detector.settings, site, args.address, log=log, camera_cpus=args.camera_cpus)
+    else:
+        summary = run_site(detector, site, log=log)
     for name, cam in summary["cameras"].items():
         h = cam["health"]
         print(

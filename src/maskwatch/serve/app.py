@@ -44,6 +44,7 @@ class ServeConfig:
     site: object | None = None  # a video.site.SiteSpec: every camera of it on /site
     settings: Settings = PHOTO  # the upload API's (photos)
     live_settings: Settings = VIDEO  # the live view's (video)
+    in_browser: bool = False  # also serve the page that runs the models in the browser, at /local/
 
 
 class LiveView:
@@ -160,6 +161,15 @@ def create_app(cfg: ServeConfig, detector=None):
         body_timeout=cfg.body_timeout,
         idle_timeout=cfg.idle_timeout,
     )
+    local_dir = local_tmp = None
+    if cfg.in_browser:
+        import tempfile
+
+        from ..web.export import export_web
+
+        # Written once at start from the server's own photo models and settings; gone with it.
+        local_tmp = tempfile.TemporaryDirectory(prefix="maskwatch-page-")
+        local_dir = export_web(local_tmp.name, detector=detector).resolve()
     app.state.detector = detector
     app.state.live = live
     app.state.site = site
@@ -170,7 +180,9 @@ def create_app(cfg: ServeConfig, detector=None):
     @app.middleware("http")
     async def guard(request: Request, call_next):
         # With a token, everything is behind it (the docs and schema too) but a bare liveness check.
-        if cfg.token and request.url.path != "/livez":
+        # The in-browser page (/local/) is the package's own code and models, no user data, and its
+        # module and model requests cannot carry a token: it is open as /livez is.
+        if cfg.token and request.url.path != "/livez" and not (local_dir and request.url.path.startswith("/local/")):
             given = request.headers.get("authorization", "").removeprefix("Bearer ").strip() or request.query_params.get("token", "")
             if not hmac.compare_digest(given.encode(), cfg.token.encode()):
                 return error(401, "missing or wrong token: send 'Authorization: Bearer <token>' or ?token=<token>")
@@ -239,7 +251,21 @@ def create_app(cfg: ServeConfig, detector=None):
 
     @app.get("/api/health")
     def health():
-        return {"status": "ok", "model": detector.info(), "live": live is not None}
+        return {"status": "ok", "model": detector.info(), "live": live is not None, "in_browser": "/local/" if local_dir else None}
+
+    if local_dir is not None:
+        from fastapi.responses import FileResponse
+
+        # Cross-origin isolation lets ONNX Runtime Web use threads (SharedArrayBuffer).
+        isolated = {"Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp"}
+        app.state.local_page = local_tmp  # the folder lives as long as the app
+
+        @app.get("/local/{name:path}", include_in_schema=False)
+        def local_page(name: str):
+            path = (local_dir / (name or "index.html")).resolve()
+            if not path.is_relative_to(local_dir) or not path.is_file():
+                return error(404, "not found")
+            return FileResponse(path, headers=isolated)
 
     @app.post("/api/detect")
     async def detect(request: Request):

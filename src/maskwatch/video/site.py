@@ -203,7 +203,20 @@ class Health:
 class CameraWorker:
     """One camera of a site: a thread over source -> Camera, reopening its source when it fails."""
 
-    def __init__(self, spec: CameraSpec, detector, site_sink, lock, video: VideoSettings, stop: threading.Event, log, on_frame=None):
+    def __init__(
+        self,
+        spec: CameraSpec,
+        detector,
+        site_sink,
+        lock,
+        video: VideoSettings,
+        stop: threading.Event,
+        log,
+        on_frame=None,
+        resume_after=None,
+    ):
+        """resume_after: a file camera skips its frames up to this media time (a camera resumed
+        on another node of a cluster, video/ray_site.py)."""
         from .camera import Camera, CameraOutputs
         from .lines import LineCounter
         from .sources import source_kind
@@ -224,6 +237,8 @@ class CameraWorker:
             log=lambda m: log(f"{spec.name}: {m}"),
         )
         self.health = Health()
+        self.resume_after = resume_after
+        self.last_ts: float | None = None  # the time of the last analysed frame (media time for files)
         self._video = video
         self._started = time.monotonic()
         self.thread = threading.Thread(target=self._run, name=f"maskwatch-camera-{spec.name}", daemon=True)
@@ -268,10 +283,13 @@ class CameraWorker:
                     # Live: when the frame was read, on the site's clock (one clock across reopenings);
                     # files: media time.
                     ts = opened + frame.timestamp if self.live else frame.timestamp
+                    if not self.live and self.resume_after is not None and ts <= self.resume_after:
+                        continue  # analysed before, by this camera's previous run
                     if analysed_ts is not None and ts < analysed_ts + period * 0.999:
                         continue  # between two analysed frames
                     analysed_ts = ts if analysed_ts is None or ts - analysed_ts > 2 * period else analysed_ts + period
                     self.camera.process(frame.image, index, ts)
+                    self.last_ts = ts
                     index += 1
                     self.health.frames_analysed += 1
                     wall = time.monotonic() - self._started
@@ -358,15 +376,23 @@ def publish_state(group, lock, summary: dict, workers) -> None:
 
 def site_summary(workers, detector, wall: float) -> dict:
     cameras = {w.spec.name: w.summary() for w in workers}
-    labels = detector.classifier.labels
-    totals = {"people": sum(c["people"] for c in cameras.values()), **{l: sum(c[l] for c in cameras.values()) for l in labels}}
-    totals["compliance_rate"] = round(totals["with_mask"] / totals["people"], 4) if totals["people"] else None
-    totals["cameras_running"] = sum(1 for w in workers if w.health.state == "running")
-    totals["cameras_down"] = sum(1 for w in workers if w.health.state in ("down", "reconnecting"))
     return {
         "cameras": cameras,
-        "totals": totals,
+        "totals": site_totals(cameras, detector.classifier.labels),
         "wall_seconds": round(wall, 3),
         "model": detector.info(),
         "settings": detector.settings.to_dict(),
     }
+
+
+def site_totals(cameras: dict, labels) -> dict:
+    """People per class over every camera summary, and how many cameras run or are down."""
+    totals = {
+        "people": sum(c.get("people", 0) for c in cameras.values()),
+        **{l: sum(c.get(l, 0) for c in cameras.values()) for l in labels},
+    }
+    totals["compliance_rate"] = round(totals["with_mask"] / totals["people"], 4) if totals["people"] else None
+    states = [c.get("health", {}).get("state") for c in cameras.values()]
+    totals["cameras_running"] = sum(1 for s in states if s == "running")
+    totals["cameras_down"] = sum(1 for s in states if s in ("down", "reconnecting"))
+    return totals

@@ -126,6 +126,7 @@ $("cam").onclick = async () => {
   const video = $("video"); video.srcObject = stream; await video.play();
   const tracker = new Tracker(cfg.tracker, cfg.labels, cfg.classifier.balancing_weights);
   const canvas = $("live-canvas"), ctx = canvas.getContext("2d", {willReadFrequently: true}), live = window.maskwatchLive;
+  canvas.classList.add("on");
   Object.assign(live, {running: true, frames: 0, detections: 0, people: 0});
   const started = performance.now();
   let spent = 0;

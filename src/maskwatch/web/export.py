@@ -111,14 +111,22 @@ def page_config(detector) -> dict:
         },
         "face_score_trust": list(photo.face_trust),
         "modes": {
-            "photo": {"upscale": photo.upscale, "conf": photo.conf, "flip": cls.flip if photo.flip is None else photo.flip, "use_faceness": rejects},
+            "photo": {
+                "upscale": photo.upscale,
+                "conf": photo.conf,
+                "flip": cls.flip if photo.flip is None else photo.flip,
+                "use_faceness": rejects,
+            },
             # Video labels with the mask classes only; the face score is the detector's.
             "video": {"upscale": VIDEO.upscale, "conf": VIDEO.conf, "flip": bool(VIDEO.flip), "use_faceness": False},
         },
         "tracker": {
             "iou": PAGE_TRACK_IOU,
             "max_jump": PAGE_TRACK_MAX_JUMP,
-            **{k: getattr(TrackerConfig(), k) for k in ("smoothing", "min_observations", "label_after", "confident", "switch", "lost_frames")},
+            **{
+                k: getattr(TrackerConfig(), k)
+                for k in ("smoothing", "min_observations", "label_after", "confident", "switch", "lost_frames")
+            },
         },
         "settings": photo.to_dict(),
     }

@@ -79,12 +79,15 @@ export function resize(img, dw, dh, area) {
     // rounded as its SIMD code does, so the pixels match cv2's, not just come close.
     const tx = linearTaps(sw, dw, false), ty = linearTaps(sh, dh, true);
     const q = (w) => [roundHalfEven(Math.fround(1 - w) * 2048), roundHalfEven(w * 2048)];
-    const itmp = new Int32Array(sh * dw * 3);
-    for (let x = 0; x < dw; x++) {
-      const [a0, a1] = q(tx.w[x]);
-      for (let y = 0; y < sh; y++) {
-        const a = (y * sw + tx.i0[x]) * 3, b = (y * sw + tx.i1[x]) * 3, d = (y * dw + x) * 3;
-        for (let c = 0; c < 3; c++) itmp[d + c] = data[a + c] * a0 + data[b + c] * a1;
+    const itmp = new Int32Array(sh * dw * 3), a0 = new Int32Array(dw), a1 = new Int32Array(dw);
+    for (let x = 0; x < dw; x++) [a0[x], a1[x]] = q(tx.w[x]);
+    for (let y = 0; y < sh; y++) {  // row by row: the order the pixels lie in memory
+      const row = y * sw * 3, drow = y * dw * 3;
+      for (let x = 0; x < dw; x++) {
+        const a = row + tx.i0[x] * 3, b = row + tx.i1[x] * 3, d = drow + x * 3, w0 = a0[x], w1 = a1[x];
+        itmp[d] = data[a] * w0 + data[b] * w1;
+        itmp[d + 1] = data[a + 1] * w0 + data[b + 1] * w1;
+        itmp[d + 2] = data[a + 2] * w0 + data[b + 2] * w1;
       }
     }
     for (let y = 0; y < dh; y++) {

@@ -212,3 +212,51 @@ def test_serve_in_browser_page_is_isolated_for_threads_and_open_without_the_toke
         assert not [u for u in requests if not u.startswith(s.url + "/local/")]
     finally:
         s.stop()
+
+
+RESIZE_CHECK = """
+import {resize, cropFace} from "%s";
+import fs from "fs";
+const cases = JSON.parse(fs.readFileSync(process.argv[2]));
+const out = [];
+for (const c of cases) {
+  const img = {data: new Uint8Array(fs.readFileSync(c.src)), width: c.w, height: c.h};
+  const r = c.box ? cropFace(img, c.box, c.margin, c.size) : resize(img, c.dw, c.dh, c.area);
+  fs.writeFileSync(c.out, r.data);
+}
+"""
+
+
+def test_pipeline_js_resizes_and_crops_as_opencv_does_byte_for_byte(tmp_path):
+    """The page's resizes (INTER_LINEAR up, INTER_AREA down, crops) give cv2's bytes exactly:
+    what makes its faces the Python pipeline's."""
+    import subprocess
+
+    import cv2
+    import numpy as np
+
+    from maskwatch.crops import crop_face
+
+    node = shutil.which("node")
+    if not node:
+        pytest.skip("Node.js is not installed")
+    rng = np.random.default_rng(0)
+    img = cv2.GaussianBlur(rng.integers(0, 256, (157, 233, 3), dtype=np.uint8), (0, 0), 1.5)
+    src = tmp_path / "src.bin"
+    img.tofile(src)
+    cases, expected = [], []
+    for k, (dw, dh, area) in enumerate(
+        [(524, 353, False), (700, 471, False), (117, 79, True), (90, 61, True), (112, 112, True), (233, 157, False)]
+    ):
+        cases.append({"src": str(src), "w": 233, "h": 157, "dw": dw, "dh": dh, "area": area, "out": str(tmp_path / f"r{k}.bin")})
+        expected.append(cv2.resize(img, (dw, dh), interpolation=cv2.INTER_AREA if area else cv2.INTER_LINEAR))
+    for k, box in enumerate([(10.3, 20.7, 40.1, 61.9), (200.5, 120.2, 240.0, 170.0), (30, 5, 190, 150)]):  # small, off the edge, large
+        cases.append({"src": str(src), "w": 233, "h": 157, "box": box, "margin": 0.15, "size": 112, "out": str(tmp_path / f"c{k}.bin")})
+        expected.append(crop_face(img, box, 0.15, 112))
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    script = tmp_path / "check.mjs"
+    script.write_text(RESIZE_CHECK % (Path(__file__).resolve().parents[1] / "src" / "maskwatch" / "web" / "pipeline.js").as_posix())
+    subprocess.run([node, str(script), str(tmp_path / "cases.json")], check=True, timeout=60)
+    for case, want in zip(cases, expected):
+        got = np.fromfile(case["out"], np.uint8)
+        assert got.size == want.size and np.array_equal(got, want.reshape(-1)), case

@@ -87,3 +87,19 @@ def test_unknown_option_hints_come_from_the_verb(capsys):
     with pytest.raises(SystemExit):
         main(["video", "--source", "x.mp4", "--detect-evry", "2"])
     assert "similar options are --detect-every" in capsys.readouterr().err
+
+
+def test_face_trust_weights_the_face_probability_by_height():
+    import numpy as np
+
+    from maskwatch.face_score import SizeTrust, face_scores
+    from maskwatch.settings import PHOTO, Settings
+
+    det, face, h = np.array([0.8, 0.8, 0.8]), np.array([0.25, 0.25, 0.25]), np.array([10.0, 20.0, 40.0])
+    assert np.allclose(face_scores(det, face, h, SizeTrust(*PHOTO.face_trust)), 0.2)  # the default: the product
+    s = face_scores(det, face, h, SizeTrust(10, 30))  # ignored at 10 px, half at 20, full from 30
+    assert np.allclose(s, [0.8, 0.8 * 0.25**0.5, 0.2])
+    for bad in ((30, 10), (-1, 5), (1,), ("a", 2), (float("nan"), 3)):
+        with pytest.raises(ValueError, match="face_trust"):
+            Settings(face_trust=bad)
+    assert Settings.from_dict(PHOTO.but(face_trust=(4, 24)).to_dict()).face_trust == (4.0, 24.0)

@@ -13,8 +13,8 @@ class FaceTracker:
     """The tracker with the people counter fed as video feeds it (video.camera): tracks seen each
     frame, then the tracks that ended; events collected."""
 
-    def __init__(self, config=None):
-        self.tracker = _Tracker(config=config)
+    def __init__(self, config=None, fps=30.0):
+        self.tracker = _Tracker(fps=fps, config=config)
         self.counter = PeopleCounter()
         self.events = []
 
@@ -222,3 +222,17 @@ def test_video_divides_out_the_shipped_classifiers_training_mix():
     assert tracker_config(clf, TrackerConfig(), labels_from="detector").class_weights is None
     with pytest.raises(ValueError, match="class prior must be one of balanced, trained"):
         tracker_config(clf, TrackerConfig(), "uniform")
+
+
+@pytest.mark.parametrize("fps", [4.0, 5.0, 12.0])
+def test_a_face_is_one_track_at_a_site_cameras_low_rate(fps):
+    """A walking face analysed a few times a second stays one track (ByteTrack counts its wait
+    in 30-fps frames: given the analysed rate's frame count, a 5 fps track died between frames)."""
+    from maskwatch.video.site import tracker_for_rate
+
+    t = FaceTracker(fps=fps, config=tracker_for_rate(TrackerConfig(classify_every=1), fps))
+    for i in range(12):  # 15 px a frame, under a third of the face's width
+        t.update(boxes(100 + 15 * i), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)
+    t.finish()
+    assert t.counts()["people"] == 1
+    assert len({e["track"] for e in t.events if e["event"] == "appear"}) == 1

@@ -83,7 +83,11 @@ class FaceTracker:
             raise ValueError(f"final_label must be 'mean' or 'status', not {self.cfg.final_label!r}")
         self.labels = tuple(labels)
         self._bt = ByteTrackTracker(
-            lost_track_buffer=self.cfg.lost_frames,
+            # The library counts this buffer in frames of a 30 fps video and, fed timestamps,
+            # waits lost_track_buffer / 30 seconds for a lost face; lost_frames are frames at
+            # `fps`. Passed as they were, a 5 fps camera waited 0.2 s and a 4 fps one 0.17 s,
+            # less than one frame apart: every track died before its next frame.
+            lost_track_buffer=max(1, round(self.cfg.lost_frames * 30.0 / fps)),
             frame_rate=fps,
             track_activation_threshold=0.6,
             high_conf_det_threshold=0.6,

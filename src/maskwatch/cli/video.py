@@ -97,6 +97,33 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
+class _SignalStop:
+    """Ctrl-C or SIGTERM ask the run to stop after the frame in hand (an exception raised in the
+    middle of a frame could count it without writing it to the video); a second one stops at once."""
+
+    reason = "interrupted"
+
+    def __init__(self):
+        import signal
+        import threading
+
+        self._event = threading.Event()
+
+        def ask(signum, frame):
+            if self._event.is_set():
+                raise KeyboardInterrupt
+            self._event.set()
+
+        signal.signal(signal.SIGINT, ask)
+        signal.signal(signal.SIGTERM, ask)
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+
 def run(args) -> int:
     import json
 
@@ -124,9 +151,9 @@ def run(args) -> int:
         ),
         max_frames=args.max_frames,
         fps=args.fps,
+        stop=_SignalStop(),
     )
     quiet_opencv()
-    _stop_on_sigterm()
     detector = make_detector(args, VIDEO)
     summary = run_video(detector, cfg, log=lambda msg: print(f"maskwatch: {msg}", file=sys.stderr))
     keys = (

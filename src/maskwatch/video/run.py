@@ -44,7 +44,7 @@ class VideoConfig:
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     counters: list = field(default_factory=list)  # line and zone counters (counting.py)
     on_frame: Callable[[np.ndarray, dict], None] | None = None  # annotated frame and live counts (web view)
-    stop: threading.Event | None = None  # set by another thread to end the run
+    stop: threading.Event | None = None  # set by another thread (or a signal, cli.video) to end the run
     sinks: list = field(default_factory=list)  # more outputs (Sinks), e.g. the web server's metrics
 
 
@@ -122,7 +122,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
                 stopped = "max frames reached"
                 break
             if cfg.stop is not None and cfg.stop.is_set():
-                stopped = "stopped"
+                stopped = getattr(cfg.stop, "reason", "stopped")  # "interrupted" for Ctrl-C (cli.video)
                 break
             try:
                 reason = camera.process(frame.image, frame.index, frame.timestamp)

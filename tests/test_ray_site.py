@@ -94,6 +94,7 @@ def test_cameras_resume_on_another_node_when_theirs_is_lost(cluster, walk_clip, 
     rows = [json.loads(line) for line in events.read_text().splitlines()]
     print(f"\nlost node's camera: {m}; its first event after the loss {back_after:.1f} s after it; events {len(rows)}")
     assert 0 < m["gap_seconds"] < 30 and m["frames_analysed_per_incarnation"][-1] > 0, m
+    assert len(m["nodes"]) == 2 and m["nodes"][0] != m["nodes"][1]  # resumed on the other node
     ids = [r["event_id"] for r in rows]
     assert len(ids) == len(set(ids))  # no event written twice
     assert sum(c["cluster"]["events_written"] for c in cams.values()) == len(rows)

@@ -52,12 +52,12 @@ class CameraActor:
     """One camera of the site, on whichever node Ray places it (made a Ray actor in run_site_ray)."""
 
     def __init__(self, spec, settings, video=VIDEO_DEFAULTS):
-        import socket
+        import ray
 
         from ..pipeline import Detector
 
         self.incarnation = uuid.uuid4().hex[:8]
-        self.node = socket.gethostname()
+        self.node = ray.get_runtime_context().get_node_id()
         self.spec, self.video, self.detector = spec, video, Detector(settings)
         self.buffer = _BufferSink(self.incarnation)
         self.stop_event = threading.Event()
@@ -86,6 +86,7 @@ class CameraActor:
         w = self.worker
         return {
             "incarnation": self.incarnation,
+            "node": self.node,
             "started": w is not None,
             "alive": w is not None and w.thread.is_alive(),
             "events": self.buffer.take(acked),
@@ -177,6 +178,7 @@ def run_site_ray(
                         c.previous.append(c.summary)
                     log(f"{c.spec.name}: camera back after {time.monotonic() - (c.unreachable_since or time.monotonic()):.1f} s")
                 c.incarnation, c.acked = r["incarnation"], 0
+                c.nodes.append(r["node"])
             if c.unreachable_since is not None:
                 c.gap_s += time.monotonic() - c.unreachable_since
                 c.unreachable_since = None
@@ -260,5 +262,6 @@ def camera_summary(c: _Camera, labels) -> dict:
         "gap_seconds": round(c.gap_s + (time.monotonic() - c.unreachable_since if c.unreachable_since else 0.0), 3),
         "frames_analysed_per_incarnation": [p.get("health", {}).get("frames_analysed", 0) for p in parts],
         "events_written": len(c.written),
+        "nodes": list(c.nodes),  # the Ray node id of each incarnation
     }
     return out

@@ -418,3 +418,25 @@ def test_slow_and_stalled_uploads_do_not_hold_the_server(examples):
         assert status == 200 and doc["images"][0]["faces"], "the server is whole afterwards"
     finally:
         s.stop()
+
+
+def test_live_view_counts_door_lines_and_zones_as_video_does(walk_clip, tmp_path):
+    from maskwatch.cli import main
+
+    line, zone = "door=0.5,0,0.5,1", "left=0,0,0.5,0,0.5,1,0,1"
+    summary = tmp_path / "s.json"
+    assert main(["video", "--source", str(walk_clip), "--line", line, "--zone", zone, "--summary", str(summary), "--threads", "2"]) == 0
+    want = json.loads(summary.read_text())
+    s = Server("--source", str(walk_clip), "--line", line, "--zone", zone)
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            stats = json.loads(get(s.url + "/api/stream/stats")[1])
+            if not stats["running"] and "lines" in stats:
+                break
+            time.sleep(0.5)
+    finally:
+        s.stop()
+    assert stats["lines"]["door"]["in"] == want["lines"]["door"]["in"] and stats["lines"]["door"]["out"] == want["lines"]["door"]["out"]
+    assert stats["lines"]["door"]["in_total"] + stats["lines"]["door"]["out_total"] >= 2  # the clip's walkers cross it
+    assert stats["zones"]["left"]["entered"] == want["zones"]["left"]["entered"]

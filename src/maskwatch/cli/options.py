@@ -225,3 +225,23 @@ def mqtt_target(args):
 
     discovery = None if args.mqtt_discovery_prefix.lower() == "none" else args.mqtt_discovery_prefix
     return MqttTarget.from_options(args.mqtt, args.mqtt_prefix, discovery, args.mqtt_password_file, args.mqtt_ca)
+
+
+def add_counter_options(p) -> None:
+    """--line and --zone (maskwatch video, and serve's live view)."""
+    p.add_argument(
+        "--line",
+        action="append",
+        default=[],
+        metavar="NAME=x1,y1,x2,y2",
+        help="count people crossing this line, per direction and label (fractions of the frame; repeatable). "
+        "Standing at (x1,y1) looking to (x2,y2), crossing from your right to your left is 'in': door=0.5,0,0.5,1 "
+        "counts left-to-right on screen as in (swap the points to swap)",
+    )
+    p.add_argument(
+        "--zone",
+        action="append",
+        default=[],
+        metavar="NAME=x1,y1,x2,y2,x3,y3,...",
+        help="count people in this polygon now and entering it, per label, and how long they stay (fractions; repeatable)",
+    )

@@ -6,7 +6,16 @@ import sys
 
 from ..errors import MaskwatchError
 from ..serve.body_guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S
-from .options import EXIT_OK, add_pipeline_options, port_number, positive_float, positive_int, quiet_opencv, settings_from
+from .options import (
+    EXIT_OK,
+    add_counter_options,
+    add_pipeline_options,
+    port_number,
+    positive_float,
+    positive_int,
+    quiet_opencv,
+    settings_from,
+)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -37,6 +46,7 @@ def add_parser(sub) -> None:
     p.add_argument("--token", help="required for the page and API (or set MASKWATCH_TOKEN); mandatory off loopback")
     p.add_argument("--source", metavar="SRC", help="also show a live camera/stream with counts (as in `maskwatch video`)")
     p.add_argument("--site", metavar="SITE.toml", help="also run every camera of a site file and show them at /site (JSON at /api/site)")
+    add_counter_options(p)  # drawn and counted in the live view (--source)
     p.add_argument(
         "--in-browser",
         action="store_true",
@@ -72,6 +82,11 @@ def run(args) -> int:
     from ..serve.app import create_app
 
     check_port_free(args.host, args.port)
+    if (args.line or args.zone) and not args.source:
+        raise ValueError("--line and --zone count in the live view: give --source too")
+    from .video import place_counters
+
+    place_counters(args.line, args.zone)  # a bad line or zone is one line now, not a dead live view
 
     site = None
     if args.site:
@@ -112,4 +127,6 @@ def serve_config(args, token: str | None, site=None):
         settings=settings_from(args, PHOTO),
         live_settings=settings_from(args, VIDEO),
         in_browser=args.in_browser,
+        lines=tuple(args.line),
+        zones=tuple(args.zone),
     )

@@ -8,6 +8,7 @@ from ..settings import CLASS_PRIORS, VIDEO, VIDEO_DEFAULTS
 from .options import (
     EXIT_OK,
     EXIT_SOME_FAILED,
+    add_counter_options,
     add_pipeline_options,
     add_state_options,
     make_detector,
@@ -35,22 +36,7 @@ def add_parser(sub) -> None:
         help="also POST each event as JSON to this http(s) URL (alerting; sent from a background thread, failures counted in the summary)",
     )
     p.add_argument("--summary", metavar="JSON", help="counts, compliance rate, per-minute series, timings")
-    p.add_argument(
-        "--line",
-        action="append",
-        default=[],
-        metavar="NAME=x1,y1,x2,y2",
-        help="count people crossing this line, per direction and label (fractions of the frame; repeatable). "
-        "Standing at (x1,y1) looking to (x2,y2), crossing from your right to your left is 'in': door=0.5,0,0.5,1 "
-        "counts left-to-right on screen as in (swap the points to swap)",
-    )
-    p.add_argument(
-        "--zone",
-        action="append",
-        default=[],
-        metavar="NAME=x1,y1,x2,y2,x3,y3,...",
-        help="count people in this polygon now and entering it, per label, and how long they stay (fractions; repeatable)",
-    )
+    add_counter_options(p)
     p.add_argument("--blur", action="store_true", help="pixelate every face in the written/shown video (counts stay)")
     p.add_argument(
         "--detect-every",

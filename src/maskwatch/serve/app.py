@@ -45,12 +45,15 @@ class ServeConfig:
     settings: Settings = PHOTO  # the upload API's (photos)
     live_settings: Settings = VIDEO  # the live view's (video)
     in_browser: bool = False  # also serve the page that runs the models in the browser, at /local/
+    lines: tuple[str, ...] = ()  # the live view's door lines and zones, as --line / --zone give them
+    zones: tuple[str, ...] = ()
 
 
 class LiveView:
     """Runs the video pipeline on a source in a thread; keeps the latest annotated JPEG and counts."""
 
-    def __init__(self, detector, source: str, sinks=()):
+    def __init__(self, detector, source: str, sinks=(), counters=()):
+        from ..sinks.base import Sink
         from ..video.run import VideoConfig, run_video
 
         self.source = source
@@ -61,7 +64,22 @@ class LiveView:
         self.frames = 0
         self._cond = threading.Condition()
         self._stop = threading.Event()
-        cfg = VideoConfig(source=source, on_frame=self._on_frame, stop=self._stop, sinks=list(sinks), name="live")
+        self.places: dict = {}  # the lines' and zones' figures, from the once-a-second state
+        view = self
+
+        class _Places(Sink):
+            name = "live view lines and zones"
+
+            def write(self, record) -> None:
+                pass
+
+            def update(self, state: dict) -> None:
+                cam = state.get("cameras", {}).get("live", {})
+                view.places = {k: cam[k] for k in ("lines", "zones") if k in cam}
+
+        cfg = VideoConfig(
+            source=source, on_frame=self._on_frame, stop=self._stop, sinks=[*sinks, _Places()], name="live", counters=list(counters)
+        )
 
         def target():
             try:
@@ -96,6 +114,7 @@ class LiveView:
             "frames": self.frames,
             "running": self.running,
             **self.counts,
+            **self.places,
             "stopped": (self.summary or {}).get("stopped"),
         }
 
@@ -124,7 +143,11 @@ def create_app(cfg: ServeConfig, detector=None):
     # mirrored second look), not the photo settings of the upload API.
     metrics = _metrics(detector)
     state_sinks = [metrics] if metrics is not None else []
-    live = LiveView(Detector(cfg.live_settings), cfg.source, state_sinks) if cfg.source else None
+    live = None
+    if cfg.source:
+        from ..cli.video import place_counters
+
+        live = LiveView(Detector(cfg.live_settings), cfg.source, state_sinks, place_counters(list(cfg.lines), list(cfg.zones)))
     site = None
     if cfg.site is not None:
         from .site_view import SiteView

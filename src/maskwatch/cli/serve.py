@@ -84,7 +84,7 @@ def run(args) -> int:
     check_port_free(args.host, args.port)
     if (args.line or args.zone) and not args.source:
         raise ValueError("--line and --zone count in the live view: give --source too")
-    from .video import place_counters
+    from ..video.places import place_counters
 
     place_counters(args.line, args.zone)  # a bad line or zone is one line now, not a dead live view
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..settings import CLASS_PRIORS, VIDEO, VIDEO_DEFAULTS
+from ..video.places import place_counters
 from .options import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -160,20 +161,3 @@ def run(args) -> int:
         print(f"maskwatch: error: {summary['stopped'][7:]}", file=sys.stderr)
         return EXIT_SOME_FAILED
     return EXIT_OK
-
-
-def place_counters(lines: list[str], zones: list[str], labels=None) -> list:
-    """Line and zone counters from --line / --zone texts (names unique per kind); one-line errors."""
-    from ..types import LABELS
-    from ..video.lines import LineCounter, parse_points
-    from ..video.zones import ZoneCounter
-
-    out, names = [], set()
-    for kind, specs, cls, least, most in (("line", lines, LineCounter, 2, 2), ("zone", zones, ZoneCounter, 3, None)):
-        for spec in specs:
-            name, points = parse_points(spec, kind, least, most)
-            if (kind, name) in names:
-                raise ValueError(f"--{kind} {name} is given twice: give each {kind} its own name")
-            names.add((kind, name))
-            out.append(cls(name, points, labels or LABELS))
-    return out

@@ -145,7 +145,7 @@ def create_app(cfg: ServeConfig, detector=None):
     state_sinks = [metrics] if metrics is not None else []
     live = None
     if cfg.source:
-        from ..cli.video import place_counters
+        from ..video.places import place_counters
 
         live = LiveView(Detector(cfg.live_settings), cfg.source, state_sinks, place_counters(list(cfg.lines), list(cfg.zones)))
     site = None

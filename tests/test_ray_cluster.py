@@ -16,7 +16,7 @@ import pytest
 
 pytest.importorskip("ray")
 RAY = shutil.which("ray") or str(Path(sys.executable).with_name("ray"))
-N_FILES = 240  # enough for the node to die with work left, few enough for CI's 15 minutes
+N_FILES = 160  # enough for the node to die with work left, few enough for CI's 15 minutes
 
 
 def _free_port() -> int:

@@ -69,7 +69,9 @@ def run(args) -> int:
     if args.engine == "ray":
         from ..video.ray_site import run_site_ray
 
-        summary = run_site_ray(detector.settings, site, args.address, log=log, camera_cpus=args.camera_cpus)
+        summary = run_site_ray(
+            detector.settings, site, args.address, log=log, camera_cpus=args.camera_cpus, labels=detector.classifier.labels
+        )
     else:
         summary = run_site(detector, site, log=log)
     for name, cam in summary["cameras"].items():

@@ -123,10 +123,11 @@ class _Camera:
 
 
 def run_site_ray(
-    settings, site, address: str | None, stop: threading.Event | None = None, log=print, camera_cpus: float = CAMERA_CPUS
+    settings, site, address: str | None, stop: threading.Event | None = None, log=print, camera_cpus: float = CAMERA_CPUS, labels=None
 ) -> dict:
     """Run every camera of `site` as a Ray actor; returns the site summary (also written to
-    site.summary). Ends when every file camera has ended, or when `stop` is set (Ctrl-C)."""
+    site.summary). Ends when every file camera has ended, or when `stop` is set (Ctrl-C).
+    labels: the classifier's mask classes, when the caller has loaded it already (else loaded here)."""
     try:
         import ray
         from ray.exceptions import GetTimeoutError, RayActorError
@@ -154,9 +155,10 @@ def run_site_ray(
     cams = [
         _Camera(spec, remote.options(num_cpus=camera_cpus, scheduling_strategy="SPREAD").remote(spec, per_camera)) for spec in site.cameras
     ]
-    from ..classify import MaskClassifier
+    if labels is None:
+        from ..classify import MaskClassifier
 
-    labels = MaskClassifier(settings.classifier, threads=1).labels
+        labels = MaskClassifier(settings.classifier, threads=1).labels
     group = SinkGroup(event_sinks(site.events, site.webhook, site.mqtt, site.metrics_port, site.metrics_host, labels, log=log), log=log)
     group.open()
     t0 = time.monotonic()

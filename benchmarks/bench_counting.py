@@ -132,13 +132,14 @@ def cached_detections(det, frames, args, seed) -> list | None:
 
     key = f"{Path(args.annotations).parent.name}-{args.annotations.rpartition(':')[2]}-s{seed}-n{'-'.join(map(str, args.per_class))}-h{args.min_height}"
     key += f"-{Path(args.model).stem if args.model else 'shipped'}-{Path(args.detector).stem if args.detector else 'shipped'}"
+    key += f"-x{args.detect_scale:g}" if args.detect_scale != 1.0 else ""
     path = Path(args.cache) / f"{key}{'-mirror' if args.mirror_unsure else ''}.npz"
     if path.exists():
         z = np.load(path)
         return [(FaceBoxes(z[f"xyxy{f}"], z[f"scores{f}"], z[f"landmarks{f}"]), z[f"probs{f}"]) for f in range(len(frames))]
     arrays, out = {}, []
     for f, frame in enumerate(frames):
-        found = det.find_faces(frame)
+        found = det.find_faces(frame, args.detect_scale)
         probs = det.class_probs(frame, found) if len(found) else np.zeros((0, len(det.classifier.labels)), np.float32)
         out.append((found, probs))
         arrays.update({f"xyxy{f}": found.xyxy, f"scores{f}": found.scores, f"landmarks{f}": found.landmarks, f"probs{f}": probs})
@@ -207,6 +208,7 @@ def main() -> None:
         default=FPS,
         help=f"frames analysed per second of the {FPS:g} fps clips, as a site's detect_fps (default: every frame)",
     )
+    ap.add_argument("--detect-scale", type=float, default=1.0, help="as a site camera's detect_scale: detection on the frame shrunk so")
     ap.add_argument("--tracker", nargs="*", default=[], metavar="FIELD=VALUE", help="TrackerConfig fields, e.g. lost_frames=60")
     ap.add_argument(
         "--cache",
@@ -246,7 +248,7 @@ def main() -> None:
         # The frame step and counter `maskwatch video` runs (class prior included).
         tracker = TrackerConfig(**overrides)
         tracker = tracker_for_rate(tracker, rate) if stride > 1 else tracker
-        step = FrameStep(det, rate, VideoSettings(class_prior=args.class_prior), tracker)
+        step = FrameStep(det, rate, VideoSettings(class_prior=args.class_prior), tracker, args.detect_scale)
         counter = PeopleCounter(det.classifier.labels)
         door = LineCounter("door", (0.5, 0.0, 0.5, 1.0), det.classifier.labels)
         ends = []

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shlex
 import signal
 import subprocess
 import sys
@@ -45,18 +46,19 @@ def pick_photos(images: Path, n: int = 8) -> list[str]:
     return [str(p) for p in sorted(images.glob("*.jpg"))[:n]]
 
 
-def run_sites(urls: list[str], per_process: int, seconds: float, tmp: Path, fps: float) -> list[dict]:
+def run_sites(urls: list[str], per_process: int, seconds: float, tmp: Path, fps: float, extra: list[str], scale: float) -> list[dict]:
     """Start ceil(len/per_process) site processes, stop them after `seconds`; their summaries."""
     procs, outs = [], []
     for g in range(0, len(urls), per_process):
         site = tmp / f"site{g}.toml"
         site.write_text(
             "".join(
-                f'[[cameras]]\nname = "cam{g + k}"\nsource = "{u}"\ndetect_fps = {fps}\n\n' for k, u in enumerate(urls[g : g + per_process])
+                f'[[cameras]]\nname = "cam{g + k}"\nsource = "{u}"\ndetect_fps = {fps}\ndetect_scale = {scale}\n\n'
+                for k, u in enumerate(urls[g : g + per_process])
             )
         )
         out = tmp / f"site{g}.json"
-        cmd = [sys.executable, "-m", "maskwatch.cli", "site", str(site), "--summary", str(out)]
+        cmd = [sys.executable, "-m", "maskwatch.cli", "site", str(site), "--summary", str(out), *extra]
         procs.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         outs.append(out)
     time.sleep(seconds)
@@ -74,8 +76,11 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=40)
     ap.add_argument("--detect-fps", type=float, default=5.0)
     ap.add_argument("--separate", action="store_true", help="N processes of one camera each instead of one process")
+    ap.add_argument("--detect-scale", type=float, default=1.0, help="every camera's detect_scale (default: 1, the whole frame)")
+    ap.add_argument("--site-args", default="", help='options for every site process, e.g. "--threads 1" or "--upscale 0.75"')
     args = ap.parse_args()
     photos = pick_photos(Path(args.images))
+    print(f"detect_scale {args.detect_scale:g}; site options: {args.site_args or '(defaults)'}")
     print(f"{'mode':9s} {'N':>3s} {'fps min/mean':>13s} {'lag max s':>10s} {'dropped':>8s} {'CPU s/cam/s':>12s}  real time")
     for n in args.cameras:
         server = subprocess.Popen(
@@ -87,7 +92,15 @@ def main() -> None:
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-                summaries = run_sites(urls, 1 if args.separate else n, args.seconds, Path(tmp), args.detect_fps)
+                summaries = run_sites(
+                    urls,
+                    1 if args.separate else n,
+                    args.seconds,
+                    Path(tmp),
+                    args.detect_fps,
+                    shlex.split(args.site_args),
+                    args.detect_scale,
+                )
                 cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         finally:
             server.kill()

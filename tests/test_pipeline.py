@@ -79,3 +79,18 @@ def test_classifier_has_one_name_and_an_older_alias(tmp_path):
         maskwatch.Detector(classifier="a.onnx", model="b.onnx")
     with pytest.raises(ValueError, match="not found"):
         maskwatch.Detector(classifier=tmp_path / "none.onnx")
+
+
+def test_find_faces_on_a_shrunk_frame_gives_boxes_in_the_frames_pixels(examples):
+    """A site camera's detect_scale: the same faces, in full-frame pixels, from a frame half as wide."""
+    from maskwatch import Detector
+    from maskwatch.boxes import iou_matrix
+    from maskwatch.imageio import read_image
+    from maskwatch.settings import VIDEO
+
+    det = Detector(VIDEO, threads=2)
+    image = read_image(examples / "closeup_563.jpg")
+    full, half = det.find_faces(image), det.find_faces(image, 0.5)
+    assert len(full) >= 1 and len(half) == len(full)
+    assert iou_matrix(half.xyxy, full.xyxy).max(1).min() >= 0.75
+    assert half.landmarks is not None and abs(half.landmarks[0] - full.landmarks[0]).max() < 0.1 * full.heights[0]

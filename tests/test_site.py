@@ -68,6 +68,7 @@ def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys):
     for name in ("cam0", "cam1", "cam2"):  # sampled at detect_fps: every 2nd frame of a 25 fps file
         h = s["cameras"][name]["health"]
         assert h["state"] == "ended" and h["frames_read"] == 160 and 78 <= h["frames_analysed"] <= 82
+        assert h["frames_skipped"] == 160 - h["frames_analysed"]  # never converted
     got = [json.loads(x) for x in events.read_text().splitlines()]
     assert {e["camera"] for e in got} == {"cam0", "cam1", "cam2"}
     assert sum(1 for e in got if e["event"] == "line_crossed") == 4
@@ -79,6 +80,7 @@ def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys):
         ('[[cameras]]\nname = "a"\n', "missing 'source'"),
         ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_fsp = 5\n', "unknown key 'detect_fsp' (did you mean 'detect_fps'?)"),
         ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_fps = 0\n', "detect_fps must be"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_scale = 2\n', "detect_scale must be a number in [0.2, 1]"),
         ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nlines = { d = [0.5, 0, 0.5] }\n', "lines.d: give 4 numbers"),
         ('[[cameras]]\nname = "a"\nsource = "x"\n[[cameras]]\nname = "a"\nsource = "y"\n', "two cameras have this name"),
         ("cameras = 3\n", "no cameras"),

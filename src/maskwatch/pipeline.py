@@ -100,9 +100,18 @@ class Detector:
     def info(self) -> dict:
         return {**model_info(self.settings), "detector": self._faces.name}
 
-    def find_faces(self, image: np.ndarray) -> FaceBoxes:
-        """Face boxes only (no labels): the first stage, for callers that label later (video)."""
-        return self._faces.detect(image)
+    def find_faces(self, image: np.ndarray, scale: float = 1.0) -> FaceBoxes:
+        """Face boxes only (no labels): the first stage, for callers that label later (video).
+        scale < 1: look in the frame shrunk by this factor (on top of the settings' upscale;
+        a site camera's detect_scale), boxes given in the frame's pixels: detection costs about
+        scale squared, and faces under the detector's smallest (about 16 px / scale) are lost."""
+        if scale == 1.0:
+            return self._faces.detect(image)
+        import cv2
+
+        h, w = image.shape[:2]
+        small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        return self._faces.detect(small).scaled(w / small.shape[1])
 
     def detect(self, image: np.ndarray | str | os.PathLike) -> list[Face]:
         """Faces in a BGR image (numpy array) or an image file."""

@@ -40,8 +40,9 @@ class Camera:
         tracker: TrackerConfig | None = None,
         counters: list | None = None,
         log=print,
+        detect_scale: float = 1.0,
     ):
-        self.step = FrameStep(detector, fps, video, tracker)
+        self.step = FrameStep(detector, fps, video, tracker, detect_scale)
         self.people = PeopleCounter(detector.classifier.labels)
         self.counters = [self.people, *(counters or [])]
         self.outputs = outputs

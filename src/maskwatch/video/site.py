@@ -9,6 +9,7 @@
     name = "door"
     source = "rtsp://cam1.local/stream"   # webcam index, file, RTSP/HTTP URL, frames folder
     detect_fps = 5                        # frames analysed per second (default 5, as NVRs do)
+    detect_scale = 0.5                    # optional: detect on the frame shrunk so (faster; faces >= ~32 px)
     lines = { entrance = [0.5, 0.0, 0.5, 1.0] }
     zones = { queue = [0.0, 0.0, 0.5, 0.0, 0.5, 1.0, 0.0, 1.0] }
     out = "door.mp4"                      # optional: the annotated video
@@ -41,7 +42,7 @@ DEFAULT_DETECT_FPS = 5.0
 TUNED_FPS = 25.0
 RETRY_MAX_S = 30.0
 
-CAMERA_KEYS = {"name", "source", "detect_fps", "lines", "zones", "out", "fps", "blur"}
+CAMERA_KEYS = {"name", "source", "detect_fps", "detect_scale", "lines", "zones", "out", "fps", "blur"}
 MQTT_KEYS = {"mqtt", "mqtt_prefix", "mqtt_discovery_prefix", "mqtt_password_file", "mqtt_ca"}
 OUTPUT_KEYS = {"summary", "events", "webhook", "metrics_port", "metrics_host", *MQTT_KEYS}
 TOP_KEYS = {"cameras", "outputs"}
@@ -52,6 +53,7 @@ class CameraSpec:
     name: str
     source: str
     detect_fps: float = DEFAULT_DETECT_FPS
+    detect_scale: float = 1.0  # detection on the frame shrunk by this factor (Detector.find_faces)
     lines: dict = field(default_factory=dict)  # NAME -> (x1, y1, x2, y2), fractions
     zones: dict = field(default_factory=dict)  # NAME -> (x1, y1, ..., xn, yn), fractions
     out: str | None = None
@@ -113,6 +115,9 @@ def load_site(path: str | Path) -> SiteSpec:
         fps = cam.get("detect_fps", DEFAULT_DETECT_FPS)
         if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 60:
             raise ValueError(f"{where}: detect_fps must be a number of frames per second in (0, 60], got {fps!r}")
+        scale = cam.get("detect_scale", 1.0)
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.2 <= scale <= 1:
+            raise ValueError(f"{where}: detect_scale must be a number in [0.2, 1] (1: the whole frame; 0.5: half its width), got {scale!r}")
         shapes = {}
         for kind, least, most in (("lines", 2, 2), ("zones", 3, None)):
             table = cam.get(kind, {})
@@ -126,6 +131,7 @@ def load_site(path: str | Path) -> SiteSpec:
                 name=name,
                 source=str(cam["source"]),
                 detect_fps=float(fps),
+                detect_scale=float(scale),
                 lines=shapes["lines"],
                 zones=shapes["zones"],
                 out=cam.get("out"),
@@ -189,7 +195,8 @@ class Health:
     error: str | None = None
     frames_read: int = 0
     frames_analysed: int = 0
-    frames_dropped: int = 0
+    frames_dropped: int = 0  # converted but not analysed in time (live: the newest frame wins)
+    frames_skipped: int = 0  # not converted: between two frames due at detect_fps
     corrupt_frames: int = 0
     reconnects: int = 0
     opens_failed: int = 0
@@ -235,6 +242,7 @@ class CameraWorker:
             tracker_for_rate(TrackerConfig(), spec.detect_fps),
             counters,
             log=lambda m: log(f"{spec.name}: {m}"),
+            detect_scale=spec.detect_scale,
         )
         self.health = Health()
         self.resume_after = resume_after
@@ -246,7 +254,7 @@ class CameraWorker:
     def _run(self) -> None:
         from .sources import FrameSource
 
-        delay, analysed_ts, index = 1.0, None, 0
+        delay, index = 1.0, 0
         while not self._stop.is_set():
             try:
                 source = FrameSource(
@@ -255,6 +263,8 @@ class CameraWorker:
                     stall_timeout=self._video.stall_timeout,
                     reconnect_timeout=self._video.reconnect_timeout,
                     log=lambda m: self._log(f"{self.spec.name}: {m}"),
+                    # Frames between two analysed ones are grabbed but never converted or queued.
+                    sample_fps=self.spec.detect_fps,
                 )
             except (ValueError, OSError) as exc:
                 self.health.opens_failed += 1
@@ -271,13 +281,14 @@ class CameraWorker:
             self.health.state, self.health.error = "running", None
             h = self.health
             base_read, base_dropped, base_corrupt, base_reconnects = h.frames_read, h.frames_dropped, h.corrupt_frames, h.reconnects
-            period = 1.0 / self.spec.detect_fps
+            base_skipped = h.frames_skipped
             try:
                 for frame in source:
                     if self._stop.is_set():
                         break
                     self.health.frames_read = base_read + source.stats.frames_read
                     self.health.frames_dropped = base_dropped + source.stats.frames_dropped
+                    self.health.frames_skipped = base_skipped + source.stats.frames_skipped
                     self.health.corrupt_frames = base_corrupt + source.stats.corrupt_frames
                     self.health.reconnects = base_reconnects + source.stats.reconnects
                     # Live: when the frame was read, on the site's clock (one clock across reopenings);
@@ -285,9 +296,6 @@ class CameraWorker:
                     ts = opened + frame.timestamp if self.live else frame.timestamp
                     if not self.live and self.resume_after is not None and ts <= self.resume_after:
                         continue  # analysed before, by this camera's previous run
-                    if analysed_ts is not None and ts < analysed_ts + period * 0.999:
-                        continue  # between two analysed frames
-                    analysed_ts = ts if analysed_ts is None or ts - analysed_ts > 2 * period else analysed_ts + period
                     self.camera.process(frame.image, index, ts)
                     self.last_ts = ts
                     index += 1
@@ -311,7 +319,13 @@ class CameraWorker:
             self._log(f"{self.spec.name}: source lost ({self.health.error}); retrying")
 
     def summary(self) -> dict:
-        return {"source": self.spec.source, "detect_fps": self.spec.detect_fps, "health": self.health.to_dict(), **self.camera.summary()}
+        return {
+            "source": self.spec.source,
+            "detect_fps": self.spec.detect_fps,
+            "detect_scale": self.spec.detect_scale,
+            "health": self.health.to_dict(),
+            **self.camera.summary(),
+        }
 
 
 def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=print, on_tick=None, frame_hook=None, sinks=()) -> dict:

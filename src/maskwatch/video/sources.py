@@ -35,6 +35,7 @@ class SourceStats:
     frames_dropped: int = 0
     corrupt_frames: int = 0
     reconnects: int = 0
+    frames_skipped: int = 0  # received but not converted: between two frames due at sample_fps
     decode_s: float = 0.0
 
 
@@ -54,13 +55,19 @@ class FrameSource:
         stall_timeout: float = 5.0,
         reconnect_timeout: float = 30.0,
         log=None,
+        sample_fps: float | None = None,
     ):
+        """sample_fps: pass on only about this many frames per second (a site camera's
+        detect_fps); the others are grabbed but not converted, or for a folder not read at all."""
+        from .rate import RateSampler
+
         self.spec = spec
         self.kind = source_kind(spec)
         self.live = self.kind in ("webcam", "stream")
         self.stall_timeout = stall_timeout
         self.reconnect_timeout = reconnect_timeout
         self.stats = SourceStats()
+        self._sampler = RateSampler(sample_fps) if sample_fps else None
         self.error: str | None = None
         self._log = log or (lambda msg: None)
         self._queue = DropOldestQueue(queue_size)
@@ -152,6 +159,8 @@ class FrameSource:
         for i, f in enumerate(self._files):
             if self._stop.is_set():
                 break
+            if self._skipped(i / self.fps):
+                continue
             t0 = time.perf_counter()
             try:
                 image = read_image(f)
@@ -164,11 +173,37 @@ class FrameSource:
             self._put(Frame(i, i / self.fps, image))
         self._put(_End())
 
+    def _skipped(self, ts: float) -> bool:
+        """True for a frame that sample_fps does not want (counted as read and skipped)."""
+        if self._sampler is None or self._sampler.due(ts):
+            return False
+        self.stats.frames_read += 1
+        self.stats.frames_skipped += 1
+        return True
+
+    def _read(self, cap, ts_of) -> tuple[bool, np.ndarray | None, float | None]:
+        """(ok, image, ts): ts is the frame's time, taken once it has arrived, or None for a frame
+        skipped by sample_fps. A frame is always grabbed (video decoding needs every frame), but
+        converted to BGR only when sample_fps wants it."""
+        if self._sampler is None:
+            ok, image = cap.read()
+            return ok, image, ts_of()
+        if not cap.grab():
+            return False, None, ts_of()
+        ts = ts_of()
+        if self._skipped(ts):
+            return True, None, None
+        ok, image = cap.retrieve()
+        return ok, image, ts
+
     def _run_file(self) -> None:
         cap, index, failures = self._cap, 0, 0
         while not self._stop.is_set():
             t0 = time.perf_counter()
-            ok, image = cap.read()
+            ok, image, ts = self._read(cap, lambda i=index: i / self.fps)
+            if ts is None:
+                index += 1
+                continue
             if not ok or image is None:
                 # A damaged frame mid-file: skip a few before deciding the file has ended.
                 pos = int(cap.get(cv2.CAP_PROP_POS_FRAMES))
@@ -193,11 +228,14 @@ class FrameSource:
         cap = self._cap
         while not self._stop.is_set():
             t0 = time.perf_counter()
-            ok, image = cap.read() if cap is not None else (False, None)
+            ok, image, ts = self._read(cap, lambda: time.monotonic() - start) if cap is not None else (False, None, 0.0)
+            if ts is None:
+                index += 1
+                continue
             if ok and image is not None:
                 self.stats.decode_s += time.perf_counter() - t0
                 self.stats.frames_read += 1
-                self._put(Frame(index, time.monotonic() - start, image))
+                self._put(Frame(index, ts, image))
                 index += 1
                 continue
             if self.kind == "webcam":

@@ -46,8 +46,13 @@ def tracker_config(classifier, base: TrackerConfig, class_prior: str = "balanced
 class FrameStep:
     """detector: a pipeline.Detector built with video's settings (settings.VIDEO)."""
 
-    def __init__(self, detector, fps: float, video: VideoSettings = VIDEO_DEFAULTS, tracker: TrackerConfig | None = None):
+    def __init__(
+        self, detector, fps: float, video: VideoSettings = VIDEO_DEFAULTS, tracker: TrackerConfig | None = None, detect_scale: float = 1.0
+    ):
+        """detect_scale: detection on the frame shrunk by this factor (Detector.find_faces); the
+        classifier still crops the full frame."""
         self.detector = detector
+        self.detect_scale = detect_scale
         self.video = video
         self.tracker_config = tracker_config(detector.classifier, tracker or TrackerConfig(), video.class_prior, detector.labels_from)
         self.tracker = FaceTracker(fps=fps, config=self.tracker_config, labels=detector.classifier.labels)
@@ -59,7 +64,7 @@ class FrameStep:
         if self.frames % self.video.detect_every:
             return self.carry(index, timestamp)
         t0 = time.perf_counter()
-        found = self.detector.find_faces(image)
+        found = self.detector.find_faces(image, self.detect_scale) if self.detect_scale != 1.0 else self.detector.find_faces(image)
         self.timing["detect"] += time.perf_counter() - t0
         return self.track(image, index, timestamp, found)
 

@@ -148,17 +148,21 @@ def cached_detections(det, frames, args, seed) -> list | None:
     return out
 
 
-def note_people(acc, seed: int, people, labels_of_tracks: dict, confusion: Counter) -> None:
+def owners(acc) -> dict:
+    """Track id -> the person it covered in most frames."""
+    matches = acc.mot_events[acc.mot_events["Type"].isin(["MATCH", "SWITCH", "TRANSFER"])]
+    return matches.groupby("HId")["OId"].agg(lambda s: s.value_counts().index[0]).to_dict() if len(matches) else {}
+
+
+def note_people(owner: dict, seed: int, people, labels_of_tracks: dict, confusion: Counter) -> None:
     """Where count errors come from: each counted track is given the person it covered in most
     frames (or "nobody": a false track); a person no track covered is "missed". A person split
     into two tracks is counted twice: "split" says how many extra tracks each class had."""
-    matches = acc.mot_events[acc.mot_events["Type"].isin(["MATCH", "SWITCH", "TRANSFER"])]
-    owner = matches.groupby("HId")["OId"].agg(lambda s: s.value_counts().index[0]) if len(matches) else {}
     tracks_of = Counter()
     for (s, tid), label in labels_of_tracks.items():
         if s != seed:
             continue
-        pid = owner.get(tid) if tid in getattr(owner, "index", ()) else None
+        pid = owner.get(tid)
         truth = people[int(pid)][2] if pid is not None else "nobody"
         tracks_of[pid] += 1
         confusion[truth, label] += 1
@@ -169,6 +173,41 @@ def note_people(acc, seed: int, people, labels_of_tracks: dict, confusion: Count
     for pid, (_, _, label) in enumerate(people):
         if pid not in covered:
             confusion[label, "missed"] += 1
+
+
+def note_crossings(owner: dict, plans, people_tracks: set, span: dict, crossings: dict, outcome: Counter) -> None:
+    """Why a person's door-line crossing was or was not counted. Each person crosses x = W / 2
+    once; `span`: track id -> (centre x first seen, centre x last seen); `crossings`: track id ->
+    the directions its line_crossed events gave; `people_tracks`: the tracks counted as people."""
+    mid = W / 2
+    tracks_of: dict = {}
+    for tid in people_tracks:
+        if owner.get(tid) is not None:
+            tracks_of.setdefault(int(owner[tid]), []).append(tid)
+    for tid in people_tracks:
+        if owner.get(tid) is None and crossings.get(tid):
+            outcome["false track crossed"] += len(crossings[tid])
+    for pid, plan in enumerate(plans):
+        want = "in" if plan["left_to_right"] else "out"
+        tids = sorted(tracks_of.get(pid, []), key=lambda t: span[t][0] if plan["left_to_right"] else -span[t][0])
+        got = [d for t in tids for d in crossings.get(t, [])]
+        if got == [want]:
+            outcome["counted once"] += 1
+            continue
+        if got:
+            outcome["wrong direction" if want not in got else "counted more than once"] += 1
+            continue
+        before = (lambda x: x < mid) if plan["left_to_right"] else (lambda x: x >= mid)
+        if not tids:
+            outcome["missed: no track counted as a person"] += 1
+        elif not before(span[tids[0]][0]):
+            outcome["missed: first found past the line"] += 1
+        elif before(span[tids[-1]][1]):
+            outcome["missed: last seen before the line"] += 1
+        elif len(tids) > 1:
+            outcome["missed: split into tracks on either side"] += 1
+        else:
+            outcome["missed: other"] += 1
 
 
 def print_confusion(confusion: Counter) -> None:
@@ -226,9 +265,8 @@ def main() -> None:
     from maskwatch.settings import VIDEO, VideoSettings
     from maskwatch.video.counting import PeopleCounter
     from maskwatch.video.lines import LineCounter
-    from maskwatch.video.site import tracker_for_rate
     from maskwatch.video.step import FrameStep
-    from maskwatch.video.tracking import TrackerConfig
+    from maskwatch.video.tracking import TrackerConfig, tracker_for_rate
 
     det = Detector(VIDEO, classifier=args.model, detector=args.detector, flip=args.mirror_unsure, threads=args.threads)
     summaries = []
@@ -236,6 +274,7 @@ def main() -> None:
     rate = FPS / stride
     labels_of_tracks: dict = {}  # (seed, track id) -> label counted
     confusion: Counter = Counter()  # (true class or "nobody", counted label or "missed") -> people
+    outcomes: Counter = Counter()  # why each door-line crossing was counted or not
     for seed in args.seeds:
         rng = np.random.default_rng(seed)
         mix = args.per_class * 3 if len(args.per_class) == 1 else args.per_class
@@ -252,6 +291,8 @@ def main() -> None:
         counter = PeopleCounter(det.classifier.labels)
         door = LineCounter("door", (0.5, 0.0, 0.5, 1.0), det.classifier.labels)
         ends = []
+        span: dict = {}  # track id -> (centre x first seen, centre x last seen)
+        crossings: dict = {}  # track id -> directions crossed
         acc = mm.MOTAccumulator(auto_id=True)
         t0 = time.perf_counter()
         seen = cached_detections(det, frames, args, seed)
@@ -261,7 +302,11 @@ def main() -> None:
             k = f // stride  # the analysed frame's index: the tracker counts its gaps in analysed frames
             result = step.track(frame, k, f / FPS, *seen[f]) if seen is not None else step(frame, k, f / FPS)
             counter.observe(result.observed, k, f / FPS)
-            door.observe(result.observed, k, f / FPS, frame_size=(W, H))
+            for e in door.observe(result.observed, k, f / FPS, frame_size=(W, H)):
+                crossings.setdefault(e["track"], []).append(e["direction"])
+            for t in result.observed:
+                cx = float(t.box[0] + t.box[2]) / 2
+                span[t.id] = (span.get(t.id, (cx,))[0], cx)
             ends += counter.end(result.ended)
             door.end(result.ended)
             tracked = result.faces
@@ -289,7 +334,10 @@ def main() -> None:
             for d in ("in", "out")
         }
         labels_of_tracks.update({(seed, e["track"]): e["label"] for e in ends if e["event"] == "end"})
-        note_people(acc, seed, people, labels_of_tracks, confusion)
+        owner = owners(acc)
+        note_people(owner, seed, people, labels_of_tracks, confusion)
+        people_tracks = {tid for (s, tid) in labels_of_tracks if s == seed}
+        note_crossings(owner, plans, people_tracks, span, crossings, outcomes)
         seconds = time.perf_counter() - t0
         counts = counter.counts()
         m = mm.metrics.create().compute(
@@ -343,6 +391,7 @@ def main() -> None:
         f"(box recall {np.mean([r['recall'] for r in summaries]):.3f}, precision {np.mean([r['precision'] for r in summaries]):.3f})"
     )
     print_confusion(confusion)
+    print("door line, each person's crossing: " + ", ".join(f"{k} {v}" for k, v in outcomes.most_common()))
     print(f"door line, all seeds, {rate:g} analysed fps (counted / true, error):")
     for d in ("in", "out"):
         got = {label: sum(r["crossed"][d][label] for r in summaries) for label in LABELS}

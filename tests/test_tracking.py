@@ -228,7 +228,7 @@ def test_video_divides_out_the_shipped_classifiers_training_mix():
 def test_a_face_is_one_track_at_a_site_cameras_low_rate(fps):
     """A walking face analysed a few times a second stays one track (ByteTrack counts its wait
     in 30-fps frames: given the analysed rate's frame count, a 5 fps track died between frames)."""
-    from maskwatch.video.site import tracker_for_rate
+    from maskwatch.video.tracking import tracker_for_rate
 
     t = FaceTracker(fps=fps, config=tracker_for_rate(TrackerConfig(classify_every=1), fps))
     for i in range(12):  # 15 px a frame, under a third of the face's width
@@ -236,3 +236,25 @@ def test_a_face_is_one_track_at_a_site_cameras_low_rate(fps):
     t.finish()
     assert t.counts()["people"] == 1
     assert len({e["track"] for e in t.events if e["event"] == "appear"}) == 1
+
+
+def test_at_5_fps_a_face_moving_most_of_its_width_per_frame_stays_one_track():
+    """50 px a frame for a 60 px box: its boxes in two frames overlap by IoU 0.09, under ByteTrack's
+    0.1, so a track never starts on the real boxes; the rate's enlarged association boxes link them."""
+    from dataclasses import replace
+
+    from maskwatch.video.tracking import tracker_for_rate
+
+    fps = 5.0
+    config = tracker_for_rate(TrackerConfig(classify_every=1), fps)
+    assert config.association_scale == pytest.approx(1.5) and config.min_observations == 3
+    ids = {}
+    for scale in (1.0, config.association_scale):
+        t = FaceTracker(fps=fps, config=replace(config, association_scale=scale))
+        seen = set()
+        for i in range(12):
+            faces = t.update(boxes(20 + 50 * i), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)
+            seen |= {f.track_id for f in faces}
+        ids[scale] = seen
+    assert len(ids[config.association_scale]) == 1
+    assert len(ids[1.0]) != 1  # the real boxes alone: no steady track

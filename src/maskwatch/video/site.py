@@ -28,18 +28,16 @@ from __future__ import annotations
 import difflib
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomllib
 
 from ..settings import VIDEO_DEFAULTS, VideoSettings
 from ..sinks.base import Sink
-from .tracking import TrackerConfig
+from .tracking import TrackerConfig, tracker_for_rate
 
 DEFAULT_DETECT_FPS = 5.0
-# Tracker frame counts are tuned at this rate (bench_counting.py): other rates keep their seconds.
-TUNED_FPS = 25.0
 RETRY_MAX_S = 30.0
 
 CAMERA_KEYS = {"name", "source", "detect_fps", "detect_scale", "lines", "zones", "out", "fps", "blur"}
@@ -168,13 +166,6 @@ def load_site(path: str | Path) -> SiteSpec:
         port,
         str(outputs.get("metrics_host", "127.0.0.1")),
     )
-
-
-def tracker_for_rate(base: TrackerConfig, fps: float) -> TrackerConfig:
-    """The tracker's frame counts (how long a lost face is waited for or re-linked) kept in
-    seconds at another analysed rate; at least a few frames."""
-    k = fps / TUNED_FPS
-    return replace(base, lost_frames=max(5, round(base.lost_frames * k)), relink_frames=max(5, round(base.relink_frames * k)))
 
 
 class _CameraSink(Sink):

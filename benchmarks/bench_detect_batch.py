@@ -6,6 +6,8 @@ Times the shipped face detector's ONNX session (video settings: one pass at 1x) 
 frames of real photos, one call per batch of 1, 2, 4 and 8 frames, with 1 and 2 intra-op
 threads, and prints the wall and CPU milliseconds per frame. A site of N cameras calls the
 detector once per camera frame from N threads; batching would stack those frames in one call.
+Then the whole detection step (`Detector.find_faces`, pre- and post-processing included) per
+frame at each --scales value, as a site camera's `detect_scale` runs it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def main() -> None:
     ap.add_argument("--images", default="../shared/data/kaggle-853/images")
     ap.add_argument("--batches", type=int, nargs="+", default=[1, 2, 4, 8])
     ap.add_argument("--seconds", type=float, default=4.0, help="per measurement")
+    ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.75, 0.5])
     args = ap.parse_args()
 
     from maskwatch._ort import make_session
@@ -53,6 +56,19 @@ def main() -> None:
         for b in args.batches:
             wall, cpu = per_frame(session, name, np.concatenate(blobs[:b]), args.seconds)
             print(f"{threads:7d} {b:5d} {wall:14.1f} {cpu:13.1f}", flush=True)
+    from maskwatch.pipeline import Detector
+
+    frames = [cv2.resize(read_image(p), (640, 480), interpolation=cv2.INTER_AREA) for p in photos[:8]]
+    print(f"{'detect_scale':>12s} {'CPU ms/frame (1 thread)':>24s}")
+    det1 = Detector(VIDEO, threads=1)
+    for scale in args.scales:
+        for f in frames[:2]:
+            det1.find_faces(f, scale)
+        n, c0, w0 = 0, time.process_time(), time.perf_counter()
+        while time.perf_counter() - w0 < args.seconds:
+            det1.find_faces(frames[n % len(frames)], scale)
+            n += 1
+        print(f"{scale:12g} {1000 * (time.process_time() - c0) / n:24.1f}", flush=True)
 
 
 if __name__ == "__main__":

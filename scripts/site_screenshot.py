@@ -2,7 +2,7 @@
 cameras on 127.0.0.1 (two door cameras with faces from the shipped examples walking across a
 door line, one panning over a kaggle-853 street photo, one unreachable), shot in Chromium.
 
-    python scripts/site_screenshot.py docs/site_page.png [--seconds 45]
+    python scripts/site_screenshot.py docs/site_page.png  (the README has it as JPEG, docs/site_page.jpg) [--seconds 45]
 """
 
 from __future__ import annotations

@@ -40,10 +40,11 @@ def clips(tmp_path_factory, examples):
     return out
 
 
-def write_site(path, clips, dead_port):
+def write_site(path, clips, dead_port, scales=None):
     cams = "".join(
         f'[[cameras]]\nname = "cam{k}"\nsource = "{c}"\ndetect_fps = 12.5\nlines = {{ door = [0.5, 0.0, 0.5, 1.0] }}\n'
-        f"zones = {{ right = [0.5, 0.0, 1.0, 0.0, 1.0, 1.0, 0.5, 1.0] }}\n\n"
+        + (f"detect_scale = {scales[k]}\n" if scales else "")
+        + f"zones = {{ right = [0.5, 0.0, 1.0, 0.0, 1.0, 1.0, 0.5, 1.0] }}\n\n"
         for k, c in enumerate(clips)
     )
     cams += f'[[cameras]]\nname = "dead"\nsource = "http://127.0.0.1:{dead_port}/stream.mjpg"\n'
@@ -51,8 +52,18 @@ def write_site(path, clips, dead_port):
     return path
 
 
-def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys):
-    site = write_site(tmp_path / "site.toml", clips, closed_port())
+def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys, monkeypatch):
+    from maskwatch.pipeline import Detector
+
+    scales_used, find_faces = set(), Detector.find_faces
+
+    def recording(self, image, scale=1.0):
+        scales_used.add(scale)
+        return find_faces(self, image, scale)
+
+    monkeypatch.setattr(Detector, "find_faces", recording)
+    # cam2 detects on its frames shrunk to half (its face, about 90 px tall, is 45 px there)
+    site = write_site(tmp_path / "site.toml", clips, closed_port(), scales=[1, 1, 0.5])
     out, events = tmp_path / "site.json", tmp_path / "ev.jsonl"
     rc = main(["site", str(site), "--summary", str(out), "--events", str(events), "--threads", "2"])
     s = json.loads(out.read_text())
@@ -64,6 +75,8 @@ def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys):
     assert lines["cam0"]["in"]["with_mask"] == 1 and lines["cam0"]["out_total"] == 0
     assert lines["cam1"]["out"]["without_mask"] == 1 and lines["cam1"]["in"]["with_mask"] == 1
     assert lines["cam2"]["in"]["without_mask"] == 1
+    assert s["cameras"]["cam2"]["detect_scale"] == 0.5 and s["cameras"]["cam0"]["detect_scale"] == 1.0
+    assert scales_used == {1.0, 0.5}  # cam2's frames reached the detector with its scale
     assert s["totals"]["people"] == 4 and s["totals"]["with_mask"] == 2 and s["totals"]["without_mask"] == 2
     for name in ("cam0", "cam1", "cam2"):  # sampled at detect_fps: every 2nd frame of a 25 fps file
         h = s["cameras"][name]["health"]

@@ -64,7 +64,7 @@ class FrameStep:
         if self.frames % self.video.detect_every:
             return self.carry(index, timestamp)
         t0 = time.perf_counter()
-        found = self.detector.find_faces(image, self.detect_scale) if self.detect_scale != 1.0 else self.detector.find_faces(image)
+        found = self.detector.find_faces(image, self.detect_scale)
         self.timing["detect"] += time.perf_counter() - t0
         return self.track(image, index, timestamp, found)
 

@@ -44,7 +44,7 @@ def write_site(path, clips, dead_port, scales=None):
     cams = "".join(
         f'[[cameras]]\nname = "cam{k}"\nsource = "{c}"\ndetect_fps = 12.5\nlines = {{ door = [0.5, 0.0, 0.5, 1.0] }}\n'
         + (f"detect_scale = {scales[k]}\n" if scales else "")
-        + f"zones = {{ right = [0.5, 0.0, 1.0, 0.0, 1.0, 1.0, 0.5, 1.0] }}\n\n"
+        + "zones = { right = [0.5, 0.0, 1.0, 0.0, 1.0, 1.0, 0.5, 1.0] }\n\n"
         for k, c in enumerate(clips)
     )
     cams += f'[[cameras]]\nname = "dead"\nsource = "http://127.0.0.1:{dead_port}/stream.mjpg"\n'

@@ -50,6 +50,7 @@ def camera_figures(state: dict, labels) -> list[Figure]:
         ("frames_read", "frames_read_total", "counter", "frames", "Frames read"),
         ("frames_analysed", "frames_analysed_total", "counter", "frames", "Frames analysed"),
         ("frames_dropped", "frames_dropped_total", "counter", "frames", "Frames dropped"),
+        ("frames_skipped", "frames_skipped_total", "counter", "frames", "Frames skipped"),
         ("corrupt_frames", "frames_corrupt_total", "counter", "frames", "Corrupt frames"),
         ("reconnects", "reconnects_total", "counter", None, "Reconnects"),
         ("opens_failed", "source_open_failures_total", "counter", None, "Failed opens"),

@@ -63,7 +63,7 @@ class TrackerConfig:
     # by this factor about their centres (the tracks keep the real boxes). At 25 fps a face moves
     # a few px between frames and 1 is right; at 5 fps it moves about half its width, the real
     # boxes of one face in two frames barely overlap, and tracks break up at birth
-    # (site.tracker_for_rate sets it from the analysed rate).
+    # (tracker_for_rate below sets it from the analysed rate).
     association_scale: float = 1.0
     # The label a person is counted under when their track ends: "mean" (the class with the
     # highest probability averaged over every classified frame: a person seen mostly one way is
@@ -88,7 +88,9 @@ def tracker_for_rate(base: TrackerConfig, fps: float) -> TrackerConfig:
     5 fps), because a face moves about half its width between two frames. On bench_counting.py
     at 5 fps (seeds 0-5, val-free classifier) the two changes took door crossings in 117 -> 122
     of 131 and out 37 -> 42 of 49, people 150 -> 155 of 180; on the held-out seeds 6-11 in
-    116 -> 120 of 133, out 37 -> 44 of 47, people 154 -> 154, IDF1 0.846 -> 0.807."""
+    116 -> 120 of 133, out 37 -> 44 of 47, people 154 -> 154, IDF1 0.846 -> 0.807. The scale grows
+    with the gap between analysed frames, 1 at 25 fps and 1.5 at 5 fps; rates in between (1.125
+    at 12.5 fps) are interpolated, not measured."""
     k = fps / TUNED_FPS
     return replace(
         base,

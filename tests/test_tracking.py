@@ -258,3 +258,23 @@ def test_at_5_fps_a_face_moving_most_of_its_width_per_frame_stays_one_track():
         ids[scale] = seen
     assert len(ids[config.association_scale]) == 1
     assert len(ids[1.0]) != 1  # the real boxes alone: no steady track
+
+
+@pytest.mark.parametrize("takeover, tracks", [(-1.0, 1), (0.2, 2)])
+def test_a_face_that_suddenly_looks_unlike_its_track_can_get_its_own(takeover, tracks):
+    """A red face, then in the same place a blue one: ByteTrack keeps the id (the boxes overlap);
+    with takeover_similarity the blue face is someone else."""
+    import cv2
+
+    t = FaceTracker(config=TrackerConfig(classify_every=1, takeover_similarity=takeover))
+    rng = np.random.default_rng(0)
+    ids = set()
+    for i in range(16):
+        frame = np.zeros((300, 400, 3), np.uint8)
+        hue = 0 if i < 8 else 120  # OpenCV hue: red, then blue
+        patch = np.dstack([np.full((70, 60), hue), rng.integers(150, 256, (70, 60)), rng.integers(100, 256, (70, 60))]).astype(np.uint8)
+        x = 100 + 2 * i
+        frame[100:170, x : x + 60] = cv2.cvtColor(patch, cv2.COLOR_HSV2BGR)
+        faces = t.update(boxes(x), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / 30, frame)
+        ids |= {f.track_id for f in faces}
+    assert len(ids) == tracks

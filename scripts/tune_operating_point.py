@@ -11,6 +11,11 @@ photo resamples against the rule shipped before.
         --detector runs/det_fit.onnx --classifier runs/cls_fit.onnx --out runs/op_holdout.npz
     python scripts/tune_operating_point.py compare --choose runs/op_holdout.npz runs/op_val.npz \
         --report runs/op_test.npz
+    python scripts/tune_operating_point.py curve runs/op_test.npz
+
+`dump --corrections FILE` scores against corrected annotations: a candidate on a face listed as
+unboxed there counts as neither found nor false (`maskwatch evaluate --corrections`), in the
+recall and precision figures (not in the AP, which stays against the plain annotations).
 """
 
 from __future__ import annotations
@@ -36,13 +41,14 @@ FLOOR = 0.05  # the evaluation preset's lowest face score: AP ranks everything a
 def dump(args) -> None:
     from tqdm import tqdm
 
-    from maskwatch.datasets import load_annotations
+    from maskwatch.datasets import load_annotations, load_corrections
     from maskwatch.imageio import read_image
     from maskwatch.pipeline import Detector
     from maskwatch.settings import EVALUATION
 
     d = Detector(EVALUATION, detector=args.detector, classifier=args.classifier)
-    rows, gts = [], []
+    unboxed = load_corrections(args.corrections).unboxed if args.corrections else {}
+    rows, gts, ignore = [], [], []
     images = load_annotations(args.annotations)
     for img_id, item in enumerate(tqdm(images, unit="img", disable=not sys.stderr.isatty()), start=1):
         for x1, y1, x2, y2, label in item.boxes:
@@ -52,12 +58,20 @@ def dump(args) -> None:
         probs, face = d.classifier.predict_with_faceness(image, found.xyxy)
         for box, det, f, p in zip(found.xyxy, found.scores, face, probs):
             rows.append((img_id, *box, det, f, *p))
+        # With corrections: a candidate on a real face the annotations leave out is not a false
+        # box (if it matches no annotated face), as in `maskwatch evaluate --corrections`.
+        listed = np.array(unboxed.get(item.key, []), np.float64).reshape(-1, 4)
+        on_unboxed = iou_matrix(found.xyxy, listed).max(1) >= 0.5 if len(listed) and len(found.xyxy) else np.zeros(len(found.xyxy), bool)
+        ignore += list(on_unboxed)
     np.savez(
         args.out,
         rows=np.array(rows, np.float64).reshape(-1, 7 + len(LABELS)),
         gts=np.array(gts, np.float64).reshape(-1, 6),
         n_images=len(images),
-        about=json.dumps({"annotations": args.annotations, "detector": args.detector, "classifier": args.classifier}),
+        ignore=np.array(ignore, bool),
+        about=json.dumps(
+            {"annotations": args.annotations, "detector": args.detector, "classifier": args.classifier, "corrections": args.corrections}
+        ),
     )
     print(f"{len(images)} photos, {len(rows)} candidate boxes -> {args.out}")
 
@@ -70,6 +84,7 @@ class Dump:
         self.img = self.rows[:, 0].astype(int)
         self.box = self.rows[:, 1:5]
         self.det, self.face, self.probs = self.rows[:, 5], self.rows[:, 6], self.rows[:, 7:]
+        self.ignore = z["ignore"] if "ignore" in z else np.zeros(len(self.rows), bool)
         self.height = self.box[:, 3] - self.box[:, 1]
         g_img = self.gts[:, 0].astype(int)
         self.by_image = {i: (np.flatnonzero(self.img == i), np.flatnonzero(g_img == i)) for i in range(1, self.n + 1)}
@@ -95,8 +110,10 @@ def stats(dump: Dump, scores: np.ndarray, threshold: float, pick=None) -> dict:
         np.add.at(total, cls, 1)
         np.add.at(band_total, band, 1)
         kept_n += len(di)
-        if len(di) and len(gi):
-            pairs = greedy_match(iou_matrix(g[:, 1:5], dump.box[di]), 0.5)
+        pairs = greedy_match(iou_matrix(g[:, 1:5], dump.box[di]), 0.5) if len(di) and len(gi) else []
+        unmatched = np.setdiff1d(np.arange(len(di)), [c for _, c in pairs])
+        kept_n -= int(dump.ignore[di[unmatched]].sum())  # on faces nobody boxed: neither found nor false
+        if pairs:
             m = np.array([r for r, _ in pairs], int)
             tp += len(m)
             np.add.at(found, cls[m], 1)
@@ -154,6 +171,7 @@ def main() -> None:
     p.add_argument("--detector", default="finetuned")
     p.add_argument("--classifier")
     p.add_argument("--out", required=True)
+    p.add_argument("--corrections", help="a corrections file (faces nobody boxed), as for maskwatch evaluate --corrections")
     p = sub.add_parser("compare")
     p.add_argument("--choose", nargs="+", required=True, help="dumps to choose on (training holdouts)")
     p.add_argument("--report", nargs="*", default=[], help="dumps only reported (test)")
@@ -161,9 +179,19 @@ def main() -> None:
     p.add_argument("--min-precision", type=float, nargs="+", help="per --choose dump: the least precision allowed")
     p.add_argument("--bootstrap", type=int, default=200)
     p.add_argument("--json", help="write every rule's figures here")
+    p = sub.add_parser("curve", help="the product rule's recall and precision at each threshold, per dump")
+    p.add_argument("dumps", nargs="+")
+    p.add_argument("--thresholds", type=float, nargs="+", default=[0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3])
     args = ap.parse_args()
     if args.cmd == "dump":
         return dump(args)
+    if args.cmd == "curve":
+        for path in args.dumps:
+            d = Dump(path)
+            print(f"{d.name} ({d.n} photos, {len(d.gts)} faces, {int(d.ignore.sum())} candidates on faces nobody boxed):")
+            for t in args.thresholds:
+                print(f"  >= {t:<6} " + _fmt(stats(d, d.det * d.face, t)))
+        return None
     compare(args)
 
 

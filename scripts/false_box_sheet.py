@@ -1,7 +1,8 @@
 """Contact sheets of the boxes an evaluation counts as false, to look at what they are (#29).
 
 Reads a dump of `scripts/tune_operating_point.py dump` (every candidate box with its detector
-score and face probability, and the annotated faces) and draws, for the boxes with face score
+score and face probability, and the annotated faces; one made with --corrections leaves out the
+boxes on faces already listed) and draws, for the boxes with face score
 (detector x face probability) in [--low, --high) that overlap no annotated face at IoU >= --iou,
 a tile of the photo around each (the box drawn in yellow, annotated faces in green, 3x its size
 for context), numbered, with a
@@ -70,9 +71,12 @@ def main() -> None:
     rows, gts = z["rows"], z["gts"]
     images = load_annotations(args.annotations)
     score = rows[:, 5] * rows[:, 6]
+    # A dump made with --corrections marks the candidates on faces already listed as unboxed:
+    # those were looked at before, so only the rest are drawn.
+    listed = z["ignore"] if "ignore" in z else np.zeros(len(rows), bool)
     picked = []
     for img_id in np.unique(rows[:, 0].astype(int)):
-        mine = np.flatnonzero((rows[:, 0] == img_id) & (score >= args.low) & (score < args.high))
+        mine = np.flatnonzero((rows[:, 0] == img_id) & (score >= args.low) & (score < args.high) & ~listed)
         if not len(mine):
             continue
         g = gts[gts[:, 0] == img_id][:, 1:5]

@@ -1,0 +1,54 @@
+"""scripts/tune_operating_point.py scores candidate boxes against plain or corrected annotations."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+
+SCRIPT = Path(__file__).parents[1] / "scripts" / "tune_operating_point.py"
+
+
+def _module():
+    spec = importlib.util.spec_from_file_location("tune_operating_point", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _dump(path: Path, ignore: list[bool]) -> None:
+    # One photo, one annotated face; candidates: on the face, on a face nobody boxed, on nothing.
+    # Columns: image id, box, detector score, face probability, three class probabilities.
+    rows = np.array(
+        [
+            (1, 10, 10, 40, 40, 0.9, 0.9, 0.8, 0.1, 0.1),
+            (1, 100, 10, 130, 40, 0.8, 0.8, 0.1, 0.8, 0.1),
+            (1, 200, 10, 230, 40, 0.7, 0.7, 0.3, 0.4, 0.3),
+        ],
+        np.float64,
+    )
+    gts = np.array([(1, 11, 11, 41, 41, 0)], np.float64)
+    np.savez(path, rows=rows, gts=gts, n_images=1, ignore=np.array(ignore, bool), about=json.dumps({}))
+
+
+def test_a_box_on_a_face_nobody_boxed_is_neither_found_nor_false(tmp_path):
+    mod = _module()
+    _dump(tmp_path / "plain.npz", [False, False, False])
+    _dump(tmp_path / "corrected.npz", [False, True, False])
+    plain, corrected = mod.Dump(str(tmp_path / "plain.npz")), mod.Dump(str(tmp_path / "corrected.npz"))
+    p = mod.stats(plain, plain.det * plain.face, 0.25)
+    c = mod.stats(corrected, corrected.det * corrected.face, 0.25)
+    assert p["recall"] == c["recall"] == 1.0
+    assert p["precision"] == 1 / 3
+    assert c["precision"] == 1 / 2
+    # Above the false box's score only the found face and the ignored one are kept.
+    assert mod.stats(corrected, corrected.det * corrected.face, 0.6)["precision"] == 1.0
+    assert mod.stats(plain, plain.det * plain.face, 0.6)["precision"] == 1 / 2
+
+
+def test_an_ignored_box_that_matches_an_annotated_face_still_counts_as_found(tmp_path):
+    mod = _module()
+    _dump(tmp_path / "d.npz", [True, False, False])  # flagged, but it is on the annotated face
+    d = mod.Dump(str(tmp_path / "d.npz"))
+    s = mod.stats(d, d.det * d.face, 0.25)
+    assert s["recall"] == 1.0 and s["precision"] == 1 / 3

@@ -94,6 +94,7 @@ def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys, monkeypat
         ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_fsp = 5\n', "unknown key 'detect_fsp' (did you mean 'detect_fps'?)"),
         ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_fps = 0\n', "detect_fps must be"),
         ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_scale = 2\n', "detect_scale must be a number in [0.2, 1]"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_scale = "fast"\n', "or \"auto\", got 'fast'"),
         ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nlines = { d = [0.5, 0, 0.5] }\n', "lines.d: give 4 numbers"),
         ('[[cameras]]\nname = "a"\nsource = "x"\n[[cameras]]\nname = "a"\nsource = "y"\n', "two cameras have this name"),
         ("cameras = 3\n", "no cameras"),

@@ -56,6 +56,7 @@ def camera_figures(state: dict, labels) -> list[Figure]:
         ("opens_failed", "source_open_failures_total", "counter", None, "Failed opens"),
         ("fps", "analysed_fps", "gauge", "fps", "Analysed frame rate"),
         ("lag_s", "lag_seconds", "gauge", "s", "Lag"),
+        ("detect_scale", "detect_scale", "gauge", None, "Detection scale"),  # moves with detect_scale = "auto"
     ):
         if key in health:
             out.append(Figure(("health", key), health[key], metric, kind, unit=unit, name=name))

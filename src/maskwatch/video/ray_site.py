@@ -141,6 +141,9 @@ def run_site_ray(
     from .site import site_totals
 
     stop = stop or threading.Event()
+    auto = [c.name for c in site.cameras if c.auto_scale]
+    if auto:  # the governor shares one machine's cores among its cameras; here each actor has its own
+        log(f'detect_scale = "auto" is governed in a one-process site only; on Ray, {", ".join(auto)} detect at full size')
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     if threading.current_thread() is threading.main_thread():

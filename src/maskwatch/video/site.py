@@ -9,7 +9,8 @@
     name = "door"
     source = "rtsp://cam1.local/stream"   # webcam index, file, RTSP/HTTP URL, frames folder
     detect_fps = 5                        # frames analysed per second (default 5, as NVRs do)
-    detect_scale = 0.5                    # optional: detect on the frame shrunk so (faster; faces >= ~32 px)
+    detect_scale = 0.5                    # optional: detect on the frame shrunk so (faster; faces >= ~32 px);
+                                          # "auto": full size while the machine keeps up (video/governor.py)
     lines = { entrance = [0.5, 0.0, 0.5, 1.0] }
     zones = { queue = [0.0, 0.0, 0.5, 0.0, 0.5, 1.0, 0.0, 1.0] }
     out = "door.mp4"                      # optional: the annotated video
@@ -35,6 +36,7 @@ import tomllib
 
 from ..settings import VIDEO_DEFAULTS, VideoSettings
 from ..sinks.base import Sink
+from .governor import ScaleGovernor
 from .tracking import TrackerConfig, tracker_for_rate
 
 DEFAULT_DETECT_FPS = 5.0
@@ -52,6 +54,7 @@ class CameraSpec:
     source: str
     detect_fps: float = DEFAULT_DETECT_FPS
     detect_scale: float = 1.0  # detection on the frame shrunk by this factor (Detector.find_faces)
+    auto_scale: bool = False  # detect_scale = "auto": the site's governor sets it, from 1 down to 0.5
     lines: dict = field(default_factory=dict)  # NAME -> (x1, y1, x2, y2), fractions
     zones: dict = field(default_factory=dict)  # NAME -> (x1, y1, ..., xn, yn), fractions
     out: str | None = None
@@ -114,8 +117,13 @@ def load_site(path: str | Path) -> SiteSpec:
         if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 60:
             raise ValueError(f"{where}: detect_fps must be a number of frames per second in (0, 60], got {fps!r}")
         scale = cam.get("detect_scale", 1.0)
+        auto = scale == "auto"
+        if auto:
+            scale = 1.0
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.2 <= scale <= 1:
-            raise ValueError(f"{where}: detect_scale must be a number in [0.2, 1] (1: the whole frame; 0.5: half its width), got {scale!r}")
+            raise ValueError(
+                f'{where}: detect_scale must be a number in [0.2, 1] (1: the whole frame; 0.5: half its width) or "auto", got {scale!r}'
+            )
         shapes = {}
         for kind, least, most in (("lines", 2, 2), ("zones", 3, None)):
             table = cam.get(kind, {})
@@ -130,6 +138,7 @@ def load_site(path: str | Path) -> SiteSpec:
                 source=str(cam["source"]),
                 detect_fps=float(fps),
                 detect_scale=float(scale),
+                auto_scale=auto,
                 lines=shapes["lines"],
                 zones=shapes["zones"],
                 out=cam.get("out"),
@@ -192,6 +201,7 @@ class Health:
     reconnects: int = 0
     opens_failed: int = 0
     lag_s: float = 0.0  # how far the last analysed frame was behind real time (live sources)
+    detect_scale: float = 1.0  # the scale detection runs at now (changes with detect_scale = "auto")
     fps: float = 0.0  # analysed frames per second of wall time
 
     def to_dict(self) -> dict:
@@ -235,7 +245,7 @@ class CameraWorker:
             log=lambda m: log(f"{spec.name}: {m}"),
             detect_scale=spec.detect_scale,
         )
-        self.health = Health()
+        self.health = Health(detect_scale=spec.detect_scale)
         self.resume_after = resume_after
         self.last_ts: float | None = None  # the time of the last analysed frame (media time for files)
         self._video = video
@@ -313,7 +323,7 @@ class CameraWorker:
         return {
             "source": self.spec.source,
             "detect_fps": self.spec.detect_fps,
-            "detect_scale": self.spec.detect_scale,
+            "detect_scale": "auto" if self.spec.auto_scale else self.spec.detect_scale,
             "health": self.health.to_dict(),
             **self.camera.summary(),
         }
@@ -340,6 +350,8 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
         CameraWorker(spec, detector, group, lock, VIDEO_DEFAULTS, stop, log, frame_hook(spec.name) if frame_hook else None)
         for spec in site.cameras
     ]
+    auto = [w for w in workers if w.spec.auto_scale and w.live]  # a file is read at its own pace: never late
+    governor = ScaleGovernor() if auto else None
     t0 = time.monotonic()
     try:
         for w in workers:
@@ -350,6 +362,8 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
         while any(w.thread.is_alive() for w in (files or workers)):
             if stop.wait(0.5):
                 break
+            if governor:
+                set_auto_scale(governor, auto, time.monotonic(), log)
             summary = site_summary(workers, detector, time.monotonic() - t0)
             publish_state(group, lock, summary, workers)
             if on_tick:
@@ -369,6 +383,17 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
     if site.summary:
         write_json_atomic(site.summary, summary)
     return summary
+
+
+def set_auto_scale(governor: ScaleGovernor, workers, now: float, log) -> None:
+    """One governor reading over the auto cameras; a new scale goes to all of them at once."""
+    new = governor.update(now, sum(w.health.frames_analysed for w in workers), sum(w.health.frames_dropped for w in workers))
+    if new is None:
+        return
+    for w in workers:
+        w.camera.step.detect_scale = new  # read once per frame by its thread: a float swap is safe
+        w.health.detect_scale = new
+    log(f'detect_scale {new} for {", ".join(w.spec.name for w in workers)} (detect_scale = "auto")')
 
 
 def publish_state(group, lock, summary: dict, workers) -> None:

@@ -278,3 +278,37 @@ def test_a_face_that_suddenly_looks_unlike_its_track_can_get_its_own(takeover, t
         faces = t.update(boxes(x), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / 30, frame)
         ids |= {f.track_id for f in faces}
     assert len(ids) == tracks
+
+
+@pytest.mark.parametrize("jump, tracks", [(-1.0, 1), (0.0, 2)])
+def test_at_5_fps_a_nearer_face_that_takes_a_track_over_gets_its_own(jump, tracks):
+    """A 70 px face walks; then, where it should be next, a 120 px face (someone nearer, passing
+    in front): the enlarged association boxes overlap and ByteTrack keeps the id. At a low rate
+    (jump_height by rate, 1.5) the taller face is someone else; off (-1), one track covers both."""
+    from maskwatch.video.tracking import SAME_FACE_HEIGHT, tracker_for_rate
+
+    fps = 5.0
+    config = tracker_for_rate(TrackerConfig(classify_every=1, jump_height=jump), fps)
+    assert config.jump_height == (SAME_FACE_HEIGHT if jump == 0 else jump)
+    t = FaceTracker(fps=fps, config=config)
+    ids = []
+    for i in range(14):
+        x = 100 + 30 * i
+        box = [x, 100, x + 60, 170] if i < 7 else [x - 20, 75, x + 80, 195]
+        found = FaceBoxes(np.array([box], np.float32), np.array([0.95], np.float32), np.zeros((1, 5, 2), np.float32))
+        ids += [f.track_id for f in t.update(found, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)]
+    t.finish()
+    assert len(set(ids)) == tracks
+    assert t.counts()["people"] == tracks
+
+
+def test_a_face_seen_long_enough_counts_even_when_no_class_is_sure():
+    """Probabilities split between two classes on every frame never reach `confident`: the face
+    is still a person, counted under its most probable class (before, it was never counted)."""
+    unsure = [0.45, 0.15, 0.40]
+    t = FaceTracker(config=TrackerConfig(classify_every=1, min_observations=6))
+    out = run(t, [[(100, unsure)]] * 12)
+    t.finish()
+    assert t.counts()["people"] == 1 and t.counts()["with_mask"] == 1
+    assert out[2][0].label is None  # not shown with a label it is unsure of before it counts
+    assert [e["event"] for e in t.events] == ["appear", "end"]

@@ -208,6 +208,39 @@ def test_detected_faces_adds_the_detectors_crops_of_annotated_faces(tiny_dataset
     assert not again[without_synthetic(both, np.arange(len(both)))].any()
 
 
+def test_confident_false_detections_can_be_left_out_of_the_non_faces(tiny_dataset, example_annotations):
+    """Two false boxes per photo, scored 0.3 and 0.9: with non_face_max_score 0.5 only the unsure
+    one is learnt as not_a_face (a confident one is most often a face nobody boxed)."""
+    from maskwatch.detectors import FaceBoxes
+    from maskwatch.train.data import load_samples
+    from maskwatch.types import NOT_A_FACE
+
+    class TwoFalseBoxes:
+        def detect(self, photo):
+            xyxy = np.array([[0, 0, 9, 9], [photo.shape[1] - 12, photo.shape[0] - 12, photo.shape[1] - 1, photo.shape[0] - 1]], np.float32)
+            return FaceBoxes(xyxy, np.array([0.3, 0.9], np.float32), np.zeros((2, 5, 2), np.float32))
+
+    src = [str(tiny_dataset / "annotations.json")]
+    counts = {
+        s: load_samples(src, non_face_detector=TwoFalseBoxes(), non_face_max_score=s, log=lambda m: None).class_counts()
+        for s in (1.0, 0.5, 0.2)
+    }
+    photos = len(example_annotations)
+    assert [counts[s][NOT_A_FACE] for s in (1.0, 0.5, 0.2)] == [2 * photos, photos, 0]
+    assert len({tuple(sorted((k, v) for k, v in c.items() if k != NOT_A_FACE)) for c in counts.values()}) == 1  # faces kept
+
+
+def test_non_face_max_score_needs_non_faces_and_a_score(tiny_dataset, tmp_path, capsys):
+    data = str(tiny_dataset / "annotations.json")
+    for extra, says in (
+        (["--non-face-max-score", "0.5"], "--non-face-max-score applies while mining --non-faces"),
+        (["--non-faces", "--non-face-max-score", "1.5"], "--non-face-max-score is a detector score"),
+    ):
+        rc = main(["train", "--data", data, *extra, "--out", str(tmp_path / "m.onnx"), "--no-progress"])
+        assert rc == 2
+        assert says in capsys.readouterr().err
+
+
 def test_detected_faces_need_non_faces(tiny_dataset, tmp_path, capsys):
     rc = main(
         ["train", "--data", str(tiny_dataset / "annotations.json"), "--detected-faces", "--out", str(tmp_path / "m.onnx"), "--no-progress"]

@@ -85,6 +85,14 @@ def add_parser(sub) -> None:
         "annotators' boxes)",
     )
     p.add_argument(
+        "--non-face-max-score",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="with --non-faces: leave out false detections the detector scores S or higher (in photos where "
+        "not every small face is boxed, most of those are faces; default: 1, keep all)",
+    )
+    p.add_argument(
         "--synth-incorrect",
         action="store_true",
         help="make mask_worn_incorrectly examples from class-folder pairs of a bare photo and its pasted-mask "
@@ -153,6 +161,7 @@ def run(args) -> int:
         source_weights=args.source_weights,
         non_faces=args.non_faces,
         detected_faces=args.detected_faces,
+        non_face_max_score=args.non_face_max_score,
         synth_incorrect=args.synth_incorrect,
         synth_masks=args.synth_masks,
         teacher=args.teacher,
@@ -167,6 +176,10 @@ def run(args) -> int:
         raise ValueError(f"teacher model not found: {cfg.teacher}")
     if cfg.non_faces and not args.pack and not any(str(d).split(":")[0].endswith(".json") for d in cfg.data):
         raise ValueError("--non-faces needs photos with face boxes: give an annotations.json in --data")
+    if not 0.0 < cfg.non_face_max_score <= 1.0:
+        raise ValueError(f"--non-face-max-score is a detector score, above 0 and at most 1, got {cfg.non_face_max_score}")
+    if cfg.non_face_max_score < 1.0 and (args.pack or not cfg.non_faces):
+        raise ValueError("--non-face-max-score applies while mining --non-faces from annotated photos (a --pack holds them mined already)")
     if cfg.detected_faces and not cfg.non_faces and not args.pack:
         raise ValueError("--detected-faces crops at the boxes of the --non-faces detector: give --non-faces too")
     log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731

@@ -94,6 +94,7 @@ def load_samples(
     seed: int = 0,
     store_size: int = STORE_SIZE,
     detected_faces: bool = False,
+    non_face_max_score: float = 1.0,
 ) -> Samples:
     """Read every source: a folder of class folders, or an annotations.json of photos with boxes.
 
@@ -106,7 +107,9 @@ def load_samples(
     turn), each in its face's group. With `detected_faces` (and a `non_face_detector`), each
     annotated face the detector finds is also cropped at the detector's box, with the face's label:
     the crops the classifier is handed at inference sit where the detector puts them, not where an
-    annotator drew. Crops are kept at `store_size` px (at least the model's input).
+    annotator drew. False detections scored `non_face_max_score` or higher are no non-faces (in
+    photos whose small faces are not all boxed, most of them are faces). Crops are kept at
+    `store_size` px (at least the model's input).
     """
     classes = LABELS + ((NOT_A_FACE,) if non_face_detector is not None else ())
     images, labels, keys, hashes, names, origins = [], [], [], [], [], []
@@ -133,7 +136,11 @@ def load_samples(
                     origins.append(origin)
                 if non_face_detector is not None:
                     faces = np.array([b[:4] for b in item.boxes], np.float64).reshape(-1, 4)
-                    non_faces, hits = split_detections(non_face_detector.detect(photo).xyxy, faces)
+                    found_boxes = non_face_detector.detect(photo)
+                    non_faces, hits = split_detections(found_boxes.xyxy, faces)
+                    if non_face_max_score < 1.0:
+                        unsure = found_boxes.xyxy[found_boxes.scores < non_face_max_score]
+                        non_faces = split_detections(unsure, faces)[0]
                     extra = [(box, classes.index(NOT_A_FACE), f":{NOT_A_FACE}") for box in non_faces]
                     if detected_faces:
                         extra += [

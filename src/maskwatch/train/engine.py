@@ -42,6 +42,9 @@ class TrainConfig:
     non_faces: str | None = None
     # With non_faces: also crop each annotated face the detector finds at the detector's own box.
     detected_faces: bool = False
+    # With non_faces: a false detection the detector scores at least this high is not learnt as a
+    # not_a_face (in kaggle-853 most of those are faces nobody boxed); 1: every one is learnt.
+    non_face_max_score: float = 1.0
     # Make mask-below-the-nose examples from bare / pasted-mask photo pairs (train/synth.py).
     synth_incorrect: bool = False
     # Draw this many masks worn wrongly (under the nose, on the chin, from one ear) on bare faces,
@@ -127,6 +130,7 @@ def load_training_samples(cfg: TrainConfig, threads: int | None = None, log=prin
         # A larger input than the cache's 128 px would only see upsampled crops.
         store_size=max(STORE_SIZE, cfg.input_size),
         detected_faces=cfg.detected_faces,
+        non_face_max_score=cfg.non_face_max_score,
     )
 
 

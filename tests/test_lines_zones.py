@@ -80,3 +80,55 @@ def test_a_face_missed_as_it_passes_the_line_still_crosses():
     line.end([t])
     assert [e["direction"] for e in events if e["event"] == "line_crossed"] == ["in"]
     assert line.counts()["in"]["with_mask"] == 1 and line.counts()["out"]["with_mask"] == 0
+
+
+@pytest.mark.parametrize(
+    "last_x, step, crossed",
+    [
+        (230, 20, ["in"]),  # walking right, lost with its centre 60 px (0.86 heights) short of the door
+        (250, -5, []),  # 40 px short of it, but walking away from it
+        (100, 20, []),  # lost 190 px (2.7 heights) short of it: too far to say
+        (280, 0, []),  # standing still near it
+    ],
+)
+def test_a_face_lost_just_before_the_line_crosses_when_its_track_ends(last_x, step, crossed):
+    """A counted face seen walking at `step` px a frame up to `last_x` (box left edge; 60 x 70 px,
+    door at x = 320) and never again: when its track ends, its crossing counts if it was under a
+    face height from the line and walking into it (LOST_REACH), as one predicted crossing."""
+    import numpy as np
+
+    from maskwatch.video.lines import LineCounter
+    from maskwatch.video.tracking import Track
+
+    line = LineCounter("door", (0.5, 0, 0.5, 1))
+    t = Track(id=3, first_frame=0, first_time=0.0, last_frame=0, last_time=0.0, box=np.zeros(4), ema=np.array([0.05, 0.9, 0.05]))
+    t.counted, t.status = True, "without_mask"
+    for f in range(8):
+        x = last_x - step * (7 - f)
+        t.box, t.last_frame, t.last_time = np.array([x, 200, x + 60, 270], float), f, f / 25
+        t.velocity = np.array([step, 0, step, 0], float)
+        assert line.observe([t], f, f / 25, frame_size=(640, 480)) == []
+    for f in range(8, 20):  # lost: the tracker waits, then ends it
+        line.observe([], f, f / 25, frame_size=(640, 480))
+    t.final = "without_mask"
+    events = line.end([t])
+    assert [e["direction"] for e in events] == crossed
+    assert all(e["predicted"] and e["label"] == "without_mask" and e["frame"] == 7 for e in events)
+    assert line.counts()["in"]["without_mask"] == len(crossed) and line.counts()["out"]["without_mask"] == 0
+
+
+def test_a_face_still_in_view_when_the_video_ends_is_no_predicted_crossing():
+    import numpy as np
+
+    from maskwatch.video.lines import LineCounter
+    from maskwatch.video.tracking import Track
+
+    line = LineCounter("door", (0.5, 0, 0.5, 1))
+    t = Track(id=3, first_frame=0, first_time=0.0, last_frame=0, last_time=0.0, box=np.zeros(4), ema=np.array([0.9, 0.05, 0.05]))
+    t.counted, t.status, t.velocity = True, "with_mask", np.array([20, 0, 20, 0], float)
+    for f in range(8):
+        x = 90 + 20 * f
+        t.box, t.last_frame = np.array([x, 200, x + 60, 270], float), f
+        line.observe([t], f, f / 25, frame_size=(640, 480))
+    t.final = "with_mask"
+    assert line.end([t]) == [] and line.counts()["in"]["with_mask"] == 0

@@ -115,6 +115,7 @@ def test_a_face_lost_just_before_the_line_crosses_when_its_track_ends(last_x, st
     assert [e["direction"] for e in events] == crossed
     assert all(e["predicted"] and e["label"] == "without_mask" and e["frame"] == 7 for e in events)
     assert line.counts()["in"]["without_mask"] == len(crossed) and line.counts()["out"]["without_mask"] == 0
+    assert line.summary()["predicted"] == {"in": len(crossed), "out": 0} and line.summary()["in_total"] == len(crossed)
 
 
 def test_a_face_still_in_view_when_the_video_ends_is_no_predicted_crossing():

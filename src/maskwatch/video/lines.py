@@ -28,8 +28,8 @@ from .counting import event
 
 # How near the line (in face heights) a lost face must have been last seen for its track's end to
 # count as a crossing. On bench_counting.py (val-free classifier) it took door crossings in
-# 125 -> 127 of 131 and out 43 -> 45 of 49 at 25 fps (seeds 0-5), 123 -> 125 in at 5 fps; held-out
-# seeds 6-11: in 119 -> 123 of 133, out 44 -> 45 of 47 at 25 fps, in 119 -> 122 at 5 fps. Chosen,
+# 125 -> 127 of 131 and out 43 -> 45 of 49 at 25 fps (seeds 0-5), 122 -> 124 in at 5 fps; held-out
+# seeds 6-11: in 119 -> 122 of 133, out 44 -> 45 of 47 at 25 fps, in 118 -> 121 at 5 fps. Chosen,
 # not tuned: everyone in those clips crosses, so a longer reach can only look better there (2
 # face heights: 128 in at 25 fps), while a real person who stops or turns back short of the door
 # would be counted wrongly; one face height keeps the guess to faces already at the door.

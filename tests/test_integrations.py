@@ -136,6 +136,7 @@ def test_mqtt_state_discovery_and_events_match_the_summary(walk_clip, broker, tm
     for direction in ("in", "out"):
         for label in LABELS:
             assert int(state[f"{base}/lines/door/{direction}/{label}"]) == door[direction][label]
+        assert int(state[f"{base}/lines/door/{direction}_predicted"]) == door["predicted"][direction]
     for label in LABELS:
         assert int(state[f"{base}/{label}"]) == summary[label]
         assert int(state[f"{base}/zones/right/entered/{label}"]) == right["entered"][label]

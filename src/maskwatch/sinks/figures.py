@@ -88,6 +88,18 @@ def camera_figures(state: dict, labels) -> list[Figure]:
                     derived=True,
                 )
             )
+            # Of those, crossings of faces lost at the line (video/lines.py): how much is inferred.
+            out.append(
+                Figure(
+                    ("lines", line, f"{direction}_predicted"),
+                    (s.get("predicted") or {}).get(direction, 0),
+                    "line_crossings_predicted_total",
+                    "counter",
+                    {"line": line, "direction": direction},
+                    "people",
+                    f"{line} {direction}, predicted",
+                )
+            )
     for zone, s in (state.get("zones") or {}).items():
         out.append(
             Figure(

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..types import LABELS
 from .counting import event
+from .tracking import predicted_box
 
 # How near the line (in face heights) a lost face must have been last seen for its track's end to
 # count as a crossing. On bench_counting.py (val-free classifier) it took door crossings in
@@ -177,17 +178,16 @@ class LineCounter:
         if towards <= 0 or abs(side) > LOST_REACH * h or abs(side) > towards * gap:
             return None
         frames = abs(side) / towards
-        at = c + v * frames  # where it would cross
-        u = float(np.dot(at - p1, d)) / n**2
+        at = predicted_box(t, frames)  # the tracker's own guess of where a lost face is: here, on the line
+        u = float(np.dot((at[:2] + at[2:]) / 2 - p1, d)) / n**2
         if not 0.0 <= u <= 1.0:
             return None  # past the segment's end
         import supervision as sv
 
         # supervision's own side test decides which way is in (same line, the box carried across).
         zone = sv.LineZone(self._zone.vector.start, self._zone.vector.end, triggering_anchors=(sv.Position.CENTER,))
-        box = np.asarray(t.box, np.float32)
-        across = box + np.tile(v * 2 * frames, 2).astype(np.float32)
-        for b in (box, across):
+        for b in (t.box, predicted_box(t, 2 * frames)):
+            b = np.asarray(b, np.float32)
             went_in, went_out = zone.trigger(sv.Detections(xyxy=b[None], tracker_id=np.array([1]), class_id=np.zeros(1, int)))
         return "in" if went_in[0] else "out" if went_out[0] else None
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -133,6 +134,7 @@ def cached_detections(det, frames, args, seed) -> list | None:
     key = f"{Path(args.annotations).parent.name}-{args.annotations.rpartition(':')[2]}-s{seed}-n{'-'.join(map(str, args.per_class))}-h{args.min_height}"
     key += f"-{Path(args.model).stem if args.model else 'shipped'}-{Path(args.detector).stem if args.detector else 'shipped'}"
     key += f"-x{args.detect_scale:g}" if args.detect_scale != 1.0 else ""
+    key += f"-c{args.conf:g}" if args.conf is not None else ""
     path = Path(args.cache) / f"{key}{'-mirror' if args.mirror_unsure else ''}.npz"
     if path.exists():
         z = np.load(path)
@@ -247,6 +249,11 @@ def main() -> None:
         default=FPS,
         help=f"frames analysed per second of the {FPS:g} fps clips, as a site's detect_fps (default: every frame)",
     )
+    ap.add_argument(
+        "--conf",
+        type=float,
+        help="detector score a box needs to reach the tracker, as `maskwatch video --conf` (default: the video preset's)",
+    )
     ap.add_argument("--detect-scale", type=float, default=1.0, help="as a site camera's detect_scale: detection on the frame shrunk so")
     ap.add_argument("--tracker", nargs="*", default=[], metavar="FIELD=VALUE", help="TrackerConfig fields, e.g. lost_frames=60")
     ap.add_argument(
@@ -268,7 +275,13 @@ def main() -> None:
     from maskwatch.video.step import FrameStep
     from maskwatch.video.tracking import TrackerConfig, tracker_for_rate
 
-    det = Detector(VIDEO, classifier=args.model, detector=args.detector, flip=args.mirror_unsure, threads=args.threads)
+    det = Detector(
+        VIDEO if args.conf is None else replace(VIDEO, conf=args.conf),
+        classifier=args.model,
+        detector=args.detector,
+        flip=args.mirror_unsure,
+        threads=args.threads,
+    )
     summaries = []
     stride = max(1, round(FPS / args.analysed_fps))
     rate = FPS / stride

@@ -140,3 +140,22 @@ def test_annotation_part_syntax(tmp_path):
     assert parse_source(f"{tmp_path}/annotations.json:val") == (tmp_path / "annotations.json", tmp_path / "split.json", "val")
     assert [i.key for i in load_annotations(f"{tmp_path}/annotations.json:train")] == ["a.jpg"]
     assert len(load_annotations(tmp_path / "annotations.json")) == 2
+
+
+def test_min_anchors_gives_a_small_face_more_positive_anchors():
+    from maskwatch.detectors.retinaface import make_priors
+    from maskwatch.train.detector import match
+
+    pri = make_priors(128, 128, (8, 16, 32), ((16, 32), (64, 128), (256, 512)))
+    xyxy = np.concatenate([pri[:, :2] - pri[:, 2:] / 2, pri[:, :2] + pri[:, 2:] / 2], 1) * 128
+    small = np.array([[61, 61, 71, 71, 1]], np.float32)  # 10 px: under the smallest anchor (16 px)
+    plain, _, _ = match(small, pri, xyxy, 128, (0.1, 0.2))
+    more, loc, cls = match(small, pri, xyxy, 128, (0.1, 0.2), min_anchors=3)
+    assert plain.sum() == 1 and more.sum() == 3 and (cls[more > 0] == 1).all()
+    for k in np.flatnonzero(more):  # every added anchor is encoded against the same face
+        c = pri[k, :2] + loc[k, :2] * 0.1 * pri[k, 2:]
+        wh = pri[k, 2:] * np.exp(loc[k, 2:] * 0.2)
+        assert np.allclose(np.r_[c - wh / 2, c + wh / 2] * 128, small[0, :4], atol=1e-3)
+    # A face that already holds enough anchors is left as the IoU rule made it.
+    big = np.array([[32, 32, 96, 96, 0]], np.float32)
+    assert (match(big, pri, xyxy, 128, (0.1, 0.2), min_anchors=3)[0] == match(big, pri, xyxy, 128, (0.1, 0.2))[0]).all()

@@ -30,6 +30,14 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--mask-head", action="store_true", help="also train a 3-class mask head, so the detector labels faces itself (see --labels-from)"
     )
+    p.add_argument(
+        "--min-anchors",
+        type=int,
+        default=0,
+        metavar="N",
+        help="give each face at least N positive anchors (its best ones with IoU >= 0.1; S3FD's compensation for small faces; "
+        "default: %(default)s, the plain IoU >= 0.35 rule)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=positive_int, default=None)
     p.add_argument("--device", default="auto", help="auto (a GPU when PyTorch sees one), cpu or cuda (default: %(default)s)")
@@ -41,6 +49,8 @@ def run(args) -> int:
 
     if args.epochs < 1 or args.batch_size < 1:
         raise ValueError("--epochs and --batch-size must be at least 1")
+    if args.min_anchors < 0:
+        raise ValueError(f"--min-anchors must be 0 or more, got {args.min_anchors}")
     cfg = DetectorTrainConfig(
         data=args.data,
         out=args.out,
@@ -50,6 +60,7 @@ def run(args) -> int:
         batch_size=args.batch_size,
         lr=args.lr,
         mask_head=args.mask_head,
+        min_anchors=args.min_anchors,
         seed=args.seed,
         threads=args.threads,
         device=args.device,

@@ -41,6 +41,8 @@ class DetectorTrainConfig:
     zoom_prob: float = 0.5
     face_px: tuple[float, float] = (8.0, 480.0)
     mask_head: bool = False
+    # Fewest positive anchors per face (match()'s S3FD compensation); 0: the plain IoU rule.
+    min_anchors: int = 0
     seed: int = 0
     threads: int | None = None
     device: str = "auto"  # as TrainConfig.device
@@ -114,7 +116,7 @@ def train_detector(cfg: DetectorTrainConfig, log=print) -> dict:
                 x, b = random_crop(
                     images[k], boxes[k], cfg.crop, cfg.scale, mean, rng, face_px=cfg.face_px if rng.random() < cfg.zoom_prob else None
                 )
-                c, l, cls = match(b, priors, prior_xyxy, cfg.crop, spec.variances)
+                c, l, cls = match(b, priors, prior_xyxy, cfg.crop, spec.variances, min_anchors=cfg.min_anchors)
                 xs.append(x)
                 confs.append(c)
                 locs.append(l)
@@ -203,9 +205,14 @@ def random_crop(image, boxes, size, scale, mean, rng, face_px=None):
     return np.ascontiguousarray(crop.transpose(2, 0, 1)), b
 
 
-def match(boxes, priors, prior_xyxy, size, variances, threshold: float = 0.35):
+def match(boxes, priors, prior_xyxy, size, variances, threshold: float = 0.35, min_anchors: int = 0, floor: float = 0.1):
     """Per anchor: 1 for a face (IoU >= threshold, or the best anchor of some face), the face box
-    encoded against the anchor, and the face's class (column 4 of `boxes`, 0 without one)."""
+    encoded against the anchor, and the face's class (column 4 of `boxes`, 0 without one).
+
+    min_anchors: a face with fewer positive anchors than this also gets its next best anchors
+    with IoU >= floor that no other face holds (S3FD's scale compensation, Zhang et al. 2017): a
+    face much smaller than the anchors, or between two anchor sizes, otherwise trains one or two
+    anchors while its near neighbours are taught "no face"."""
     conf = np.zeros(len(priors), np.int64)
     loc = np.zeros((len(priors), 4), np.float32)
     cls = np.zeros(len(priors), np.int64)
@@ -219,6 +226,15 @@ def match(boxes, priors, prior_xyxy, size, variances, threshold: float = 0.35):
     best_iou[best_prior] = 1.0
     best_gt[best_prior] = np.arange(len(boxes))
     conf[best_iou >= threshold] = 1
+    if min_anchors > 0:
+        for f in np.flatnonzero(np.bincount(best_gt[conf > 0], minlength=len(boxes)) < min_anchors):
+            held = int(((best_gt == f) & (conf > 0)).sum())
+            for a in np.argsort(-iou[f]):
+                if held >= min_anchors or iou[f, a] < floor:
+                    break
+                if conf[a] == 0:  # an anchor another face holds stays that face's
+                    conf[a], best_gt[a] = 1, f
+                    held += 1
     g = boxes[best_gt] / size
     centre, wh = (g[:, :2] + g[:, 2:]) / 2, np.maximum(g[:, 2:] - g[:, :2], 1e-4)
     loc[:, :2] = (centre - priors[:, :2]) / (variances[0] * priors[:, 2:])

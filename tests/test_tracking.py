@@ -310,3 +310,47 @@ def test_a_track_no_class_is_sure_of_never_counts():
     t.finish()
     assert t.counts()["people"] == 0 and not t.events
     assert all(f.label is None for faces in out for f in faces)
+
+
+@pytest.mark.parametrize("reversal, tracks", [(-1.0, 1), (0.0, 2)])
+def test_at_5_fps_a_face_walking_the_other_way_does_not_continue_the_track(reversal, tracks):
+    """A face walks right; then, next to where it was, a face of the same size walks left (two
+    people crossing: the enlarged association boxes let ByteTrack keep the id). A walker cannot
+    turn back within one analysed frame: with the reversal test by rate there are two tracks;
+    off (-1), one track covers both people."""
+    from maskwatch.video.tracking import REVERSAL, tracker_for_rate
+
+    fps = 5.0
+    config = tracker_for_rate(TrackerConfig(classify_every=1, reversal=reversal), fps)
+    assert config.reversal == (REVERSAL if reversal == 0 else reversal)
+    t = FaceTracker(fps=fps, config=config)
+    ids = []
+    for i in range(14):
+        x = 100 + 30 * i if i < 7 else 100 + 30 * 6 - 30 * (i - 6)
+        found = FaceBoxes(np.array([[x, 100, x + 60, 170]], np.float32), np.array([0.95], np.float32), np.zeros((1, 5, 2), np.float32))
+        ids += [f.track_id for f in t.update(found, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)]
+    t.finish()
+    assert len(set(ids)) == tracks
+    assert t.counts()["people"] == tracks
+
+
+def test_a_face_standing_still_is_not_split_by_jitter():
+    """The reversal test only applies to a moving track: a face jittering in place at 5 fps stays one track."""
+    from maskwatch.video.tracking import tracker_for_rate
+
+    t = FaceTracker(fps=5.0, config=tracker_for_rate(TrackerConfig(classify_every=1), 5.0))
+    ids = set()
+    for i in range(12):
+        x = 200 + (3 if i % 2 else -3)
+        found = FaceBoxes(np.array([[x, 100, x + 60, 170]], np.float32), np.array([0.95], np.float32), np.zeros((1, 5, 2), np.float32))
+        ids |= {f.track_id for f in t.update(found, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / 5.0)}
+    assert len(ids) == 1
+
+
+def test_class_smoothing_keeps_its_time_constant_at_other_rates():
+    """0.3 of each new frame at 25 fps is the same running average in seconds as 1 - 0.7 ** 5 at 5 fps."""
+    from maskwatch.video.tracking import tracker_for_rate
+
+    assert tracker_for_rate(TrackerConfig(), 25.0).smoothing == pytest.approx(0.3)
+    assert tracker_for_rate(TrackerConfig(), 5.0).smoothing == pytest.approx(1 - 0.7**5)
+    assert tracker_for_rate(TrackerConfig(), 12.5).smoothing == pytest.approx(1 - 0.7**2)

@@ -280,6 +280,15 @@ def test_a_face_that_suddenly_looks_unlike_its_track_can_get_its_own(takeover, t
     assert len(ids) == tracks
 
 
+def track_ids(t, face_boxes, fps):
+    """Feed one sure with_mask face per frame (its xyxy box) at `fps`; the track ids shown."""
+    ids = []
+    for i, box in enumerate(face_boxes):
+        found = FaceBoxes(np.array([box], np.float32), np.array([0.95], np.float32), np.zeros((1, 5, 2), np.float32))
+        ids += [f.track_id for f in t.update(found, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)]
+    return ids
+
+
 @pytest.mark.parametrize("jump, tracks", [(-1.0, 1), (0.0, 2)])
 def test_at_5_fps_a_nearer_face_that_takes_a_track_over_gets_its_own(jump, tracks):
     """A 70 px face walks; then, where it should be next, a 120 px face (someone nearer, passing
@@ -291,12 +300,8 @@ def test_at_5_fps_a_nearer_face_that_takes_a_track_over_gets_its_own(jump, track
     config = tracker_for_rate(TrackerConfig(classify_every=1, jump_height=jump), fps)
     assert config.jump_height == (SAME_FACE_HEIGHT if jump == 0 else jump)
     t = FaceTracker(fps=fps, config=config)
-    ids = []
-    for i in range(14):
-        x = 100 + 30 * i
-        box = [x, 100, x + 60, 170] if i < 7 else [x - 20, 75, x + 80, 195]
-        found = FaceBoxes(np.array([box], np.float32), np.array([0.95], np.float32), np.zeros((1, 5, 2), np.float32))
-        ids += [f.track_id for f in t.update(found, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)]
+    xs = [100 + 30 * i for i in range(14)]
+    ids = track_ids(t, [[x, 100, x + 60, 170] if i < 7 else [x - 20, 75, x + 80, 195] for i, x in enumerate(xs)], fps)
     t.finish()
     assert len(set(ids)) == tracks
     assert t.counts()["people"] == tracks
@@ -324,11 +329,8 @@ def test_at_5_fps_a_face_walking_the_other_way_does_not_continue_the_track(rever
     config = tracker_for_rate(TrackerConfig(classify_every=1, reversal=reversal), fps)
     assert config.reversal == (REVERSAL if reversal == 0 else reversal)
     t = FaceTracker(fps=fps, config=config)
-    ids = []
-    for i in range(14):
-        x = 100 + 30 * i if i < 7 else 100 + 30 * 6 - 30 * (i - 6)
-        found = FaceBoxes(np.array([[x, 100, x + 60, 170]], np.float32), np.array([0.95], np.float32), np.zeros((1, 5, 2), np.float32))
-        ids += [f.track_id for f in t.update(found, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)]
+    xs = [100 + 30 * i if i < 7 else 100 + 30 * 6 - 30 * (i - 6) for i in range(14)]
+    ids = track_ids(t, [[x, 100, x + 60, 170] for x in xs], fps)
     t.finish()
     assert len(set(ids)) == tracks
     assert t.counts()["people"] == tracks
@@ -339,11 +341,8 @@ def test_a_face_standing_still_is_not_split_by_jitter():
     from maskwatch.video.tracking import tracker_for_rate
 
     t = FaceTracker(fps=5.0, config=tracker_for_rate(TrackerConfig(classify_every=1), 5.0))
-    ids = set()
-    for i in range(12):
-        x = 200 + (3 if i % 2 else -3)
-        found = FaceBoxes(np.array([[x, 100, x + 60, 170]], np.float32), np.array([0.95], np.float32), np.zeros((1, 5, 2), np.float32))
-        ids |= {f.track_id for f in t.update(found, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / 5.0)}
+    xs = [200 + (3 if i % 2 else -3) for i in range(12)]
+    ids = set(track_ids(t, [[x, 100, x + 60, 170] for x in xs], 5.0))
     assert len(ids) == 1
 
 

@@ -280,12 +280,16 @@ def test_a_face_that_suddenly_looks_unlike_its_track_can_get_its_own(takeover, t
     assert len(ids) == tracks
 
 
-def track_ids(t, face_boxes, fps):
-    """Feed one sure with_mask face per frame (its xyxy box) at `fps`; the track ids shown."""
+def track_ids(t, face_boxes, fps, image=None, start=0):
+    """Feed one sure with_mask face per frame (its xyxy box, or None: no face) at `fps`, from frame
+    `start`; the track ids shown."""
     ids = []
-    for i, box in enumerate(face_boxes):
-        found = FaceBoxes(np.array([box], np.float32), np.array([0.95], np.float32), np.zeros((1, 5, 2), np.float32))
-        ids += [f.track_id for f in t.update(found, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)]
+    for i, box in enumerate(face_boxes, start):
+        rows = [box] if box is not None else []
+        found = FaceBoxes(
+            np.array(rows, np.float32).reshape(-1, 4), np.full(len(rows), 0.95, np.float32), np.zeros((len(rows), 5, 2), np.float32)
+        )
+        ids += [f.track_id for f in t.update(found, lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps, image)]
     return ids
 
 
@@ -353,3 +357,45 @@ def test_class_smoothing_keeps_its_time_constant_at_other_rates():
     assert tracker_for_rate(TrackerConfig(), 25.0).smoothing == pytest.approx(0.3)
     assert tracker_for_rate(TrackerConfig(), 5.0).smoothing == pytest.approx(1 - 0.7**5)
     assert tracker_for_rate(TrackerConfig(), 12.5).smoothing == pytest.approx(1 - 0.7**2)
+
+
+def test_a_face_walking_in_where_a_track_walked_out_is_someone_else():
+    """At 5 fps a face walks out at the frame's left edge; three frames later another walks in at
+    that edge. ByteTrack's enlarged boxes still reach the lost track, but its face, carried on at
+    its speed, is out of the picture by then: the newcomer never shows the leaver's track id."""
+    from maskwatch.video.tracking import tracker_for_rate
+
+    fps = 5.0
+    t = FaceTracker(fps=fps, config=tracker_for_rate(TrackerConfig(classify_every=1), fps))
+    frame = np.full((480, 640, 3), 128, np.uint8)
+    out = [[x, 100, x + 60, 170] for x in range(300, 20, -40)]  # x 300 ... 60
+    walking_in = [[x, 100, x + 60, 170] for x in range(0, 300, 40)]
+    first = set(track_ids(t, out + [None, None], fps, frame))
+    second = set(track_ids(t, walking_in, fps, frame, start=len(out) + 2))
+    assert len(first) == 1 and second and not first & second
+
+
+class _ScriptedIds:
+    """Stands in for ByteTrack: frame k's detections get the ids `script[k]`."""
+
+    def __init__(self, script):
+        self.script, self.frame = script, 0
+
+    def update(self, dets, timestamp):
+        dets.tracker_id = np.array(self.script[self.frame], int)
+        self.frame += 1
+        return dets
+
+
+def test_a_track_byte_track_continues_is_not_given_to_another_face():
+    """Face A (ByteTrack id 1) is missed for a frame; then it is back (id 1) beside a newcomer
+    (new id 2) standing where A's lost track is predicted. The newcomer is not re-linked to A's
+    track, which ByteTrack continues: no two faces share a track id in one frame."""
+    t = FaceTracker(config=TrackerConfig(classify_every=1))
+    t._bt = _ScriptedIds([[1]] * 5 + [[]] + [[2, 1]] * 3)
+    image = np.full((480, 640, 3), 90, np.uint8)
+    for i in range(9):
+        xs = [100 + 4 * i] if i < 5 else [] if i == 5 else [100 + 4 * i, 100 + 4 * i + 50]
+        faces = t.update(boxes(*xs), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / 25, image)
+        ids = [f.track_id for f in faces]
+        assert len(ids) == len(set(ids)), f"frame {i}: {ids}"

@@ -232,7 +232,7 @@ class FaceTracker:
                 self._alias.pop(bt_id, None)
                 tid = bt_id
             if (
-                tid in used
+                tid in used  # its own ByteTrack id is the track already given to a face this frame
                 or self._taken_over(tid, looks[row])
                 or self._left(tid, frame)
                 or self._jumped(tid, boxes[row], frame)

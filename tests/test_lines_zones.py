@@ -5,6 +5,7 @@ import json
 import pytest
 
 from maskwatch.cli import main
+from maskwatch.video.lines import LineCounter
 
 pytest.importorskip("trackers")
 
@@ -86,7 +87,6 @@ def test_a_face_missed_as_it_passes_the_line_still_crosses():
     "last_x, step, crossed",
     [
         (230, 20, ["in"]),  # walking right, lost with its centre 60 px (0.86 heights) short of the door
-        (250, -5, []),  # 40 px short of it, but walking away from it
         (100, 20, []),  # lost 190 px (2.7 heights) short of it: too far to say
         (280, 0, []),  # standing still near it
     ],
@@ -116,6 +116,79 @@ def test_a_face_lost_just_before_the_line_crosses_when_its_track_ends(last_x, st
     assert all(e["predicted"] and e["label"] == "without_mask" and e["frame"] == 7 for e in events)
     assert line.counts()["in"]["without_mask"] == len(crossed) and line.counts()["out"]["without_mask"] == 0
     assert line.summary()["predicted"] == {"in": len(crossed), "out": 0} and line.summary()["in_total"] == len(crossed)
+
+
+def _walk(line, t, xs, start=0, fps=25, y=200):
+    """Feed `line` the track `t` at box left edges `xs` (60 x 70 px faces), one per frame from `start`."""
+    import numpy as np
+
+    events = []
+    for k, x in enumerate(xs):
+        f = start + k
+        if x is None:
+            events += line.observe([], f, f / fps, frame_size=(640, 480))
+            continue
+        step = (x - t.box[0]) / max(1, f - t.last_frame) if t.box.any() else 0.0
+        t.box, t.last_frame, t.last_time = np.array([x, y, x + 60, y + 70], float), f, f / fps
+        t.velocity = np.array([step, 0, step, 0], float)
+        events += line.observe([t], f, f / fps, frame_size=(640, 480))
+    return events
+
+
+def _person(tid, first_frame=0, fps=25, label="with_mask"):
+    import numpy as np
+
+    from maskwatch.types import LABELS
+    from maskwatch.video.tracking import Track
+
+    ema = np.array([0.9 if l == label else 0.05 for l in LABELS])
+    t = Track(id=tid, first_frame=first_frame, first_time=first_frame / fps, last_frame=first_frame, last_time=first_frame / fps, box=np.zeros(4), ema=ema)
+    t.counted, t.status, t.final = True, label, label
+    return t
+
+
+@pytest.mark.parametrize(
+    "first_x, step, crossed",
+    [
+        (265, -10, ["out"]),  # first seen with its centre 25 px (0.36 heights) left of the door, walking left
+        (300, 10, ["in"]),  # 10 px right of it, walking right
+        (200, -10, []),  # first seen 90 px (1.3 heights) from it: too far to say
+        (275, 10, []),  # first seen just left of it walking right: it crosses in view (LineZone's own crossing)
+        (265, -1, []),  # drifting: 25 px a second is under a face height, not walking
+    ],
+)
+def test_a_face_first_found_just_past_the_line_walking_away_crossed_it(first_x, step, crossed):
+    """A counted face first seen under a face height past the door (x = 320), walking away from
+    it for 12 frames: when its track ends it counts one crossing, found past the line. A face
+    that crosses in view counts that crossing only, at the frame it happens."""
+    line = LineCounter("door", (0.5, 0, 0.5, 1))
+    t = _person(5)
+    events = _walk(line, t, [first_x + step * k for k in range(12)])
+    events += _walk(line, t, [None] * 10, start=12)
+    events += line.end([t])
+    ended = [e for e in events if e.get("predicted")]
+    if first_x == 275:
+        assert [e["direction"] for e in events] == ["in"] and not ended
+        return
+    assert [e["direction"] for e in ended] == crossed
+    assert all(e["found_past_line"] and e["frame"] == 0 and e["label"] == "with_mask" for e in ended)
+    s = line.summary()
+    assert s["found_past_line"] == s["predicted"] == {d: crossed.count(d) for d in ("in", "out")}
+    assert s["in_total"] + s["out_total"] == len(crossed)
+
+
+@pytest.mark.parametrize("other_y, counted", [(200, 1), (350, 2)])
+def test_a_face_found_past_the_line_where_a_track_just_crossed_is_that_person(other_y, counted):
+    """A face seen crossing the door, lost 10 px past it, and a new track found walking on 30 px
+    past it 0.24 s later: one crossing, the seen one (one person on two tracks). Found two face
+    heights lower along the line, the new face is someone else and crossed too."""
+    line = LineCounter("door", (0.5, 0, 0.5, 1))
+    a, b = _person(1), _person(2, first_frame=14)
+    events = _walk(line, a, [230 + 10 * k for k in range(8)])  # centre 260 -> 330: crosses at frame 6
+    events += _walk(line, b, [320 + 10 * k for k in range(10)], start=14, y=other_y)
+    events += line.end([a, b])
+    assert [e["direction"] for e in events] == ["in"] * counted
+    assert line.summary()["in_total"] == counted
 
 
 def test_a_face_still_in_view_when_the_video_ends_is_no_predicted_crossing():

@@ -142,7 +142,15 @@ def _person(tid, first_frame=0, fps=25, label="with_mask"):
     from maskwatch.video.tracking import Track
 
     ema = np.array([0.9 if l == label else 0.05 for l in LABELS])
-    t = Track(id=tid, first_frame=first_frame, first_time=first_frame / fps, last_frame=first_frame, last_time=first_frame / fps, box=np.zeros(4), ema=ema)
+    t = Track(
+        id=tid,
+        first_frame=first_frame,
+        first_time=first_frame / fps,
+        last_frame=first_frame,
+        last_time=first_frame / fps,
+        box=np.zeros(4),
+        ema=ema,
+    )
     t.counted, t.status, t.final = True, label, label
     return t
 

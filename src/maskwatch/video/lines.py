@@ -120,7 +120,6 @@ class LineCounter:
         # Crossings counted lately (time, place along the line in px, direction, track): the
         # inferred ones are checked against them. Kept while a live track may still need them.
         self._recent: list[tuple[float, float, str, int]] = []
-        self._seconds_per_frame: float | None = None
         self._time = 0.0  # of the last frame observed
         # LineZone forgets the side of a track missing from 2 frames in a row, and a face
         # missed by the detector as it passes the door then never crosses: on bench_counting.py
@@ -143,15 +142,14 @@ class LineCounter:
     def observe(self, tracks, frame: int, ts: float, frame_size=None) -> list[dict]:
         if frame_size is None:
             return []
-        if frame > self._frame and ts > self._time:
-            self._seconds_per_frame = (ts - self._time) / (frame - self._frame)
         self._frame, self._time = frame, ts
         seen = {t.id for t in tracks}
         held = {tid: box for tid, box in self._last_box.items() if tid not in seen}
         crossed_in, crossed_out = self._line(frame_size).trigger(_detections(tracks, held))
         for t in tracks:
             self._last_box[t.id] = np.asarray(t.box, np.float32)
-            self._first.setdefault(t.id, (ts, np.asarray(t.box, float).copy()))
+            if t.id not in self._first:
+                self._first[t.id] = (ts, np.asarray(t.box, float).copy())
         self._forget_old()
         events = []
         for t, went_in, went_out in zip(tracks, crossed_in, crossed_out):  # held boxes do not move: no crossing
@@ -253,7 +251,8 @@ class LineCounter:
         if not 0.0 <= at <= n:
             return None  # past the segment's end
         direction = self._which_way(t.box, predicted_box(t, 2 * frames))
-        when = t.last_time + frames * (self._seconds_per_frame or 0.0)
+        seen = t.last_frame - t.first_frame
+        when = t.last_time + frames * ((t.last_time - t.first_time) / seen if seen > 0 else 0.0)
         return None if direction is None else (direction, when, at)
 
     def _found_crossing(self, t, t0: float, box0: np.ndarray) -> tuple[str, float, float] | None:
@@ -294,8 +293,7 @@ class LineCounter:
         # SAME_CROSSING_SECONDS before that.
         oldest = min((first[0] for first in self._first.values()), default=self._time)
         keep = oldest - LOST_REACH / REVERSAL_MIN_SPEED - SAME_CROSSING_SECONDS
-        if self._recent and self._recent[0][0] < keep:
-            self._recent = [r for r in self._recent if r[0] >= keep]
+        self._recent = [r for r in self._recent if r[0] >= keep]  # a few entries: people at the line lately
 
     def counts(self, live_status: dict[int, str] | None = None) -> dict:
         out = {d: {label: int(c.get(label, 0)) for label in self.labels} for d, c in self._ended.items()}

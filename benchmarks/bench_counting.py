@@ -59,6 +59,46 @@ def people_from(annotations: str, per_class: dict[str, int], min_height: int, rn
     return [out[i] for i in order]
 
 
+def clear_of_faces(rect, faces) -> bool:
+    """Whether `rect` (x1, y1, x2, y2) keeps off every face box, each widened by the crop margin."""
+    x1, y1, x2, y2 = rect
+    for fx1, fy1, fx2, fy2 in faces:
+        m = CONTEXT * max(fx2 - fx1, fy2 - fy1)
+        if x1 <= fx2 + m and x2 >= fx1 - m and y1 <= fy2 + m and y2 >= fy1 - m:
+            return False
+    return True
+
+
+def passers_by(annotations: str, corrections: str | None, n: int, min_height: int, rng) -> list[tuple[np.ndarray, tuple, None]]:
+    """`n` sprites that are not faces: patches of the same photos, each the size of a face of that
+    photo with its context, where no face is (annotated, or listed unboxed in `corrections`, with
+    the crop margin around each). They walk by as people do (clothes, hands, walls, signs), so the
+    clips hold what a real door camera also sees, and a track on one is a false person."""
+    from maskwatch.datasets import load_corrections
+
+    unboxed = load_corrections(corrections).unboxed if corrections else {}
+    items = [it for it in load_annotations(annotations) if any(b[3] - b[1] >= min_height for b in it.boxes)]
+    out, tries = [], 0
+    while len(out) < n and tries < 200 * max(n, 1):
+        tries += 1
+        item = items[int(rng.integers(len(items)))]
+        x1, y1, x2, y2, _ = item.boxes[int(rng.integers(len(item.boxes)))]
+        if y2 - y1 < min_height:
+            continue
+        m = CONTEXT * max(x2 - x1, y2 - y1)
+        pw, ph = (x2 - x1) + 2 * m, (y2 - y1) + 2 * m
+        if pw >= item.width or ph >= item.height:
+            continue
+        px, py = rng.uniform(0, item.width - pw), rng.uniform(0, item.height - ph)
+        if not clear_of_faces((px, py, px + pw, py + ph), [b[:4] for b in item.boxes] + list(unboxed.get(item.key, []))):
+            continue
+        img = read_image(item.path)
+        crop = img[int(py) : int(py + ph), int(px) : int(px + pw)].copy()
+        # The "face" of the sprite is its middle, as a person sprite's face sits inside its margin.
+        out.append((crop, (m, m, m + (x2 - x1), m + (y2 - y1)), None))
+    return out
+
+
 def schedule(n: int, rng, seconds_on_screen=(3.0, 5.0), gap_s=(0.6, 1.6)) -> list[dict]:
     """Entry frame, speed, direction, row and face height of each person: a new one every ~1 s."""
     plans, t = [], 0.0
@@ -79,6 +119,7 @@ def schedule(n: int, rng, seconds_on_screen=(3.0, 5.0), gap_s=(0.6, 1.6)) -> lis
 
 def render(people, plans, background) -> tuple[list[np.ndarray], list[list[tuple[int, tuple, bool]]]]:
     """Frames and, per frame, the people in view as (person id, face box in the frame, hidden):
+    sprites labelled None (passers_by) are drawn behind everyone, and are nobody.
     `hidden` when nearer people cover more than half of the face (no detector can see it; the
     scoring ignores it, as MOTChallenge ignores heavily occluded people)."""
     end = max(p["start"] + p["frames"] for p in plans) + 5
@@ -87,13 +128,15 @@ def render(people, plans, background) -> tuple[list[np.ndarray], list[list[tuple
         frame = background.copy()
         owner = np.full((H, W), -1, np.int32)  # who is drawn on top at each pixel
         visible = []
-        # Larger faces are nearer: draw them last, so they occlude the smaller ones.
-        for pid in sorted(range(len(plans)), key=lambda i: plans[i]["face_h"]):
+        # Larger faces are nearer: draw them last, so they occlude the smaller ones. Passers-by go
+        # behind everyone: they add what could be mistaken for a face, and hide no one (so the
+        # people's visibility is the same with or without them).
+        for pid in sorted(range(len(plans)), key=lambda i: (people[i][2] is not None, plans[i]["face_h"])):
             p = plans[pid]
             k = f - p["start"]
             if not 0 <= k < p["frames"]:
                 continue
-            crop, (fx1, fy1, fx2, fy2), _ = people[pid]
+            crop, (fx1, fy1, fx2, fy2), label = people[pid]
             s = p["face_h"] / (fy2 - fy1)
             cw, ch = max(1, int(crop.shape[1] * s)), max(1, int(crop.shape[0] * s))
             progress = k / max(p["frames"] - 1, 1)
@@ -109,7 +152,8 @@ def render(people, plans, background) -> tuple[list[np.ndarray], list[list[tuple
             owner[ya:yb, xa:xb] = pid
             box = (x0 + fx1 * s, y0 + fy1 * s, x0 + fx2 * s, y0 + fy2 * s)
             vis_w = min(box[2], W) - max(box[0], 0)
-            if vis_w >= 0.6 * (box[2] - box[0]):  # a face mostly in the frame counts as in view
+            # A face mostly in the frame counts as in view; passers-by (label None) are nobody.
+            if label is not None and vis_w >= 0.6 * (box[2] - box[0]):
                 visible.append((pid, (max(box[0], 0), box[1], min(box[2], W), box[3])))
         frames.append(frame)
         truth.append([(pid, box, _shown_share(owner, pid, box) < 0.5) for pid, box in visible])
@@ -135,6 +179,7 @@ def cached_detections(det, frames, args, seed) -> list | None:
     key += f"-{Path(args.model).stem if args.model else 'shipped'}-{Path(args.detector).stem if args.detector else 'shipped'}"
     key += f"-x{args.detect_scale:g}" if args.detect_scale != 1.0 else ""
     key += f"-c{args.conf:g}" if args.conf is not None else ""
+    key += f"-p{args.passers_by}" if args.passers_by else ""
     path = Path(args.cache) / f"{key}{'-mirror' if args.mirror_unsure else ''}.npz"
     if path.exists():
         z = np.load(path)
@@ -255,6 +300,19 @@ def main() -> None:
         help="detector score a box needs to reach the tracker, as `maskwatch video --conf` (default: the video preset's)",
     )
     ap.add_argument("--detect-scale", type=float, default=1.0, help="as a site camera's detect_scale: detection on the frame shrunk so")
+    ap.add_argument(
+        "--passers-by",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also N sprites per clip that are not faces (patches of the same photos away from every face) walking by: "
+        "a track counted on one is a false person (default: none)",
+    )
+    ap.add_argument(
+        "--corrections",
+        help="a corrections file listing the faces the annotations leave out (benchmarks/ilc2021_val_corrections.json), "
+        "so that no passer-by holds one",
+    )
     ap.add_argument("--tracker", nargs="*", default=[], metavar="FIELD=VALUE", help="TrackerConfig fields, e.g. lost_frames=60")
     ap.add_argument(
         "--cache",
@@ -302,7 +360,13 @@ def main() -> None:
         plans = schedule(len(people), rng)
         noise = rng.normal(120, 40, (H // 8, W // 8, 3)).clip(0, 255).astype(np.uint8)
         background = cv2.GaussianBlur(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
-        frames, truth = render(people, plans, background)
+        # Passers-by draw from their own generator, so the people and their walks stay as without them.
+        crng = np.random.default_rng([seed, 1])
+        clutter = passers_by(args.annotations, args.corrections, args.passers_by, args.min_height, crng) if args.passers_by else []
+        clutter_plans = schedule(len(clutter), crng)
+        for c in clutter_plans:
+            c["start"] = int(crng.integers(0, max(1, plans[-1]["start"])))
+        frames, truth = render(people + clutter, plans + clutter_plans, background)
         overrides = {k: type(getattr(TrackerConfig(), k))(v) for k, v in (kv.split("=", 1) for kv in args.tracker)}
         # The frame step and counter `maskwatch video` runs (class prior included).
         tracker = TrackerConfig(**overrides)

@@ -399,3 +399,36 @@ def test_a_track_byte_track_continues_is_not_given_to_another_face():
         faces = t.update(boxes(*xs), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / 25, image)
         ids = [f.track_id for f in faces]
         assert len(ids) == len(set(ids)), f"frame {i}: {ids}"
+
+
+@pytest.mark.parametrize("low_rate, counted", [(True, 1), (False, 0)])
+def test_at_5_fps_a_weaker_face_with_a_less_sure_label_is_counted(low_rate, counted):
+    """A face the detector scores 0.55, read with_mask at 0.55, on 6 analysed frames at 5 fps: the
+    low-rate tracker (start from 0.5, first label at 0.5) counts the person; with the 25 fps
+    thresholds (0.6 for both) no track starts and no one is counted."""
+    from dataclasses import replace
+
+    from maskwatch.video.tracking import LOW_RATE_CONFIDENT, LOW_RATE_START, tracker_for_rate
+
+    fps = 5.0
+    config = tracker_for_rate(TrackerConfig(classify_every=1), fps)
+    assert (config.activation_score, config.confident) == (LOW_RATE_START, LOW_RATE_CONFIDENT)
+    if not low_rate:
+        config = replace(config, activation_score=0.6, confident=0.6)
+    t = FaceTracker(fps=fps, config=config)
+    unsure = np.array([[0.55, 0.25, 0.2]], np.float32)
+    for i in range(6):
+        x = 100 + 30 * i
+        found = FaceBoxes(np.array([[x, 100, x + 60, 170]], np.float32), np.array([0.55], np.float32), np.zeros((1, 5, 2), np.float32))
+        t.update(found, lambda rows: unsure[: len(rows)], i, i / fps)
+    t.finish()
+    assert t.counts()["people"] == counted
+
+
+def test_the_low_rate_start_leaves_25_fps_and_a_chosen_value_alone():
+    from maskwatch.video.tracking import tracker_for_rate
+
+    at25 = tracker_for_rate(TrackerConfig(), 25.0)
+    assert (at25.activation_score, at25.confident) == (0.6, 0.6)
+    chosen = tracker_for_rate(TrackerConfig(activation_score=0.7, confident=0.8), 5.0)
+    assert (chosen.activation_score, chosen.confident) == (0.7, 0.8)

@@ -46,7 +46,7 @@ class TrackerConfig:
     # 0.864 (3 frames) -> 0.874 on seeds 0-5 and 0.849 -> 0.860 on held-out seeds 6-11; the
     # counts do not change (counting still waits for min_observations).
     label_after: int = 1
-    confident: float = 0.6  # smoothed probability needed for a first status
+    confident: float = 0.6  # smoothed probability needed for a first status (LOW_RATE_CONFIDENT below 25 fps)
     switch: float = 0.7  # smoothed probability a different label needs to replace the status
     lost_frames: int = 30  # a track unseen this many frames has ended
     # Re-linking: ByteTrack starts a new id when a face comes back after missed detections or an
@@ -82,8 +82,8 @@ class TrackerConfig:
     # 25 fps, where a frame's motion is several times a box's jitter; off at 25 fps). Negative: off.
     reversal: float = 0.0
     # Detector score a face needs to start a track (ByteTrack's activation and high-confidence
-    # thresholds); weaker faces only continue tracks. 0.5 at 5 fps: +1 crossing each way on
-    # bench_counting.py seeds 0-5, within noise, so 0.6 stays.
+    # thresholds); weaker faces only continue tracks. Below 25 fps tracker_for_rate lowers the
+    # default to LOW_RATE_START.
     activation_score: float = 0.6
     classify_every: int = 3  # re-classify a counted track every N frames
     # ByteTrack links a face to its track by box overlap (IoU); boxes are given to it enlarged
@@ -114,6 +114,15 @@ REVERSAL = 0.5
 # Below this speed (face heights per second) a track is taken to stand still for the reversal test.
 REVERSAL_MIN_SPEED = 1.0
 
+# Below 25 fps a face is seen on a fifth as many frames: a track may start from a detector score
+# of 0.5 and take its first label from a smoothed 0.5 (of three classes), where 25 fps needs 0.6
+# for both. On bench_counting.py at 5 fps with 10 passers-by per clip (non-face patches walking
+# by), seeds 0-23: door in 494 -> 496 of 527, out 179 -> 181 of 193, false people 12 -> 10;
+# seeds 24-47, run after: in 449 -> 453 of 491, out 212 -> 214 of 229, false people 10 -> 8
+# (2026-12-06, docs/experiments.md). A value other than the default is kept.
+LOW_RATE_START = 0.5
+LOW_RATE_CONFIDENT = 0.5
+
 # The tracker's frame counts are tuned at this rate (bench_counting.py): other rates keep their seconds.
 TUNED_FPS = 25.0
 
@@ -135,7 +144,8 @@ def tracker_for_rate(base: TrackerConfig, fps: float) -> TrackerConfig:
     0.802 -> 0.813, 134 -> 137. Door totals moved by one crossing at most. Below 25 fps the
     class smoothing keeps its time constant and the reversal test is on (2026-12-06, 5 fps,
     seeds 0-35, 1,080 people): people counted 970 -> 990, crossings counted once per person
-    886 -> 910, door in 706 -> 714 of 775, out 274 -> 278 of 305."""
+    886 -> 910, door in 706 -> 714 of 775, out 274 -> 278 of 305. Below 25 fps tracks also start
+    from a weaker face and take a label sooner (LOW_RATE_START, LOW_RATE_CONFIDENT)."""
     k = fps / TUNED_FPS
     return replace(
         base,
@@ -148,6 +158,8 @@ def tracker_for_rate(base: TrackerConfig, fps: float) -> TrackerConfig:
         # at 25 fps is 1 - 0.7 ** 5 = 0.83 per frame at 5 fps.
         smoothing=1 - (1 - base.smoothing) ** (1 / k) if k < 1 else base.smoothing,
         reversal=REVERSAL if k < 1 and base.reversal == 0 else base.reversal,
+        activation_score=LOW_RATE_START if k < 1 and base.activation_score == TrackerConfig.activation_score else base.activation_score,
+        confident=LOW_RATE_CONFIDENT if k < 1 and base.confident == TrackerConfig.confident else base.confident,
     )
 
 

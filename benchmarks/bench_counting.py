@@ -15,6 +15,10 @@ Every person walks the whole width, so each crosses the line x = 0.5 once, in a 
 the door line `maskwatch video --line door=0.5,0,0.5,1` counts them (left to right is "in"), and
 its in/out counts per class are scored against that truth too. `--analysed-fps 5` analyses one
 frame in five, as a site camera with `detect_fps = 5` does (tracker frame counts kept in seconds).
+
+`--passers-by N --corrections benchmarks/ilc2021_val_corrections.json` also walks N things that
+are not faces through each clip (patches of the same photos away from every face), behind the
+people: the `nobody` row and "false track crossed" then show what a lower tracking bar costs.
 """
 
 from __future__ import annotations

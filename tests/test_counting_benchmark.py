@@ -1,22 +1,15 @@
 """benchmarks/bench_counting.py: its passers-by are nobody, stay off faces and hide no one."""
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
+from script_loader import load_script
 
 SCRIPT = Path(__file__).parents[1] / "benchmarks" / "bench_counting.py"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("bench_counting", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_a_patch_touching_a_face_or_its_margin_is_not_clear():
-    mod = _module()
+    mod = load_script(SCRIPT)
     face = (100, 100, 140, 140)  # 40 px: margin 14 px
     assert mod.clear_of_faces((0, 0, 80, 80), [face])
     assert not mod.clear_of_faces((0, 0, 90, 90), [face])  # within the margin
@@ -25,7 +18,7 @@ def test_a_patch_touching_a_face_or_its_margin_is_not_clear():
 
 
 def test_a_passer_by_is_drawn_behind_a_person_and_is_not_in_the_truth():
-    mod = _module()
+    mod = load_script(SCRIPT)
     face = np.full((60, 60, 3), 200, np.uint8)
     thing = np.full((60, 60, 3), 30, np.uint8)
     people = [(face, (10, 10, 50, 50), "with_mask"), (thing, (10, 10, 50, 50), None)]

@@ -1,26 +1,19 @@
 """The fit/holdout split that the detector and classifier choices were made on (scripts/holdout_split.py)."""
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from script_loader import load_script
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "holdout_split.py"
 SPLIT = Path(__file__).parents[2] / "shared" / "data" / "kaggle-853" / "split.json"
 
 
-def _module():
-    spec = importlib.util.spec_from_file_location("holdout_split", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_near_duplicates_share_a_group():
-    mod = _module()
+    mod = load_script(SCRIPT)
     assert mod.group_of("images/maksssksksss13.jpg") == mod.group_of("images/maksssksksss737.jpg")
     assert mod.group_of("images/maksssksksss13.jpg") != mod.group_of("images/maksssksksss14.jpg")
     assert mod.group_of("images/maksssksksss130.jpg") != mod.group_of("images/maksssksksss13.jpg")
@@ -35,7 +28,7 @@ def test_split_covers_train_only_once_and_keeps_pairs_together(tmp_path):
     fit, hold = set(parts["fit"]), set(parts["holdout"])
     assert fit | hold == set(train) and not fit & hold and not (fit | hold) & set(test)
     assert 0.15 < len(hold) / len(train) < 0.35
-    mod = _module()
+    mod = load_script(SCRIPT)
     pairs_in_train = 0
     for a, b in mod.NEAR_DUPLICATES:
         names = [f"images/maksssksksss{n}.jpg" for n in (a, b)]

@@ -1,19 +1,12 @@
 """scripts/tune_operating_point.py scores candidate boxes against plain or corrected annotations."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import numpy as np
+from script_loader import load_script
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "tune_operating_point.py"
-
-
-def _module():
-    spec = importlib.util.spec_from_file_location("tune_operating_point", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _dump(path: Path, ignore: list[bool]) -> None:
@@ -32,7 +25,7 @@ def _dump(path: Path, ignore: list[bool]) -> None:
 
 
 def test_a_box_on_a_face_nobody_boxed_is_neither_found_nor_false(tmp_path):
-    mod = _module()
+    mod = load_script(SCRIPT)
     _dump(tmp_path / "plain.npz", [False, False, False])
     _dump(tmp_path / "corrected.npz", [False, True, False])
     plain, corrected = mod.Dump(str(tmp_path / "plain.npz")), mod.Dump(str(tmp_path / "corrected.npz"))
@@ -47,7 +40,7 @@ def test_a_box_on_a_face_nobody_boxed_is_neither_found_nor_false(tmp_path):
 
 
 def test_an_ignored_box_that_matches_an_annotated_face_still_counts_as_found(tmp_path):
-    mod = _module()
+    mod = load_script(SCRIPT)
     _dump(tmp_path / "d.npz", [True, False, False])  # flagged, but it is on the annotated face
     d = mod.Dump(str(tmp_path / "d.npz"))
     s = mod.stats(d, d.det * d.face, 0.25)

@@ -12,6 +12,14 @@ photo resamples against the rule shipped before.
     python scripts/tune_operating_point.py compare --choose runs/op_holdout.npz runs/op_val.npz \
         --report runs/op_test.npz
     python scripts/tune_operating_point.py curve runs/op_test.npz
+    python scripts/tune_operating_point.py ceiling runs/op_test.npz
+
+`ceiling` asks whether any re-scoring of a dump's candidates could reach recall targets at a
+precision: it fits a gradient-boosted model (scikit-learn) on the dump's own candidates, every
+feature a rule could use (detector score, face and class probabilities, box size and shape, and
+the photo's context: how many sure faces, their size), cross-validated over photos, and prints the
+best precision at which the targets hold. It learns on the very photos it is scored on, so it is an
+optimistic bound, not a rule to ship: where it falls short, no rule of these features reaches them.
 
 `dump --corrections FILE` scores against corrected annotations: a candidate on a face listed as
 unboxed there counts as neither found nor false (`maskwatch evaluate --corrections`), in the
@@ -163,6 +171,81 @@ def band_thresholds(dump: Dump, product: np.ndarray, ts: tuple[float, ...]) -> n
     return product * ts[-1] / np.array(ts)[band]
 
 
+def true_candidates(dump: Dump) -> np.ndarray:
+    """Per candidate: 1 if it takes an annotated face (IoU 0.5, greedy by face score, as `stats`
+    with every candidate kept), -1 if it is on a face nobody boxed (left out of fitting), else 0."""
+    y = np.zeros(len(dump.rows), int)
+    product = dump.det * dump.face
+    for di, gi in dump.by_image.values():
+        if len(di) and len(gi):
+            order = di[np.argsort(-product[di])]
+            y[[order[c] for _, c in greedy_match(iou_matrix(dump.gts[gi][:, 1:5], dump.box[order]), 0.5)]] = 1
+    y[dump.ignore & (y == 0)] = -1
+    return y
+
+
+def candidate_features(dump: Dump) -> np.ndarray:
+    """What any face-score rule could use, per candidate: its own scores and shape, and its photo's
+    context (sure faces there, their typical size, where the box ranks), which tells a crowd of
+    small faces from a portrait with a hand in it."""
+    product = dump.det * dump.face
+    log_h = np.log(np.maximum(dump.height, 1.0))
+    width = dump.box[:, 2] - dump.box[:, 0]
+    sure, found, rel_h, rank = (np.zeros(len(product)) for _ in range(4))
+    for di, _ in dump.by_image.values():
+        if len(di):
+            s = product[di] >= 0.5
+            sure[di], found[di] = s.sum(), len(di)
+            rel_h[di] = log_h[di] - np.median(log_h[di][s] if s.any() else log_h[di])
+            rank[di] = np.argsort(np.argsort(-product[di]))
+    aspect = np.log(np.maximum(width, 1.0) / np.maximum(dump.height, 1.0))
+    return np.column_stack([dump.det, dump.face, product, dump.probs, log_h, aspect, np.log1p(sure), np.log1p(found), rel_h, rank])
+
+
+def learned_scores(dump: Dump, folds: int = 5, repeats: int = 3) -> np.ndarray:
+    """Out-of-fold probabilities that each candidate is a true face, from a gradient-boosted model
+    fitted on the other photos' candidates of the same dump (averaged over `repeats` splits)."""
+    try:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+        from sklearn.model_selection import GroupKFold
+    except ImportError:
+        raise SystemExit("ceiling needs scikit-learn: pip install -e '.[eval]'") from None
+    X, y = candidate_features(dump), true_candidates(dump)
+    out = np.zeros(len(y))
+    for rep in range(repeats):
+        groups = np.random.default_rng(rep).permutation(dump.n + 1)[dump.img]  # photos shuffled into folds
+        for fit, held in GroupKFold(folds).split(X, y, groups):
+            fit = fit[y[fit] >= 0]
+            model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, random_state=rep)
+            out[held] += model.fit(X[fit], y[fit]).predict_proba(X[held])[:, 1] / repeats
+    return np.where(dump.det * dump.face >= FLOOR, out, 0.0)  # the same candidates as the product's floor
+
+
+def best_precision(dump: Dump, scores: np.ndarray, recall: float, recall_without: float) -> tuple[float, dict] | None:
+    """The threshold on `scores` with the highest precision at which both recall targets hold."""
+    best = None
+    for t in np.unique(np.quantile(scores[scores > 0], np.linspace(0, 1, 201))):
+        s = stats(dump, scores, t)
+        if s["recall"] >= recall and s["recall_without_mask"] >= recall_without and (best is None or s["precision"] > best[1]["precision"]):
+            best = (float(t), s)
+    return best
+
+
+def ceiling(args) -> None:
+    for path in args.dumps:
+        d = Dump(path)
+        learned = learned_scores(d, args.folds, args.repeats)
+        print(f"{d.name} ({d.n} photos, {len(d.gts)} faces): targets recall >= {args.recall}, without_mask >= {args.recall_without}")
+        for name, scores in (("det x face (as shipped)", d.det * d.face), ("learned from this dump's own photos, cross-validated", learned)):
+            best = best_precision(d, scores, args.recall, args.recall_without)
+            if best is None:
+                print(f"  {name}: no threshold reaches both recall targets")
+            else:
+                print(f"  {name}: at best, threshold {best[0]:.3f}: " + _fmt(best[1]))
+        for t in args.thresholds:
+            print(f"  learned >= {t:<5} " + _fmt(stats(d, learned, t)))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -182,7 +265,16 @@ def main() -> None:
     p = sub.add_parser("curve", help="the product rule's recall and precision at each threshold, per dump")
     p.add_argument("dumps", nargs="+")
     p.add_argument("--thresholds", type=float, nargs="+", default=[0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3])
+    p = sub.add_parser("ceiling", help="the best precision any re-scoring of a dump's candidates could reach at given recalls")
+    p.add_argument("dumps", nargs="+")
+    p.add_argument("--recall", type=float, default=0.92, help="overall recall target (#29: 0.92)")
+    p.add_argument("--recall-without", type=float, default=0.85, help="without_mask recall target (#29: 0.85)")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--thresholds", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
     args = ap.parse_args()
+    if args.cmd == "ceiling":
+        return ceiling(args)
     if args.cmd == "dump":
         return dump(args)
     if args.cmd == "curve":

@@ -216,7 +216,9 @@ def learned_scores(dump: Dump, folds: int = 5, repeats: int = 3) -> np.ndarray:
         groups = np.random.default_rng(rep).permutation(dump.n + 1)[dump.img]  # photos shuffled into folds
         for fit, held in GroupKFold(folds).split(X, y, groups):
             fit = fit[y[fit] >= 0]
-            model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, random_state=rep)
+            model = HistGradientBoostingClassifier(
+                max_iter=200, learning_rate=0.05, max_leaf_nodes=15, min_samples_leaf=20, random_state=rep
+            )
             out[held] += model.fit(X[fit], y[fit]).predict_proba(X[held])[:, 1] / repeats
     return np.where(dump.det * dump.face >= FLOOR, out, 0.0)  # the same candidates as the product's floor
 
@@ -236,7 +238,10 @@ def ceiling(args) -> None:
         d = Dump(path)
         learned = learned_scores(d, args.folds, args.repeats)
         print(f"{d.name} ({d.n} photos, {len(d.gts)} faces): targets recall >= {args.recall}, without_mask >= {args.recall_without}")
-        for name, scores in (("det x face (as shipped)", d.det * d.face), ("learned from this dump's own photos, cross-validated", learned)):
+        for name, scores in (
+            ("det x face (as shipped)", d.det * d.face),
+            ("learned from this dump's own photos, cross-validated", learned),
+        ):
             best = best_precision(d, scores, args.recall, args.recall_without)
             if best is None:
                 print(f"  {name}: no threshold reaches both recall targets")

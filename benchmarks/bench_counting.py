@@ -184,6 +184,7 @@ def cached_detections(det, frames, args, seed) -> list | None:
     key += f"-x{args.detect_scale:g}" if args.detect_scale != 1.0 else ""
     key += f"-c{args.conf:g}" if args.conf is not None else ""
     key += f"-p{args.passers_by}" if args.passers_by else ""
+    key += f"-w{args.walk_seconds[0]:g}-{args.walk_seconds[1]:g}" if tuple(args.walk_seconds) != (3.0, 5.0) else ""
     path = Path(args.cache) / f"{key}{'-mirror' if args.mirror_unsure else ''}.npz"
     if path.exists():
         z = np.load(path)
@@ -281,6 +282,14 @@ def main() -> None:
         "(default: 10 each)",
     )
     ap.add_argument("--min-height", type=int, default=60, help="smallest annotated face to use, px")
+    ap.add_argument(
+        "--walk-seconds",
+        type=float,
+        nargs=2,
+        default=[3.0, 5.0],
+        metavar=("LEAST", "MOST"),
+        help="how long each person takes to cross the frame, drawn between these (default: 3 5; less is a faster walk)",
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--threads", type=int)
     ap.add_argument("--model")
@@ -366,7 +375,7 @@ def main() -> None:
         rng = np.random.default_rng(seed)
         mix = args.per_class * 3 if len(args.per_class) == 1 else args.per_class
         people = people_from(args.annotations, dict(zip(LABELS, mix)), args.min_height, rng)
-        plans = schedule(len(people), rng)
+        plans = schedule(len(people), rng, tuple(args.walk_seconds))
         noise = rng.normal(120, 40, (H // 8, W // 8, 3)).clip(0, 255).astype(np.uint8)
         background = cv2.GaussianBlur(cv2.resize(noise, (W, H), interpolation=cv2.INTER_CUBIC), (0, 0), 3)
         # Passers-by draw from their own generator, so the people and their walks stay as without them.

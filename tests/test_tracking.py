@@ -247,7 +247,7 @@ def test_at_5_fps_a_face_moving_most_of_its_width_per_frame_stays_one_track():
 
     fps = 5.0
     config = tracker_for_rate(TrackerConfig(classify_every=1), fps)
-    assert config.association_scale == pytest.approx(1.5) and config.min_observations == 3
+    assert config.association_scale == pytest.approx(3.0) and config.min_observations == 3
     ids = {}
     for scale in (1.0, config.association_scale):
         t = FaceTracker(fps=fps, config=replace(config, association_scale=scale))
@@ -258,6 +258,34 @@ def test_at_5_fps_a_face_moving_most_of_its_width_per_frame_stays_one_track():
         ids[scale] = seen
     assert len(ids[config.association_scale]) == 1
     assert len(ids[1.0]) != 1  # the real boxes alone: no steady track
+
+
+def _tracks_of_a_walker(scale: float, step_px: float, fps: float = 5.0) -> set:
+    from dataclasses import replace
+
+    from maskwatch.video.tracking import tracker_for_rate
+
+    config = tracker_for_rate(TrackerConfig(classify_every=1), fps)
+    t = FaceTracker(fps=fps, config=replace(config, association_scale=scale))
+    seen = set()
+    for i in range(8):
+        faces = t.update(boxes(10 + step_px * i), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)
+        seen |= {f.track_id for f in faces}
+    return seen
+
+
+def test_at_5_fps_a_brisk_walker_moving_well_over_its_width_per_frame_is_tracked():
+    """100 px a frame for a 60 px box (a walk across the picture in under 2 s): a new track's
+    second box must overlap its first by IoU 0.1 before its motion is known. The boxes scaled by
+    1.5 (the scale before 2026-12-07) never did, and no track ever started; the rate's scale does."""
+    from maskwatch.video.tracking import tracker_for_rate
+
+    scale = tracker_for_rate(TrackerConfig(), 5.0).association_scale
+    assert len(_tracks_of_a_walker(scale, 100)) == 1
+    assert _tracks_of_a_walker(1.5, 100) == set()
+    # At 12.5 and 25 fps the same walk moves 40 and 20 px a frame: the scale stays near 1.
+    assert tracker_for_rate(TrackerConfig(), 12.5).association_scale == pytest.approx(1.2)
+    assert tracker_for_rate(TrackerConfig(), 25.0).association_scale == 1.0
 
 
 @pytest.mark.parametrize("takeover, tracks", [(-1.0, 1), (0.2, 2)])

@@ -126,18 +126,29 @@ LOW_RATE_CONFIDENT = 0.5
 # The tracker's frame counts are tuned at this rate (bench_counting.py): other rates keep their seconds.
 TUNED_FPS = 25.0
 
+# Below 25 fps ByteTrack links a face by its box enlarged in proportion to the time between two
+# analysed frames. A new track's second box must overlap its first by IoU 0.1 (its motion is not
+# known yet), which boxes scaled by s allow for a move of up to about 0.8 s of the face's widths.
+# A brisk walk (1.4 m/s) across the picture is about 12 face widths a second (faces ~0.12 m wide):
+# scale = max(1, 12 / (0.8 * fps)), 3 at 5 fps and 1.2 at 12.5 fps.
+WALK_WIDTHS_PER_S = 12.0
+IOU_GATE_REACH = 0.8
+
 
 def tracker_for_rate(base: TrackerConfig, fps: float) -> TrackerConfig:
     """The tracker at another analysed rate. Its frame counts keep their seconds (how long a lost
     face is waited for or re-linked, and how long a face must be seen before it counts: at least
-    3 frames); below 25 fps ByteTrack links faces by enlarged boxes (association_scale 1.5 at
-    5 fps), because a face moves about half its width between two frames. On bench_counting.py
+    3 frames); below 25 fps ByteTrack links faces by enlarged boxes (association_scale, first 1.5
+    at 5 fps, because a face moves about half its width between two frames; 3 since 2026-12-07,
+    WALK_WIDTHS_PER_S above: a brisk walker moves 1.5-2 widths). On bench_counting.py
     at 5 fps (seeds 0-5, val-free classifier) the two changes took door crossings in 117 -> 122
     of 131 and out 37 -> 42 of 49, people 150 -> 155 of 180; on the held-out seeds 6-11 in
     116 -> 120 of 133, out 37 -> 44 of 47, people 154 -> 154, IDF1 0.846 -> 0.807. The scale grows
-    with the gap between analysed frames, 1 at 25 fps and 1.5 at 5 fps; rates in between are
-    interpolated (1.125 at 12.5 fps, measured 2026-12-04: held-out people 174 of 180, door in
-    127 of 133, out 45 of 47; other rates not measured). Below 25 fps a continuation whose face height
+    with the time between analysed frames: 1 at 25 and 20 fps, 1.2 at 12.5 fps (1.125 until
+    2026-12-07: door totals the same on seeds 36-47), 3 at 5 fps. With 1.5 at 5 fps, people walking
+    across the picture in 1.5-2.5 s were lost (bench_counting.py --walk-seconds 1.5 2.5, seeds
+    0-11: door in 203 of 264; with 3: 255), while people at the usual pace were counted alike (in
+    722 -> 723 of 775, out 290 -> 292 of 305 on seeds 0-35; docs/experiments.md). Below 25 fps a continuation whose face height
     jumps by more than SAME_FACE_HEIGHT starts a new track (jump_height): on bench_counting.py at
     5 fps (seeds 0-5, 2026-12-04 val-free classifier) people counted 156 -> 165 of 180, IDF1
     0.822 -> 0.867, crossings counted once per person 137 -> 151; held-out seeds 6-11: 152 -> 155,
@@ -152,7 +163,9 @@ def tracker_for_rate(base: TrackerConfig, fps: float) -> TrackerConfig:
         lost_frames=max(5, round(base.lost_frames * k)),
         relink_frames=max(5, round(base.relink_frames * k)),
         min_observations=max(3, round(base.min_observations * k)) if k < 1 else base.min_observations,
-        association_scale=base.association_scale * (1 + 0.125 * (1 / k - 1)) if k < 1 else base.association_scale,
+        association_scale=base.association_scale * max(1.0, WALK_WIDTHS_PER_S / (IOU_GATE_REACH * fps))
+        if k < 1
+        else base.association_scale,
         jump_height=SAME_FACE_HEIGHT if k < 1 and base.jump_height == 0 else base.jump_height,
         # The running average of class probabilities keeps its time constant too: 0.3 per frame
         # at 25 fps is 1 - 0.7 ** 5 = 0.83 per frame at 5 fps.

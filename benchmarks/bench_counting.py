@@ -407,7 +407,9 @@ def main() -> None:
                 continue
             k = f // stride  # the analysed frame's index: the tracker counts its gaps in analysed frames
             found, probs = seen[f] if seen is not None else (det.find_faces(frame, args.detect_scale), None)
-            if probs is None and len(found):  # every box's classes, as --cache keeps them: the tracker sees the same
+            # Every box's classes, as --cache keeps them (the tracker sees the same; without --cache
+            # the fps printed then includes classifying every box, which video does every few frames).
+            if probs is None and len(found):
                 probs = det.class_probs(frame, found)
             result = step.track(frame, k, f / FPS, found, probs)
             for pid, box, hidden in visible:

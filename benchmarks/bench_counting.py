@@ -344,7 +344,7 @@ def main() -> None:
     from maskwatch.video.counting import PeopleCounter
     from maskwatch.video.lines import LineCounter
     from maskwatch.video.step import FrameStep
-    from maskwatch.video.tracking import TrackerConfig, tracker_for_rate
+    from maskwatch.video.tracking import TrackerConfig, tracker_for_rate, weight_classes
 
     det = Detector(
         VIDEO if args.conf is None else replace(VIDEO, conf=args.conf),
@@ -400,7 +400,6 @@ def main() -> None:
         seen = cached_detections(det, frames, args, seed)
         found_on: Counter = Counter()  # person -> analysed frames the detector found them on
         prob_sum: dict = {}  # person -> summed class probabilities of their best box on those frames
-        weights = step.tracker_config.class_weights
         shown_on: Counter = Counter()  # person -> analysed frames they were under half hidden
         for f, (frame, visible) in enumerate(zip(frames, truth)):
             if f % stride:
@@ -417,9 +416,8 @@ def main() -> None:
                 overlap = iou_matrix(np.array([box], float), found.xyxy.astype(float))[0] if len(found) else np.zeros(0)
                 if len(overlap) and overlap.max() >= 0.3:
                     found_on[pid] += 1
-                    p = np.asarray(probs[int(overlap.argmax())], np.float64)
-                    p = p * np.asarray(weights) / max(float(p @ np.asarray(weights)), 1e-12) if weights is not None else p
-                    prob_sum[pid] = prob_sum.get(pid, 0.0) + p
+                    p = weight_classes(probs[[int(overlap.argmax())]], step.tracker_config.class_weights)[0]
+                    prob_sum[pid] = prob_sum.get(pid, 0.0) + np.asarray(p, np.float64)
             counter.observe(result.observed, k, f / FPS)
             for e in door.observe(result.observed, k, f / FPS, frame_size=(W, H)):
                 crossings.setdefault(e["track"], []).append(e["direction"])

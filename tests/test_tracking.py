@@ -241,26 +241,17 @@ def test_a_face_is_one_track_at_a_site_cameras_low_rate(fps):
 def test_at_5_fps_a_face_moving_most_of_its_width_per_frame_stays_one_track():
     """50 px a frame for a 60 px box: its boxes in two frames overlap by IoU 0.09, under ByteTrack's
     0.1, so a track never starts on the real boxes; the rate's enlarged association boxes link them."""
-    from dataclasses import replace
-
     from maskwatch.video.tracking import tracker_for_rate
 
-    fps = 5.0
-    config = tracker_for_rate(TrackerConfig(classify_every=1), fps)
+    config = tracker_for_rate(TrackerConfig(classify_every=1), 5.0)
     assert config.association_scale == pytest.approx(3.0) and config.min_observations == 3
-    ids = {}
-    for scale in (1.0, config.association_scale):
-        t = FaceTracker(fps=fps, config=replace(config, association_scale=scale))
-        seen = set()
-        for i in range(12):
-            faces = t.update(boxes(20 + 50 * i), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)
-            seen |= {f.track_id for f in faces}
-        ids[scale] = seen
+    ids = {scale: _tracks_of_a_walker(scale, 50, start=20, frames=12) for scale in (1.0, config.association_scale)}
     assert len(ids[config.association_scale]) == 1
     assert len(ids[1.0]) != 1  # the real boxes alone: no steady track
 
 
-def _tracks_of_a_walker(scale: float, step_px: float, fps: float = 5.0) -> set:
+def _tracks_of_a_walker(scale: float, step_px: float, fps: float = 5.0, start: float = 10, frames: int = 8) -> set:
+    """The track ids a 60 px face walking `step_px` a frame was given, with association boxes scaled by `scale`."""
     from dataclasses import replace
 
     from maskwatch.video.tracking import tracker_for_rate
@@ -268,8 +259,8 @@ def _tracks_of_a_walker(scale: float, step_px: float, fps: float = 5.0) -> set:
     config = tracker_for_rate(TrackerConfig(classify_every=1), fps)
     t = FaceTracker(fps=fps, config=replace(config, association_scale=scale))
     seen = set()
-    for i in range(8):
-        faces = t.update(boxes(10 + step_px * i), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)
+    for i in range(frames):
+        faces = t.update(boxes(start + step_px * i), lambda rows: np.array([WITH] * len(rows), np.float32), i, i / fps)
         seen |= {f.track_id for f in faces}
     return seen
 

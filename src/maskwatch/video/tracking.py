@@ -241,10 +241,7 @@ class FaceTracker:
         return out
 
     def _weighted(self, probs: np.ndarray) -> np.ndarray:
-        if self.cfg.class_weights is None:
-            return probs
-        p = np.asarray(probs, np.float64) * np.asarray(self.cfg.class_weights, np.float64)
-        return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+        return weight_classes(probs, self.cfg.class_weights)
 
     def _link(self, pairs: list[tuple[int, int]], boxes: np.ndarray, looks: list, frame: int) -> list[tuple[int, int]]:
         """ByteTrack ids -> track ids: known aliases, and new ids re-linked to a lost track."""
@@ -407,6 +404,14 @@ class FaceTracker:
         """End every open track (end of stream)."""
         for tid in list(self.tracks):
             self._end(tid)
+
+
+def weight_classes(probs: np.ndarray, weights) -> np.ndarray:
+    """Class probabilities (n, k) times per-class weights, renormalised per row (TrackerConfig.class_weights; None: as given)."""
+    if weights is None:
+        return probs
+    p = np.asarray(probs, np.float64) * np.asarray(weights, np.float64)
+    return p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
 
 
 def predicted_box(t: Track, gap: int) -> np.ndarray:

@@ -52,3 +52,15 @@ def walk_clip(tmp_path_factory, examples):
     walks = [(0, 0.12, 0.88, 0.62, 0, 59), (1, 0.88, 0.12, 0.62, 100, 159), (0, 0.12, 0.88, 0.62, 200, 259)]
     make_walk_clip(sprites, walks, path, frames=300)
     return path
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A real Mosquitto on a free loopback port (tests/mqtt_broker.py)."""
+    from mqtt_broker import MOSQUITTO, Broker
+
+    if MOSQUITTO is None:
+        pytest.skip("mosquitto is not installed (setup.sh installs it with apt where it can: apt-get install mosquitto)")
+    b = Broker(tmp_path).start()
+    yield b
+    b.stop()

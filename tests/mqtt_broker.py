@@ -24,7 +24,11 @@ class Broker:
     def __init__(self, workdir: Path, port: int | None = None):
         self.port = port or free_port()
         self.conf = Path(workdir) / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            # a subscriber of a test must hear every event however fast they come (the default drops past 1000 queued)
+            "max_queued_messages 0\n"
+        )
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -10,7 +10,7 @@ import time
 import urllib.request
 
 import pytest
-from mqtt_broker import MOSQUITTO, Broker, Listener, free_port
+from mqtt_broker import Listener, free_port
 
 from maskwatch.cli import main
 
@@ -23,15 +23,6 @@ ID = r"[A-Za-z0-9_-]+"
 # Home Assistant's documented MQTT sensor discovery: topic shape, allowed values
 STATE_CLASSES = {"measurement", "total", "total_increasing"}
 DURATION_UNITS = {"s", "min", "h", "d", "ms"}
-
-
-@pytest.fixture
-def broker(tmp_path):
-    if MOSQUITTO is None:
-        pytest.skip("mosquitto is not installed (setup.sh installs it with apt where it can: apt-get install mosquitto)")
-    b = Broker(tmp_path).start()
-    yield b
-    b.stop()
 
 
 def check_discovery(topic: str, payload: dict) -> None:

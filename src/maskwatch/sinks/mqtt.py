@@ -8,6 +8,13 @@ events topic, and Home Assistant discovery.
     <prefix>/<camera>/events              each event as JSON (QoS 1, not retained)
     <discovery_prefix>/sensor/maskwatch_<camera>/<figure>/config   (Home Assistant discovery)
 
+Locks: paho's network thread holds its own mutexes while it runs our callbacks, and `publish()`
+takes them from the caller's thread. So nothing here calls into paho while holding a lock of
+ours, and no callback waits for a lock that a publishing thread may hold (a camera thread holding
+our lock inside `publish()` while paho's thread, inside its mutex, waited for that lock in
+`on_publish` froze whole sites). Acknowledgements are read from paho's own MQTTMessageInfo, so
+no callback counts anything.
+
 A broker that goes away never stops the video: paho's network thread reconnects with back-off
 while frames go on. Events wait in paho's queue (bounded: when it is full an event is dropped
 and counted) and are sent on reconnection. State is not queued: a state message sent late could
@@ -21,6 +28,7 @@ import json
 import os
 import threading
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -107,7 +115,8 @@ class MqttSink(Sink):
         self._lock = threading.Lock()
         self._latest: dict[str, str] = {}  # state topic -> newest payload
         self._discovery: dict[str, str] = {}  # config topic -> payload
-        self._pending: set[int] = set()  # events sent, not yet acknowledged
+        # Events handed to paho, oldest first, not yet seen acknowledged (MQTTMessageInfo).
+        self._pending: deque = deque()
         self.connected = False
         self.connections = self.disconnects = 0
         self.events_sent = self.events_dropped = 0
@@ -128,12 +137,7 @@ class MqttSink(Sink):
         c.will_set(self._availability, "offline", qos=1, retain=True)
         c.reconnect_delay_set(min_delay=1, max_delay=RECONNECT_MAX_S)
         c.max_queued_messages_set(self._queue_size)
-        c.on_connect, c.on_disconnect, c.on_publish, c.on_message = (
-            self._on_connect,
-            self._on_disconnect,
-            self._on_publish,
-            self._on_message,
-        )
+        c.on_connect, c.on_disconnect, c.on_message = self._on_connect, self._on_disconnect, self._on_message
         self._client = c
         c.connect_async(t.host, t.port, keepalive=30)
         c.loop_start()  # connects, and reconnects, in paho's own thread
@@ -173,11 +177,18 @@ class MqttSink(Sink):
         if reason_code.is_failure and not self._closing:
             self._warn(f"lost the broker {self.target.describe()} ({reason_code}); reconnecting, the video goes on")
 
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+    def _prune(self) -> None:
+        """Drop the acknowledged events from the head of the pending list. Only ever called
+        from the threads that write (never from paho's)."""
         with self._lock:
-            if mid in self._pending:
-                self._pending.discard(mid)
+            while self._pending and self._pending[0].is_published():
+                self._pending.popleft()
                 self.events_sent += 1
+
+    def _unacknowledged(self) -> int:
+        self._prune()
+        with self._lock:  # acknowledgements can arrive out of order: some behind the head are done
+            return sum(1 for info in self._pending if not info.is_published())
 
     def _on_message(self, client, userdata, message) -> None:
         if message.payload == b"online":  # Home Assistant (re)started: announce everything again
@@ -198,12 +209,13 @@ class MqttSink(Sink):
         if self._client is None:
             raise ValueError("the MQTT output is closed")
         topic = state_topic(self.target.prefix, event.get("camera", self.camera), ("events",))
-        with self._lock:  # the mid is recorded before its acknowledgement can arrive
-            info = self._client.publish(topic, json.dumps(event), qos=1)
+        info = self._client.publish(topic, json.dumps(event), qos=1)  # no lock of ours held here
+        with self._lock:
             if info.rc == MQTT_ERR_QUEUE_SIZE:
                 self.events_dropped += 1
             else:
-                self._pending.add(info.mid)
+                self._pending.append(info)
+        self._prune()  # keeps the list to the events in flight
 
     def update(self, state: dict) -> None:
         from .figures import camera_figures
@@ -239,7 +251,7 @@ class MqttSink(Sink):
         if self.connected:
             c.publish(self._availability, "offline", qos=1, retain=True)
         deadline = time.monotonic() + wait
-        while self.connected and self._pending and time.monotonic() < deadline:
+        while self.connected and self._unacknowledged() and time.monotonic() < deadline:
             time.sleep(0.05)  # acknowledgements of the last events
         time.sleep(0.1 if self.connected else 0)  # the availability message, written by the network thread
         self._closing = True
@@ -248,14 +260,15 @@ class MqttSink(Sink):
         self._client = None
 
     def stats(self) -> dict:
+        unsent = self._unacknowledged()
         with self._lock:
-            unsent = len(self._pending)
+            sent = self.events_sent + len(self._pending) - unsent
         return {
             "broker": self.target.describe(),
             "connected": self.connected,
             "connections": self.connections,
             "disconnects": self.disconnects,
-            "events_sent": self.events_sent,
+            "events_sent": sent,
             "events_unsent": unsent + self.events_dropped,  # never acknowledged, or dropped from a full queue
             "events_dropped": self.events_dropped,
             "state_messages": self.state_messages,

@@ -266,6 +266,7 @@ class CameraWorker:
                     log=lambda m: self._log(f"{self.spec.name}: {m}"),
                     # Frames between two analysed ones are grabbed but never converted or queued.
                     sample_fps=self.spec.detect_fps,
+                    cancel=self._stop,  # a stream still opening gives up when the site stops
                 )
             except (ValueError, OSError) as exc:
                 self.health.opens_failed += 1

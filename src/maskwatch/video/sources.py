@@ -3,6 +3,8 @@
 A reader thread decodes into a small bounded queue, so decoding overlaps inference. Live sources
 drop the oldest frame when the consumer falls behind (latency stays low); files never drop.
 Streams that fail or stall are reopened with exponential back-off until `reconnect_timeout`.
+A network stream is opened and read in a child process of its own (capture_process.py says why):
+a camera that hangs holds up no other, and is killed at its deadline.
 """
 
 from __future__ import annotations
@@ -56,9 +58,11 @@ class FrameSource:
         reconnect_timeout: float = 30.0,
         log=None,
         sample_fps: float | None = None,
+        cancel: threading.Event | None = None,
     ):
         """sample_fps: pass on only about this many frames per second (a site camera's
-        detect_fps); the others are grabbed but not converted, or for a folder not read at all."""
+        detect_fps); the others are grabbed but not converted, or for a folder not read at all.
+        cancel: when set, a stream's open in progress gives up at once (a site that stops)."""
         from .rate import RateSampler
 
         self.spec = spec
@@ -75,6 +79,11 @@ class FrameSource:
         self._thread: threading.Thread | None = None
         self._files: list[Path] = []
         self._cap = None
+        self._sample_fps = sample_fps
+        self._cancel = cancel or self._stop
+        self._child = None  # a stream's CaptureProcess
+        self._child_counts = (0, 0)  # frames read and skipped by the children before this one
+        self._last_counts = (0, 0)  # and by this one, as its last message said
         if self.kind == "folder":
             self._files = sorted(f for f in Path(spec).iterdir() if f.suffix.lower() in IMAGE_EXTS)
             if not self._files:
@@ -85,7 +94,14 @@ class FrameSource:
         else:
             if self.kind == "file" and not Path(spec).is_file():
                 raise ValueError(f"no such video file: {spec}")
-            self._cap = self._open()
+            opened = self._open_stream() if self.kind == "stream" else self._open()
+            if self.kind == "stream" and opened is not None:
+                self._child, (w, h), reported = opened
+                self.size = (w, h)
+                self.fps = fps or (reported if 1 <= reported <= 240 else 25.0)
+                self.frame_count = 0
+                return
+            self._cap = opened
             if self._cap is None:
                 raise ValueError(
                     f"cannot open video source {spec}"
@@ -97,13 +113,26 @@ class FrameSource:
             self.fps = fps or (reported if 1 <= reported <= 240 else 25.0)
         self.frame_count = len(self._files) if self._files else int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
 
+    def _open_stream(self):
+        """(CaptureProcess, size, fps) once a child has opened the stream, or None when it could
+        not, or gave no answer by its deadline (it is killed then), or `cancel` was set."""
+        from .capture_process import START_S, CaptureProcess
+
+        child = CaptureProcess(self.spec, self.stall_timeout, self._sample_fps)
+        deadline = time.monotonic() + self.stall_timeout + START_S
+        while not (self._cancel.is_set() or self._stop.is_set()) and time.monotonic() < deadline:
+            msg = child.get(timeout=0.1)
+            if msg is None:
+                continue
+            if msg.tag == "open":
+                return child, msg.size, msg.fps
+            break
+        child.kill()
+        return None
+
     def _open(self):
         if self.kind == "webcam":
             cap = cv2.VideoCapture(int(self.spec))
-        elif self.kind == "stream":
-            # FFmpeg's own timeouts keep a dead stream from blocking read() forever.
-            ms = int(self.stall_timeout * 1000)
-            cap = cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG, [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
         else:
             cap = cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG)
         if not cap.isOpened():
@@ -131,6 +160,8 @@ class FrameSource:
     def close(self) -> None:
         self._stop.set()
         self._queue.clear()  # unblock a reader waiting on a full queue
+        if self._child is not None:
+            self._child.kill()
         if self._thread is not None:
             self._thread.join(timeout=self.stall_timeout + 1)
         if self._cap is not None and not (self._thread and self._thread.is_alive()):
@@ -150,6 +181,8 @@ class FrameSource:
                 self._run_folder()
             elif self.kind == "file":
                 self._run_file()
+            elif self.kind == "stream":
+                self._run_stream()
             else:
                 self._run_live()
         except Exception as exc:  # a backend failure must end the run, not hang it
@@ -252,11 +285,45 @@ class FrameSource:
                 return
         self._put(_End())
 
+    def _run_stream(self) -> None:
+        """A network stream, read by its child process (module doc); a child that sends nothing
+        for `stall_timeout` is killed and the stream reopened."""
+        start = time.monotonic()
+        index = 0
+        while not self._stop.is_set():
+            msg = self._child.get(timeout=self.stall_timeout)
+            if self._stop.is_set():
+                break
+            if msg is not None and msg.tag == "frame":
+                before_read, before_skipped = self._child_counts
+                self.stats.frames_read = before_read + msg.read
+                self.stats.frames_skipped = before_skipped + msg.skipped
+                self._put(Frame(index, time.monotonic() - start, msg.image))
+                index += msg.skipped + 1
+                self._last_counts = (msg.read, msg.skipped)
+                continue
+            read, skipped = (msg.read, msg.skipped) if msg is not None and msg.read else self._last_counts
+            self._child_counts = (self._child_counts[0] + read, self._child_counts[1] + skipped)
+            self._last_counts = (0, 0)
+            self._child.kill()
+            self._log(f"stream {self.spec} {'stalled' if msg is None else 'dropped'}; reconnecting")
+            child = self._reconnect()
+            if child is None:
+                if not self._stop.is_set():
+                    self._put(_End(f"stream {self.spec} lost; no reconnection within {self.reconnect_timeout:.0f} s"))
+                return
+            self._child = child
+        self._put(_End())
+
     def _reconnect(self):
         deadline = time.monotonic() + self.reconnect_timeout
         delay = 0.25
         while not self._stop.is_set() and time.monotonic() < deadline:
-            cap = self._open()
+            if self.kind == "stream":
+                opened = self._open_stream()
+                cap = opened[0] if opened else None
+            else:
+                cap = self._open()
             if cap is not None:
                 self.stats.reconnects += 1
                 self._log(f"stream {self.spec} reconnected")

@@ -1,0 +1,118 @@
+"""A site left running: each test injects the real fault (a real Mosquitto under load, TCP servers
+that accept and never answer, an MJPEG camera that stalls) and checks nothing hangs or is lost."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+from mjpeg_server import MjpegServer
+
+pytest.importorskip("trackers")
+
+LABELS = ("with_mask", "without_mask", "mask_worn_incorrectly")
+
+
+class SilentServer:
+    """Accepts TCP connections and never sends a byte: a camera that hangs every open."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.held.append(conn)  # kept open, never answered
+            except OSError:
+                continue
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/stream.mjpg"
+
+    def close(self):
+        self._stop.set()
+        for c in self.held:
+            c.close()
+        self.sock.close()
+
+
+def test_mqtt_events_from_many_threads_never_deadlock_with_paho(broker):
+    """Four writers publishing as fast as they can while the broker acknowledges: paho's thread
+    runs its callbacks inside its own mutex, which froze the old sink within seconds."""
+    from mqtt_broker import Listener
+
+    from maskwatch.sinks.mqtt import MqttSink, MqttTarget
+
+    listener = Listener(broker.port, ("maskwatch/+/events",))
+    sink = MqttSink(MqttTarget.from_options(broker.url, discovery_prefix=None), LABELS)
+    sink.open()
+    deadline = time.monotonic() + 10
+    while not sink.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sink.connected
+    n, k = 1500, 4
+
+    def writer(w):
+        for i in range(n):
+            sink.write({"camera": f"cam{w}", "event": "appear", "event_id": f"{w}-{i}"})
+            if i % 100 == 0:
+                sink.update({"cameras": {f"cam{w}": {"people": i}}})
+
+    threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(k)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "an MQTT writer is stuck: a deadlock with paho's thread"
+    closing = threading.Thread(target=sink.close, daemon=True)
+    closing.start()
+    closing.join(15)
+    assert not closing.is_alive(), "closing the MQTT output hung"
+    stats = sink.stats()
+    assert stats["events_sent"] == n * k and stats["events_unsent"] == 0, stats
+    listener.settle(0.5)
+    ids = {__import__("json").loads(p)["event_id"] for _, p in listener.messages}
+    listener.close()
+    assert len(ids) == n * k
+
+
+def test_hung_cameras_hold_up_neither_a_healthy_one_nor_the_stop(tmp_path):
+    """Ten cameras at an address that accepts and never answers, beside one good MJPEG camera:
+    the good one analyses frames as if alone, and a stop ends the site within seconds."""
+    from maskwatch.pipeline import Detector
+    from maskwatch.video.site import CameraSpec, SiteSpec, run_site
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (240, 320, 3), np.uint8) for _ in range(5)]
+    good = MjpegServer(frames, fps=20, max_seconds=60).start()
+    silent = SilentServer()
+    try:
+        cams = [CameraSpec(f"hung{i}", silent.url, detect_fps=5) for i in range(10)]
+        cams.append(CameraSpec("good", good.url, detect_fps=5))
+        stop = threading.Event()
+        timer = threading.Timer(12, stop.set)
+        timer.start()
+        t0 = time.monotonic()
+        summary = run_site(Detector(threads=2), SiteSpec(tuple(cams)), stop=stop, log=lambda m: None)
+        stopped_after = time.monotonic() - t0 - 12
+    finally:
+        good.stop()
+        silent.close()
+    h = summary["cameras"]["good"]["health"]
+    # At 5 fps over about 10 s once open: the healthy camera was never waiting behind the others.
+    assert h["frames_analysed"] >= 25, h
+    assert stopped_after < 5, f"the site took {stopped_after:.1f} s to stop"
+    assert all(summary["cameras"][f"hung{i}"]["health"]["frames_analysed"] == 0 for i in range(10))
+    assert all(summary["cameras"][f"hung{i}"]["health"]["state"] in ("down", "starting", "stopped") for i in range(10))

@@ -116,3 +116,77 @@ def test_hung_cameras_hold_up_neither_a_healthy_one_nor_the_stop(tmp_path):
     assert stopped_after < 5, f"the site took {stopped_after:.1f} s to stop"
     assert all(summary["cameras"][f"hung{i}"]["health"]["frames_analysed"] == 0 for i in range(10))
     assert all(summary["cameras"][f"hung{i}"]["health"]["state"] in ("down", "starting", "stopped") for i in range(10))
+
+
+class _Track:
+    """What PeopleCounter reads of a tracker's track."""
+
+    def __init__(self, tid, status, final=None):
+        self.id, self.status, self.final, self.counted = tid, status, final or status, True
+        self.ema = np.array([0.3, 0.4, 0.3])
+        self.box = np.array([10.0, 10.0, 50.0, 50.0])
+        self.first_frame = self.last_frame = 0
+        self.first_time = self.last_time = 0.0
+
+
+def test_counters_only_grow_when_a_live_label_changes():
+    """A person seen bare, then masked, then gone: every counter figure (Prometheus counters, Home
+    Assistant total_increasing) never goes down; the provisional label shows in the gauges."""
+    from maskwatch.sinks.figures import camera_figures
+    from maskwatch.video.counting import PeopleCounter
+
+    people = PeopleCounter(LABELS)
+
+    def state():
+        return {"final": people.final_counts(), "now": people.now_counts(), "people_now": len(people.people())}
+
+    states = []
+    t = _Track(1, "without_mask")
+    people.observe([t], 0, 0.0)
+    states.append(state())
+    t.status = "with_mask"
+    people.observe([t], 1, 0.2)
+    states.append(state())
+    t.final = "with_mask"
+    people.end([t])
+    states.append(state())
+    series = [{f.key: f.value for f in camera_figures(s, LABELS) if f.kind == "counter"} for s in states]
+    for before, after in zip(series, series[1:]):
+        for key, value in before.items():
+            assert after[key] >= value, (key, value, after[key])
+    assert series[-1][("with_mask",)] == 1 and series[-1][("without_mask",)] == 0
+    gauges = [{f.key: f.value for f in camera_figures(s, LABELS) if f.kind == "gauge"} for s in states]
+    assert gauges[0][("now", "without_mask")] == 1 and gauges[1][("now", "with_mask")] == 1 and gauges[2][("now", "with_mask")] == 0
+
+
+def test_a_live_camera_keeps_a_site_running_after_its_files_end_and_metrics_stay_up(tmp_path):
+    """stop = "auto": a site with a live camera outlives its files; the metrics endpoint still
+    answers after the site has ended (its last seconds are scraped too)."""
+    import urllib.request
+
+    from mqtt_broker import free_port
+
+    from maskwatch.clips import make_walk_clip
+    from maskwatch.pipeline import Detector
+    from maskwatch.video.site import CameraSpec, SiteSpec, run_site
+
+    clip = tmp_path / "short.avi"
+    make_walk_clip([np.full((40, 40, 3), 128, np.uint8)], [(0, 0.1, 0.9, 0.5, 0, 9)], clip, frames=10)
+    rng = np.random.default_rng(1)
+    live = MjpegServer([rng.integers(0, 255, (120, 160, 3), np.uint8)], fps=10, max_seconds=60).start()
+    port = free_port()
+    try:
+        stop = threading.Event()
+        timer = threading.Timer(8, stop.set)
+        timer.start()
+        t0 = time.monotonic()
+        site = SiteSpec((CameraSpec("file", str(clip)), CameraSpec("live", live.url)), metrics_port=port)
+        summary = run_site(Detector(threads=2), site, stop=stop, log=lambda m: None)
+        ran = time.monotonic() - t0
+    finally:
+        live.stop()
+    assert ran >= 7.5, f"the site ended after {ran:.1f} s, with its file, taking the live camera down"
+    assert summary["cameras"]["live"]["health"]["frames_analysed"] > 0
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    assert 'maskwatch_frames_analysed_total{camera="file"}' in text
+    assert "# HELP maskwatch_people_total People counted, by final label" in text

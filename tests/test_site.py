@@ -3,6 +3,8 @@
 import json
 import socket
 
+import numpy as np
+
 import pytest
 
 from maskwatch.cli import main
@@ -47,6 +49,8 @@ def write_site(path, clips, dead_port, scales=None):
         + "zones = { right = [0.5, 0.0, 1.0, 0.0, 1.0, 1.0, 0.5, 1.0] }\n\n"
         for k, c in enumerate(clips)
     )
+    # The files end the site: a live camera would keep it running by default.
+    cams = 'stop = "when-files-end"\n\n' + cams
     cams += f'[[cameras]]\nname = "dead"\nsource = "http://127.0.0.1:{dead_port}/stream.mjpg"\n'
     path.write_text(cams)
     return path
@@ -105,14 +109,61 @@ def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys, monkeypat
         ),
         ('[outputs]\nmqtt = "http://b"\n[[cameras]]\nname = "a"\nsource = "x"\n', "[outputs]: mqtt needs mqtt://host"),
         ('[outputs]\nmetrics_port = "9100"\n[[cameras]]\nname = "a"\nsource = "x"\n', "metrics_port must be a port number"),
+        # checked before any camera starts, each naming the camera and the key (#44)
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nout = 5\n', "camera 'a': out must be a .mp4 or .avi file name"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nout = "a.txt"\n', "camera 'a': out must be a .mp4 or .avi"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nfps = "fast"\n', "camera 'a': fps (a frames folder's rate) must be"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nfps = -5\n', "camera 'a': fps (a frames folder's rate) must be"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\ndetect_fps = 1e-300\n', "camera 'a': detect_fps must be"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nblur = "yes"\n', "camera 'a': blur must be true or false"),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nzones = { q = [[0, 0], [0.5]] }\n', "zones.q: write each point as [x, y]"),
+        ('stop = "sometimes"\n[[cameras]]\nname = "a"\nsource = "x"\n', "stop must be one of"),
+        (
+            '[[cameras]]\nname = "door"\nsource = "x"\n[[cameras]]\nname = "door!"\nsource = "y"\n',
+            "camera 'door!': name maps to the same MQTT topic",
+        ),
+        ('[[cameras]]\nname = "a"\nsource = "x.mp4"\nout = "x.mp4"\n', "is the input camera 'a' source x.mp4"),
+        (
+            '[[cameras]]\nname = "a"\nsource = "x"\nout = "o.mp4"\n[[cameras]]\nname = "b"\nsource = "y"\nout = "o.mp4"\n',
+            "camera 'b' out o.mp4 is also camera 'a' out",
+        ),
+        ('[outputs]\nsummary = "s.json"\nevents = "s.json"\n[[cameras]]\nname = "a"\nsource = "x"\n', "give each output its own file"),
     ],
 )
-def test_bad_site_files_are_one_line(tmp_path, text, message, capsys):
+def test_bad_site_files_are_one_line(tmp_path, text, message, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.mp4").write_bytes(b"a video the user has")
     site = tmp_path / "bad.toml"
     site.write_text(text)
     assert main(["site", str(site)]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+    assert (tmp_path / "x.mp4").read_bytes() == b"a video the user has"
+
+
+def test_zones_and_lines_as_lists_of_points(tmp_path):
+    from maskwatch.video.site import load_site
+
+    site = tmp_path / "s.toml"
+    site.write_text(
+        '[[cameras]]\nname = "a"\nsource = "x"\nzones = { left = [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] }\n'
+        "lines = { door = [[0.5, 0], [0.5, 1]] }\n"
+    )
+    cam = load_site(site).cameras[0]
+    assert cam.zones["left"] == (0, 0, 0.5, 0, 0.5, 1, 0, 1) and cam.lines["door"] == (0.5, 0, 0.5, 1)
+
+
+def test_video_never_writes_over_its_input(tmp_path, capsys):
+    from maskwatch.clips import make_walk_clip
+
+    clip = tmp_path / "v.avi"
+    make_walk_clip([np.full((40, 40, 3), 128, np.uint8)], [(0, 0.1, 0.9, 0.5, 0, 9)], clip, frames=12)
+    before = clip.read_bytes()
+    assert main(["video", "--source", str(clip), "--out", str(clip)]) == 2
+    assert "it would be destroyed" in capsys.readouterr().err
+    assert main(["video", "--source", str(clip), "--events", str(tmp_path / "e"), "--summary", str(tmp_path / "e")]) == 2
+    assert "give each output its own file" in capsys.readouterr().err
+    assert clip.read_bytes() == before and not (tmp_path / "e").exists()
 
 
 def test_the_site_page_in_a_real_browser(clips, tmp_path):

@@ -245,3 +245,14 @@ def add_counter_options(p) -> None:
         metavar="NAME=x1,y1,x2,y2,x3,y3,...",
         help="count people in this polygon now and entering it, per label, and how long they stay (fractions; repeatable)",
     )
+
+
+def stop_on_sigterm() -> None:
+    """`docker stop`, systemd and `kill` send SIGTERM: stop as on Ctrl-C, so the video, events
+    and summary are still written whole."""
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)

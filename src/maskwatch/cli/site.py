@@ -50,8 +50,8 @@ def run(args) -> int:
     import json
     from dataclasses import replace
 
-    from ..video.site import load_site, run_site
-    from .video import _stop_on_sigterm
+    from ..video.site import check_site_outputs, load_site, run_site
+    from .options import stop_on_sigterm
 
     site = load_site(args.file)
     site = replace(
@@ -62,8 +62,9 @@ def run(args) -> int:
         metrics_port=args.metrics_port if args.metrics_port is not None else site.metrics_port,
         metrics_host=args.metrics_host if args.metrics_port is not None else site.metrics_host,
     )
+    check_site_outputs(site)  # before any model or camera
     quiet_opencv()
-    _stop_on_sigterm()
+    stop_on_sigterm()
     detector = make_detector(args, VIDEO)  # a bad model option is one line here, before any cluster work
     log = lambda msg: print(f"maskwatch: {msg}", file=sys.stderr)  # noqa: E731
     if args.engine == "ray":

@@ -73,17 +73,6 @@ def add_parser(sub) -> None:
     add_pipeline_options(p, VIDEO)
 
 
-def _stop_on_sigterm() -> None:
-    """`docker stop`, systemd and `kill` send SIGTERM: stop as on Ctrl-C, so the video, events
-    and summary are still written whole."""
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
 class _SignalStop:
     """Ctrl-C or SIGTERM ask the run to stop after the frame in hand (an exception raised in the
     middle of a frame could count it without writing it to the video); a second one stops at once."""

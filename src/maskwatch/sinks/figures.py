@@ -6,6 +6,12 @@ health, timings). MQTT publishes each figure on its own retained topic (its `key
 `labels`. One table, so that a figure added here reaches both, and the tests can check that
 each figure of a summary has its topic and its metric line.
 
+Counters count only what is final: a person once their track has ended (their label can no
+longer change), a crossing or a zone entry under that final label. A count that included people
+still on screen under their provisional label went down when a label changed (people 4 -> 3),
+which Prometheus reads as a reset and Home Assistant's total_increasing as a new cycle. What is
+provisional is published as gauges: people in view by label, crossings of people still in view.
+
 Figures that are sums of others (people over every label, a line's in_total) are `derived`: on
 MQTT they are topics of their own, in Prometheus they are `sum()` of the labelled series.
 """
@@ -27,6 +33,36 @@ class Figure:
     derived: bool = False  # a sum of other figures (no Prometheus series of its own)
 
 
+# Prometheus HELP, one per metric (a family's series have many names: "With mask", "door in", ...).
+HELP = {
+    "people_total": "People counted, by final label (a person counts once their track has ended)",
+    "people_now": "People in view now, by their provisional label",
+    "compliance_ratio": "People counted with a mask, over people counted",
+    "events_total": "Events written, by kind",
+    "frames_read_total": "Frames read from the source",
+    "frames_analysed_total": "Frames analysed",
+    "frames_dropped_total": "Frames dropped because analysis fell behind (live sources)",
+    "frames_skipped_total": "Frames read but not due at the camera's detect_fps",
+    "frames_corrupt_total": "Corrupt frames skipped",
+    "reconnects_total": "Reconnections of the source",
+    "source_open_failures_total": "Failed attempts to open the source",
+    "analysed_fps": "Analysed frames per second of wall time",
+    "lag_seconds": "How far the last analysed frame was behind real time",
+    "detect_scale": "The scale detection runs at",
+    "camera_state": "The camera's state (running, reconnecting, down, ended)",
+    "line_crossings_total": "Line crossings, by direction and final label",
+    "line_crossings_pending": "Line crossings of people still in view, by their provisional label",
+    "line_crossings_predicted_total": "Line crossings inferred for faces lost at or found past the line",
+    "zone_people": "People in a zone now, by provisional label",
+    "zone_entries_total": "Zone entries, by final label",
+    "zone_visits_total": "Zone visits that have ended",
+    "zone_dwell_seconds_total": "Time spent in a zone by visits that have ended",
+    "zone_dwell_mean_seconds": "Mean stay in a zone",
+    "zone_dwell_max_seconds": "Longest stay in a zone",
+    "stage_mean_seconds": "Mean time per analysed frame in each stage",
+}
+
+
 def _label_name(label: str) -> str:
     return label.replace("_", " ").capitalize()
 
@@ -34,12 +70,25 @@ def _label_name(label: str) -> str:
 def camera_figures(state: dict, labels) -> list[Figure]:
     """The figures of one camera's state (`site_summary()["cameras"][NAME]`, or the same shape
     from `maskwatch video`)."""
+    final = state.get("final") or {}
+    now = state.get("now") or {}
     out = [
-        Figure(("people",), state.get("people", 0), "people_total", "counter", unit="people", name="People", derived=True),
-        Figure(("people_now",), state.get("people_now", 0), "people_now", "gauge", unit="people", name="People in view"),
+        Figure(("people",), final.get("people", 0), "people_total", "counter", unit="people", name="People", derived=True),
+        Figure(("people_now",), state.get("people_now", 0), "people_now", "gauge", unit="people", name="People in view", derived=True),
     ]
     for label in labels:
-        out.append(Figure((label,), state.get(label, 0), "people_total", "counter", {"label": label}, "people", _label_name(label)))
+        out.append(Figure((label,), final.get(label, 0), "people_total", "counter", {"label": label}, "people", _label_name(label)))
+        out.append(
+            Figure(
+                ("now", label),
+                now.get(label, 0),
+                "people_now",
+                "gauge",
+                {"label": label},
+                "people",
+                f"In view, {_label_name(label).lower()}",
+            )
+        )
     rate = state.get("compliance_rate")
     out.append(
         Figure(("compliance",), None if rate is None else round(100 * rate, 1), "compliance_ratio", "gauge", unit="%", name="Compliance")
@@ -63,12 +112,13 @@ def camera_figures(state: dict, labels) -> list[Figure]:
     if "state" in health:
         out.append(Figure(("health", "state"), health["state"], "camera_state", "text", name="State"))
     for line, s in (state.get("lines") or {}).items():
+        final_line = s.get("final") or {"in": {}, "out": {}}
         for direction in ("in", "out"):
             for label in labels:
                 out.append(
                     Figure(
                         ("lines", line, direction, label),
-                        s[direction].get(label, 0),
+                        final_line[direction].get(label, 0),
                         "line_crossings_total",
                         "counter",
                         {"line": line, "direction": direction, "label": label},
@@ -76,10 +126,21 @@ def camera_figures(state: dict, labels) -> list[Figure]:
                         f"{line} {direction}, {_label_name(label).lower()}",
                     )
                 )
+                out.append(
+                    Figure(
+                        ("lines", line, f"{direction}_pending", label),
+                        s[direction].get(label, 0) - final_line[direction].get(label, 0),
+                        "line_crossings_pending",
+                        "gauge",
+                        {"line": line, "direction": direction, "label": label},
+                        "people",
+                        f"{line} {direction} in view, {_label_name(label).lower()}",
+                    )
+                )
             out.append(
                 Figure(
                     ("lines", line, f"{direction}_total"),
-                    s.get(f"{direction}_total", 0),
+                    sum(final_line[direction].values()),
                     "line_crossings_total",
                     "counter",
                     {"line": line, "direction": direction},
@@ -121,7 +182,7 @@ def camera_figures(state: dict, labels) -> list[Figure]:
             out.append(
                 Figure(
                     ("zones", zone, "entered", label),
-                    s["entered"].get(label, 0),
+                    (s.get("entered_final") or {}).get(label, 0),
                     "zone_entries_total",
                     "counter",
                     {"zone": zone, "label": label},
@@ -132,7 +193,7 @@ def camera_figures(state: dict, labels) -> list[Figure]:
         out.append(
             Figure(
                 ("zones", zone, "entered_total"),
-                s.get("entered_total", 0),
+                sum((s.get("entered_final") or {}).values()),
                 "zone_entries_total",
                 "counter",
                 {"zone": zone},

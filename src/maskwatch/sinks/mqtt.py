@@ -37,7 +37,7 @@ from .base import Sink
 
 QUEUE_SIZE = 10_000  # events held while the broker is away
 RECONNECT_MAX_S = 10  # back-off between reconnection attempts: 1, 2, 4, 8, then every 10 s
-CLOSE_WAIT_S = 5.0
+CLOSE_WAIT_S = 2.0  # for the last acknowledgements: a stopping site has about 10 s in all
 DEFAULT_PREFIX = "maskwatch"
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
 USERNAME_ENV, PASSWORD_ENV = "MASKWATCH_MQTT_USERNAME", "MASKWATCH_MQTT_PASSWORD"
@@ -93,6 +93,16 @@ class MqttTarget:
 
     def describe(self) -> str:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+def _acknowledged(info) -> bool:
+    """Whether paho has seen this event acknowledged. An event published while the broker was
+    away has rc MQTT_ERR_NO_CONN, yet paho keeps it queued and sends it on reconnection; its
+    is_published() raises for that rc, so the flag it would return is read as is."""
+    try:
+        return info.is_published()
+    except RuntimeError:
+        return bool(getattr(info, "_published", False))
 
 
 class MqttSink(Sink):
@@ -181,14 +191,14 @@ class MqttSink(Sink):
         """Drop the acknowledged events from the head of the pending list. Only ever called
         from the threads that write (never from paho's)."""
         with self._lock:
-            while self._pending and self._pending[0].is_published():
+            while self._pending and _acknowledged(self._pending[0]):
                 self._pending.popleft()
                 self.events_sent += 1
 
     def _unacknowledged(self) -> int:
         self._prune()
         with self._lock:  # acknowledgements can arrive out of order: some behind the head are done
-            return sum(1 for info in self._pending if not info.is_published())
+            return sum(1 for info in self._pending if not _acknowledged(info))
 
     def _on_message(self, client, userdata, message) -> None:
         if message.payload == b"online":  # Home Assistant (re)started: announce everything again

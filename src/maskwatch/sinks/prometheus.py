@@ -74,6 +74,10 @@ class PrometheusSink(Sink):
             raise ValueError(f"--metrics-port {self.port}: cannot listen on {self.host}:{self.port} ({exc.strerror or exc})") from None
 
     def close(self) -> None:
+        """The endpoint stays up, serving the final state, until the process exits (its thread
+        is a daemon): the last seconds of a run are scraped too. `shutdown()` ends it sooner."""
+
+    def shutdown(self) -> None:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -113,7 +117,7 @@ class PrometheusSink(Sink):
     def collect(self):
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-        from .figures import camera_figures
+        from .figures import HELP, camera_figures
 
         families: dict[str, object] = {}
 
@@ -133,16 +137,16 @@ class PrometheusSink(Sink):
                     continue
                 if f.kind == "text":  # the camera's state as a state set: one series at 1
                     keys = ["camera", "state"]
-                    family(f.metric, "gauge", keys, "The camera's state (running, reconnecting, down, ended)").add_metric(
-                        [camera, str(f.value)], 1
-                    )
+                    family(f.metric, "gauge", keys, HELP[f.metric]).add_metric([camera, str(f.value)], 1)
                     family("camera_up", "gauge", ["camera"], "1 while the camera is running").add_metric(
                         [camera], float(f.value == "running")
                     )
                     continue
                 value = f.value / 100 if f.metric == "compliance_ratio" else f.value  # a ratio, not a percentage
                 keys = ["camera", *f.labels]
-                family(f.metric, f.kind, keys, f.name or f.metric).add_metric([camera, *map(str, f.labels.values())], float(value))
+                family(f.metric, f.kind, keys, HELP.get(f.metric, f.metric)).add_metric(
+                    [camera, *map(str, f.labels.values())], float(value)
+                )
         for (camera, kind), n in sorted(self._events.items()):
             family("events_total", "counter", ["camera", "event"], "Events written, by kind").add_metric([camera, kind], n)
         totals = state.get("totals") or {}

@@ -151,6 +151,10 @@ class Camera:
         per = 1000 / max(frames, 1)
         live = self.people.people()
         out = {**self.people.counts(), "people_now": len(live), "per_minute": self.people.per_minute()}
+        # `people` and each label above count the people on screen under their provisional label;
+        # `final` only people whose label is final, `now` those on screen (sinks/figures.py).
+        out["final"] = self.people.final_counts()
+        out["now"] = self.people.now_counts()
         for c in self.counters[1:]:
             out.setdefault(c.kind, {})[c.name] = c.summary(live)
         out["events"] = self.events.written

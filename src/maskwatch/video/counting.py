@@ -86,6 +86,16 @@ class PeopleCounter:
         statuses.update(self._live.values())
         return count_totals(statuses, self.labels)
 
+    def final_counts(self) -> dict:
+        """People whose label is final (their track has ended): these only ever grow, so they
+        are what counters publish (Prometheus, Home Assistant total_increasing)."""
+        return count_totals(Counter(self._ended_counts), self.labels)
+
+    def now_counts(self) -> dict:
+        """People on screen now, by their provisional label (a gauge: it goes up and down)."""
+        by = Counter(self._live.values())
+        return {label: int(by.get(label, 0)) for label in self.labels}
+
     def _close_minutes_before(self, minute: int) -> None:
         for m in sorted(k for k in self._minutes if k < minute):
             self._closed_minutes.append({"minute": m, **count_statuses(self._minutes.pop(m).values(), self.labels)})

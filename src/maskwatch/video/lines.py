@@ -311,6 +311,8 @@ class LineCounter:
             **c,
             "in_total": sum(c["in"].values()),
             "out_total": sum(c["out"].values()),
+            # crossings of people whose label is final (their track ended): only ever grows
+            "final": {d: {label: int(n.get(label, 0)) for label in self.labels} for d, n in self._ended.items()},
             # how many of those totals are crossings of faces lost at the line (module doc)
             "predicted": {d: int(self._predicted[d] + self._found[d]) for d in ("in", "out")},
             # of those, faces found just past the line (module doc)

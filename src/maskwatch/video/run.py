@@ -61,6 +61,9 @@ def camera_name(source: str) -> str:
 
 def check_outputs(cfg: VideoConfig) -> None:
     """Everything that can be refused before a camera is opened (it stays free), in one line."""
+    from ..paths import refuse_collisions
+
+    refuse_collisions([("--source", cfg.source)], [("--out", cfg.out), ("--events", cfg.events), ("--summary", cfg.summary)])
     if cfg.out:
         if not cfg.out.lower().endswith((".mp4", ".avi")):
             raise ValueError(f"--out {cfg.out}: use a .mp4 or .avi file name")

@@ -40,12 +40,18 @@ from .governor import ScaleGovernor
 from .tracking import TrackerConfig, tracker_for_rate
 
 DEFAULT_DETECT_FPS = 5.0
+STOP_WAIT_S = 3.0  # how long a stopping site waits for its camera threads, all together
 RETRY_MAX_S = 30.0
 
 CAMERA_KEYS = {"name", "source", "detect_fps", "detect_scale", "lines", "zones", "out", "fps", "blur"}
 MQTT_KEYS = {"mqtt", "mqtt_prefix", "mqtt_discovery_prefix", "mqtt_password_file", "mqtt_ca"}
 OUTPUT_KEYS = {"summary", "events", "webhook", "metrics_port", "metrics_host", *MQTT_KEYS}
-TOP_KEYS = {"cameras", "outputs"}
+TOP_KEYS = {"cameras", "outputs", "stop"}
+# When a site ends by itself: "auto" (the default) with its files when it has only files, never
+# while it has a live camera; "when-files-end" also stops live cameras then; "never" runs until
+# Ctrl-C / SIGTERM whatever the files do.
+STOP_RULES = ("auto", "when-files-end", "never")
+MIN_DETECT_FPS = 0.1  # one frame in 10 s: below it a camera silently analyses one frame, or none
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,8 @@ class SiteSpec:
     mqtt: object | None = None  # a sinks.mqtt.MqttTarget
     metrics_port: int | None = None
     metrics_host: str = "127.0.0.1"
+    stop: str = "auto"  # STOP_RULES
+    file: str | None = None  # the site file (an input: never written to)
 
 
 def _unknown(keys, known, where: str) -> None:
@@ -99,7 +107,12 @@ def load_site(path: str | Path) -> SiteSpec:
     cameras = data.get("cameras")
     if not isinstance(cameras, list) or not cameras:
         raise ValueError(f"{path}: no cameras: add at least one [[cameras]] table with a name and a source")
-    specs, names = [], set()
+    stop_rule = data.get("stop", "auto")
+    if stop_rule not in STOP_RULES:
+        raise ValueError(f"{path}: stop must be one of {', '.join(repr(r) for r in STOP_RULES)}, got {stop_rule!r}")
+    from ..sinks.homeassistant import topic_id
+
+    specs, names, topics = [], set(), {}
     for i, cam in enumerate(cameras, 1):
         where = f"{path} camera {i}"
         if not isinstance(cam, dict):
@@ -113,9 +126,23 @@ def load_site(path: str | Path) -> SiteSpec:
         if name in names:
             raise ValueError(f"{where}: two cameras have this name; give each its own")
         names.add(name)
+        if topic_id(name) in topics:  # MQTT topics, Home Assistant ids and metric labels would be shared
+            raise ValueError(
+                f"{where}: name maps to the same MQTT topic and Home Assistant id ({topic_id(name)!r}) as camera "
+                f"{topics[topic_id(name)]!r}; use letters, digits, _ and - to tell them apart"
+            )
+        topics[topic_id(name)] = name
         fps = cam.get("detect_fps", DEFAULT_DETECT_FPS)
-        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0 < fps <= 60:
-            raise ValueError(f"{where}: detect_fps must be a number of frames per second in (0, 60], got {fps!r}")
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_DETECT_FPS <= fps <= 60:
+            raise ValueError(f"{where}: detect_fps must be a number of frames per second in [{MIN_DETECT_FPS}, 60], got {fps!r}")
+        rate = cam.get("fps")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 240):
+            raise ValueError(f"{where}: fps (a frames folder's rate) must be a number in (0, 240], got {rate!r}")
+        out = cam.get("out")
+        if out is not None and (not isinstance(out, str) or not out.lower().endswith((".mp4", ".avi"))):
+            raise ValueError(f'{where}: out must be a .mp4 or .avi file name, e.g. out = "door.mp4", got {out!r}')
+        if not isinstance(cam.get("blur", False), bool):
+            raise ValueError(f"{where}: blur must be true or false, got {cam['blur']!r}")
         scale = cam.get("detect_scale", 1.0)
         auto = scale == "auto"
         if auto:
@@ -130,7 +157,7 @@ def load_site(path: str | Path) -> SiteSpec:
             if not isinstance(table, dict):
                 raise ValueError(f"{where}: {kind} must be a table of NAME = [x1, y1, ...], e.g. {kind} = {{ door = [0.5, 0, 0.5, 1] }}")
             shapes[kind] = {
-                k: check_points(v if isinstance(v, list) else [v], f"{where} {kind}.{k}", least, most) for k, v in table.items()
+                k: check_points(_flat_points(v, f"{where} {kind}.{k}"), f"{where} {kind}.{k}", least, most) for k, v in table.items()
             }
         specs.append(
             CameraSpec(
@@ -141,8 +168,8 @@ def load_site(path: str | Path) -> SiteSpec:
                 auto_scale=auto,
                 lines=shapes["lines"],
                 zones=shapes["zones"],
-                out=cam.get("out"),
-                fps=cam.get("fps"),
+                out=out,
+                fps=None if rate is None else float(rate),
                 blur=bool(cam.get("blur", False)),
             )
         )
@@ -174,7 +201,37 @@ def load_site(path: str | Path) -> SiteSpec:
         mqtt,
         port,
         str(outputs.get("metrics_host", "127.0.0.1")),
+        stop_rule,
+        str(path),
     )
+
+
+def _flat_points(value, where: str) -> list:
+    """[x1, y1, x2, y2, ...] from that flat list or from a list of points [[x1, y1], ...] (the
+    form supervision and Frigate users write)."""
+    if not isinstance(value, list):
+        value = [value]
+    if value and all(isinstance(p, list) for p in value):
+        if not all(len(p) == 2 for p in value):
+            raise ValueError(f"{where}: write each point as [x, y], got {value!r}")
+        value = [c for p in value for c in p]
+    if not all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in value):
+        raise ValueError(f"{where}: the coordinates must be numbers (fractions of the frame), got {value!r}")
+    return value
+
+
+def check_site_outputs(site: SiteSpec) -> None:
+    """No output is an input (the site file, a camera's source) or another output; one line."""
+    from ..paths import refuse_collisions
+
+    where = site.file or "the site"
+    inputs = [(f"{where}", site.file)] + [(f"camera {c.name!r} source", c.source) for c in site.cameras]
+    outputs = [(f"camera {c.name!r} out", c.out) for c in site.cameras]
+    outputs += [("the summary", site.summary), ("the events", site.events)]
+    try:
+        refuse_collisions(inputs, outputs)
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
 
 
 class _CameraSink(Sink):
@@ -339,6 +396,7 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
     from .run import write_json_atomic
     from .tracking import load_bytetrack
 
+    check_site_outputs(site)
     load_bytetrack()
     stop = stop or threading.Event()
     labels = detector.classifier.labels
@@ -357,10 +415,13 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
     try:
         for w in workers:
             w.thread.start()
-        # With file cameras (replays, tests) the site ends with its last file; a site of live cameras
-        # runs until it is stopped, however long one of them is down.
+        # A site of files (a replay, a test) ends with its last file; a live camera keeps the site
+        # running, however long one of them is down, unless the file says otherwise (`stop`).
         files = [w for w in workers if not w.live]
-        while any(w.thread.is_alive() for w in (files or workers)):
+        live = len(files) < len(workers)
+        rule = site.stop if site.stop != "auto" else ("never" if live else "when-files-end")
+        watched = files if rule == "when-files-end" and files else workers
+        while rule == "never" or any(w.thread.is_alive() for w in watched):
             if stop.wait(0.5):
                 break
             if governor:
@@ -373,10 +434,14 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
         stop.set()
     finally:
         stop.set()
+        # One deadline for all: each thread ends within a frame (opens in progress give up at
+        # once, capture_process.py), and a container's stop grace is about 10 s.
+        deadline = time.monotonic() + STOP_WAIT_S
         for w in workers:
-            w.thread.join(timeout=30)
+            w.thread.join(timeout=max(0.0, deadline - time.monotonic()))
         for w in workers:
-            w.camera.close()
+            if not w.thread.is_alive():  # one still in a frame keeps its camera; its counts so far stand
+                w.camera.close()
         summary = site_summary(workers, detector, time.monotonic() - t0)
         publish_state(group, lock, summary, workers)
         group.close()

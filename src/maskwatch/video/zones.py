@@ -115,6 +115,8 @@ class ZoneCounter:
             "now": now,
             "entered": entered,
             "entered_total": sum(entered.values()),
+            # entries of people whose label is final (their track ended): only ever grows
+            "entered_final": {label: int(self._entered.get(label, 0)) for label in self.labels},
             "dwell_seconds": {
                 "people": d["count"],
                 "total": round(d["total"], 3),

@@ -4,7 +4,6 @@ import json
 import socket
 
 import numpy as np
-
 import pytest
 
 from maskwatch.cli import main

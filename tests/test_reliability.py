@@ -190,3 +190,46 @@ def test_a_live_camera_keeps_a_site_running_after_its_files_end_and_metrics_stay
     text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
     assert 'maskwatch_frames_analysed_total{camera="file"}' in text
     assert "# HELP maskwatch_people_total People counted, by final label" in text
+
+
+def test_viewers_of_a_stalled_camera_never_hang_the_server():
+    """45 viewers on /api/stream.mjpg while the camera goes silent: /livez and the stats still
+    answer at once, and the view comes back when the camera does (reopened, the second
+    connection is healthy)."""
+    import json
+    import urllib.request
+
+    pytest.importorskip("uvicorn")
+    from test_serve import Server
+
+    rng = np.random.default_rng(2)
+    cam = MjpegServer([rng.integers(0, 255, (120, 160, 3), np.uint8) for _ in range(3)], fps=15, max_seconds=120, stall_after=30).start()
+    s = Server("--source", cam.url)
+    viewers = []
+    try:
+        for _ in range(45):
+            v = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            v.sendall(b"GET /api/stream.mjpg HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            viewers.append(v)  # never read: a slow viewer as well as a waiting one
+        time.sleep(4)  # the camera has stalled after 2 s: every viewer waits for a frame
+        slowest = 0.0
+        for _ in range(5):
+            t0 = time.monotonic()
+            assert urllib.request.urlopen(s.url + "/livez", timeout=5).status == 200
+            stats = json.loads(urllib.request.urlopen(s.url + "/api/stream/stats", timeout=5).read())
+            slowest = max(slowest, time.monotonic() - t0)
+            time.sleep(0.5)
+        assert slowest < 1.0, f"/livez and the stats took {slowest:.1f} s behind 45 viewers of a stalled camera"
+        before = stats["frames"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            stats = json.loads(urllib.request.urlopen(s.url + "/api/stream/stats", timeout=5).read())
+            if stats["frames"] > before + 10:
+                break
+            time.sleep(0.5)
+        assert stats["frames"] > before + 10, f"the view did not come back after the stall: {stats}"
+    finally:
+        for v in viewers:
+            v.close()
+        s.stop()
+        cam.stop()

@@ -24,6 +24,8 @@ from ..types import ImageResult
 from .body_guard import BODY_TIMEOUT_S, IDLE_TIMEOUT_S
 
 PAGE = Path(__file__).with_name("page.html")
+LIVE_RECONNECT_S = 10 * 365 * 86400.0  # a live view's stream is reopened for as long as the server runs
+VIEWER_POLL_S = 0.02  # how often a viewer looks for a new frame (the camera analyses at most ~30 a second)
 SITE_PAGE = Path(__file__).with_name("site.html")
 DOCS_FILES = {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"}
 
@@ -38,6 +40,7 @@ class ServeConfig:
     # Uploads being received at once, in declared bytes (default: 4 full-size requests), and the
     # time a body may take to arrive: a slow or stalled client cannot hold memory for long.
     max_in_flight_mb: float | None = None
+    max_viewers: int = 64  # live MJPEG viewers at once; more get 503 (each costs a socket and a JPEG a frame)
     body_timeout: float = BODY_TIMEOUT_S
     idle_timeout: float = IDLE_TIMEOUT_S
     source: str | None = None
@@ -77,8 +80,22 @@ class LiveView:
                 cam = state.get("cameras", {}).get("live", {})
                 view.places = {k: cam[k] for k in ("lines", "zones") if k in cam}
 
+        from dataclasses import replace
+
+        from ..settings import VIDEO_DEFAULTS
+        from ..video.sources import source_kind
+
+        # A server's live camera is retried for as long as the server runs: after a long outage
+        # the view came back (it stayed stopped for the server's life while /livez said ok).
+        video = replace(VIDEO_DEFAULTS, reconnect_timeout=LIVE_RECONNECT_S) if source_kind(source) == "stream" else VIDEO_DEFAULTS
         cfg = VideoConfig(
-            source=source, on_frame=self._on_frame, stop=self._stop, sinks=[*sinks, _Places()], name="live", counters=list(counters)
+            source=source,
+            on_frame=self._on_frame,
+            stop=self._stop,
+            sinks=[*sinks, _Places()],
+            name="live",
+            counters=list(counters),
+            video=video,
         )
 
         def target():
@@ -103,6 +120,14 @@ class LiveView:
         with self._cond:
             self._cond.wait_for(lambda: self.frames > after or self._stop.is_set(), timeout=timeout)
             return self.frames, self.jpeg
+
+    async def next_jpeg_async(self, after: int, timeout: float = 5.0) -> tuple[int, bytes | None]:
+        """next_jpeg for the event loop: waits by polling, so a viewer holds no thread (45
+        viewers of a stalled camera, each blocking a worker thread, left /livez unanswered)."""
+        deadline = time.monotonic() + timeout
+        while self.frames <= after and not self._stop.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(VIEWER_POLL_S)
+        return self.frames, self.jpeg
 
     @property
     def running(self) -> bool:
@@ -233,7 +258,7 @@ def create_app(cfg: ServeConfig, detector=None):
         return HTMLResponse(PAGE.read_text(encoding="utf-8"))
 
     @app.get("/livez", include_in_schema=False)
-    def livez():
+    async def livez():  # on the event loop: answers even when every worker thread is busy
         return {"status": "ok"}  # tells a load balancer the process is up, and nothing else
 
     @app.get("/docs", include_in_schema=False)
@@ -322,18 +347,33 @@ def create_app(cfg: ServeConfig, detector=None):
         def stream_stats():
             return live.stats()
 
+        viewers = {"n": 0}
+
         @app.get("/api/stream.mjpg")
-        def stream():
-            def frames():
-                seen, t_end = 0, time.monotonic() + 3600  # a viewer reconnects after an hour: no endless response
-                while time.monotonic() < t_end:
-                    frame, jpg = live.next_jpeg(seen)
-                    if frame == seen or jpg is None:  # no new frame: stop once the source has ended
-                        if live.summary is not None or not live.running:
-                            return
-                        continue
-                    seen = frame
-                    yield b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: " + str(len(jpg)).encode() + b"\r\n\r\n" + jpg + b"\r\n"
+        async def stream():
+            if viewers["n"] >= cfg.max_viewers:
+                return error(503, f"{cfg.max_viewers} viewers already; try again later")
+
+            async def frames():
+                viewers["n"] += 1
+                try:
+                    seen, t_end = 0, time.monotonic() + 3600  # a viewer reconnects after an hour: no endless response
+                    while time.monotonic() < t_end:
+                        frame, jpg = await live.next_jpeg_async(seen)
+                        if frame == seen or jpg is None:  # no new frame: stop once the source has ended
+                            if live.summary is not None or not live.running:
+                                return
+                            continue
+                        seen = frame
+                        yield (
+                            b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                            + str(len(jpg)).encode()
+                            + b"\r\n\r\n"
+                            + jpg
+                            + b"\r\n"
+                        )
+                finally:
+                    viewers["n"] -= 1
 
             return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame")
 

@@ -41,7 +41,10 @@ def check_discovery(topic: str, payload: dict) -> None:
     if "unit_of_measurement" in payload:
         assert isinstance(payload["unit_of_measurement"], str) and "state_class" in payload
     assert payload.get("entity_category") in (None, "config", "diagnostic")
-    assert payload["availability_topic"] == "maskwatch/availability"
+    assert payload["availability"][0] == {"topic": "maskwatch/availability"} and payload["availability_mode"] == "all"
+    assert isinstance(payload["expire_after"], int) and payload["expire_after"] > 0
+    if payload.get("device_class") == "enum":
+        assert payload["options"] and "state_class" not in payload
 
 
 def run_video(argv) -> int:
@@ -296,7 +299,9 @@ def test_a_site_publishes_each_camera_as_a_device(walk_clip, broker, tmp_path):
     late = Listener(broker.port, ("homeassistant/#", "shop/#")).settle()
     late.close()
     devices = {json.loads(p)["device"]["identifiers"][0] for t, p in late.retained.items() if t.startswith("homeassistant/")}
-    assert devices == {"maskwatch_door_a", "maskwatch_door-b"}
+    assert devices == {"maskwatch_door_a", "maskwatch_door-b", "maskwatch_site"}  # each camera, and the site's totals
+    assert int(late.retained["shop/site/with_mask"]) == summary["totals"]["final"]["with_mask"] == 4
+    assert late.retained["shop/door_a/availability"] == "offline"  # the camera has ended
     for name, topic in (("door a", "door_a"), ("door-b", "door-b")):
         door = summary["cameras"][name]["lines"]["door"]
         assert door["in"]["with_mask"] == 2 and door["out"]["without_mask"] == 1  # the clip's truth

@@ -233,3 +233,40 @@ def test_viewers_of_a_stalled_camera_never_hang_the_server():
             v.close()
         s.stop()
         cam.stop()
+
+
+def test_discovery_of_a_camera_removed_from_the_site_is_deleted(broker):
+    """A camera announced by an earlier run and gone from the file: its retained Home Assistant
+    configs are cleared; another program's (another prefix) are left alone."""
+    import json
+
+    import paho.mqtt.client as mqtt
+    from mqtt_broker import Listener
+
+    from maskwatch.sinks.mqtt import MqttSink, MqttTarget
+
+    old = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    old.connect("127.0.0.1", broker.port)
+    old.loop_start()
+    mine = "homeassistant/sensor/maskwatch_old/people/config"
+    theirs = "homeassistant/sensor/maskwatch_other/people/config"
+    old.publish(mine, json.dumps({"state_topic": "maskwatch/old/people"}), qos=1, retain=True).wait_for_publish(5)
+    old.publish(theirs, json.dumps({"state_topic": "elsewhere/other/people"}), qos=1, retain=True).wait_for_publish(5)
+    old.disconnect()
+    old.loop_stop()
+    sink = MqttSink(MqttTarget.from_options(broker.url), LABELS)
+    sink.open()
+    state = {"cameras": {"new": {"final": {"people": 0}, "health": {"state": "running"}}}}
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        sink.update(state)
+        time.sleep(0.2)
+        if sink.connected and sink.state_messages > 20:
+            break
+    time.sleep(1)
+    sink.update(state)
+    sink.close()
+    late = Listener(broker.port, ("homeassistant/#",)).settle()
+    late.close()
+    assert mine not in late.retained and theirs in late.retained
+    assert any(t.startswith("homeassistant/sensor/maskwatch_new/") for t in late.retained)

@@ -261,3 +261,28 @@ def camera_figures(state: dict, labels) -> list[Figure]:
             )
         )
     return out
+
+
+def site_figures(totals: dict, labels) -> list[Figure]:
+    """The site device's figures: people over every camera (final labels), cameras by state."""
+    final = totals.get("final") or {}
+    out = [Figure(("people",), final.get("people", 0), "site_people_total", "counter", unit="people", name="People", derived=True)]
+    for label in labels:
+        out.append(
+            Figure((label,), final.get(label, 0), "site_people_total", "counter", {"label": label}, "people", _label_name(label), True)
+        )
+    rate = final.get("compliance_rate")
+    out.append(
+        Figure(
+            ("compliance",),
+            None if rate is None else round(100 * rate, 1),
+            "site_compliance_ratio",
+            "gauge",
+            unit="%",
+            name="Compliance",
+            derived=True,
+        )
+    )
+    for key, name in (("cameras_running", "Cameras running"), ("cameras_down", "Cameras down")):
+        out.append(Figure((key,), totals.get(key, 0), f"site_{key}", "gauge", name=name, derived=True))
+    return out

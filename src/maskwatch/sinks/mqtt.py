@@ -34,6 +34,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from .base import Sink
+from .homeassistant import HEARTBEAT_S
 
 QUEUE_SIZE = 10_000  # events held while the broker is away
 RECONNECT_MAX_S = 10  # back-off between reconnection attempts: 1, 2, 4, 8, then every 10 s
@@ -132,6 +133,11 @@ class MqttSink(Sink):
         self.events_sent = self.events_dropped = 0
         self.state_messages = 0
         self._warned = self._closing = False
+        self._last_heartbeat = 0.0
+        # Retained discovery configs heard from the broker (appended by paho's thread, taken by
+        # update(): a deque's append and popleft need no lock): those of cameras this maskwatch
+        # announced once and no longer has are removed.
+        self._heard_configs: deque = deque(maxlen=100_000)
 
     # The client
 
@@ -167,6 +173,7 @@ class MqttSink(Sink):
         client.publish(self._availability, "online", qos=1, retain=True)
         if self.target.discovery_prefix:
             client.subscribe(f"{self.target.discovery_prefix}/status", qos=1)  # Home Assistant's birth message
+            client.subscribe(f"{self.target.discovery_prefix}/sensor/+/+/config", qos=1)  # what we announced before
         self._publish_all(client)
 
     def _publish_all(self, client) -> None:
@@ -201,7 +208,10 @@ class MqttSink(Sink):
             return sum(1 for info in self._pending if not _acknowledged(info))
 
     def _on_message(self, client, userdata, message) -> None:
-        if message.payload == b"online":  # Home Assistant (re)started: announce everything again
+        if message.topic.endswith("/config"):
+            if message.payload:
+                self._heard_configs.append((message.topic, bytes(message.payload)))
+        elif message.payload == b"online":  # Home Assistant (re)started: announce everything again
             self._publish_all(client)
 
     def _warn(self, message: str) -> None:
@@ -228,29 +238,60 @@ class MqttSink(Sink):
         self._prune()  # keeps the list to the events in flight
 
     def update(self, state: dict) -> None:
-        from .figures import camera_figures
-        from .homeassistant import discovery_message, state_topic
+        import time
+
+        from .figures import camera_figures, site_figures
+        from .homeassistant import SITE, camera_availability_topic, discovery_message, node_id, state_topic
 
         changed, announce = [], []
+        cameras = state.get("cameras") or {}
+        groups = [(camera, camera_figures(cam, self.labels)) for camera, cam in cameras.items()]
+        if "totals" in state and "final" in state["totals"]:  # a site: its own device, with the totals
+            groups.append((SITE, site_figures(state["totals"], self.labels)))
         with self._lock:
-            for camera, cam in (state.get("cameras") or {}).items():
-                for f in camera_figures(cam, self.labels):
-                    topic = state_topic(self.target.prefix, camera, f.key)
-                    payload = str(f.value)
+            for camera, figures in groups:
+                if camera != SITE:  # the camera's own availability: its sensors read unavailable while it is down
+                    up = (cameras[camera].get("health") or {}).get("state", "running") == "running"
+                    self._set(camera_availability_topic(self.target.prefix, camera), "online" if up else "offline", changed)
+                for f in figures:
                     # None: unknown yet (no one seen); a number sensor must not get text.
-                    if f.value is not None and self._latest.get(topic) != payload:
-                        self._latest[topic] = payload
-                        changed.append((topic, payload))
+                    if f.value is not None:
+                        self._set(state_topic(self.target.prefix, camera, f.key), str(f.value), changed)
                     if self.target.discovery_prefix:
                         ctopic, config = discovery_message(self.target.discovery_prefix, self.target.prefix, camera, f, self._version)
                         if ctopic not in self._discovery:
                             self._discovery[ctopic] = json.dumps(config)
                             announce.append((ctopic, self._discovery[ctopic]))
+            now = time.monotonic()
+            if now - self._last_heartbeat >= HEARTBEAT_S:  # unchanged values too, before they expire
+                self._last_heartbeat = now
+                changed = list(self._latest.items())
+            discovery = set(self._discovery)
         if not self.connected:
             return  # published whole on reconnection
+        if self.target.discovery_prefix:
+            announce += self._removals(discovery, {node_id(c) for c, _ in groups})
         for topic, payload in announce + changed:
             self._client.publish(topic, payload, qos=0, retain=True)
             self.state_messages += 1
+
+    def _set(self, topic: str, payload: str, changed: list) -> None:
+        if self._latest.get(topic) != payload:
+            self._latest[topic] = payload
+            changed.append((topic, payload))
+
+    def _removals(self, discovery: set, nodes: set) -> list[tuple[str, str]]:
+        """Empty retained configs for what this maskwatch announced once for a camera it no longer
+        has (removed from the site file): Home Assistant deletes those entities."""
+        from .homeassistant import owned_node
+
+        out = []
+        while self._heard_configs:
+            topic, payload = self._heard_configs.popleft()
+            node = owned_node(topic, payload, self.target.discovery_prefix, self.target.prefix)
+            if node is not None and node not in nodes and topic not in discovery:
+                out.append((topic, ""))
+        return out
 
     def close(self, wait: float = CLOSE_WAIT_S) -> None:
         import time

@@ -39,7 +39,7 @@ class _BufferSink:
     def write(self, event: dict) -> None:
         with self.lock:
             self.seq += 1
-            self.pending.append({"event_id": f"{self.incarnation}-{self.seq}", **event})
+            self.pending.append({**event, "event_id": f"{self.incarnation}-{self.seq}"})  # this numbering is what the driver acknowledges
 
     def take(self, acked: int) -> list[dict]:
         with self.lock:

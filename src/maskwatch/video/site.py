@@ -29,6 +29,7 @@ from __future__ import annotations
 import difflib
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def load_site(path: str | Path) -> SiteSpec:
     stop_rule = data.get("stop", "auto")
     if stop_rule not in STOP_RULES:
         raise ValueError(f"{path}: stop must be one of {', '.join(repr(r) for r in STOP_RULES)}, got {stop_rule!r}")
-    from ..sinks.homeassistant import topic_id
+    from ..sinks.homeassistant import SITE, topic_id
 
     specs, names, topics = [], set(), {}
     for i, cam in enumerate(cameras, 1):
@@ -131,6 +132,8 @@ def load_site(path: str | Path) -> SiteSpec:
                 f"{where}: name maps to the same MQTT topic and Home Assistant id ({topic_id(name)!r}) as camera "
                 f"{topics[topic_id(name)]!r}; use letters, digits, _ and - to tell them apart"
             )
+        if topic_id(name) == SITE:
+            raise ValueError(f"{where}: {SITE!r} names the site's own device in MQTT and Home Assistant; call the camera otherwise")
         topics[topic_id(name)] = name
         fps = cam.get("detect_fps", DEFAULT_DETECT_FPS)
         if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not MIN_DETECT_FPS <= fps <= 60:
@@ -235,15 +238,18 @@ def check_site_outputs(site: SiteSpec) -> None:
 
 
 class _CameraSink(Sink):
-    """A camera's view of the site's event sinks: every event gets the camera's name; writes from
-    the camera threads are serialised."""
+    """A camera's view of the site's event sinks: every event gets the camera's name and an
+    `event_id` unique across runs (a subscriber that gets an event twice, as MQTT's QoS 1 may
+    deliver it after a reconnection, keeps it once); writes from the camera threads are serialised."""
 
-    def __init__(self, group, camera: str, lock: threading.Lock):
+    def __init__(self, group, camera: str, lock: threading.Lock, run_id: str = ""):
         self.name, self.camera, self._group, self._lock = f"site events ({camera})", camera, group, lock
+        self._prefix, self._seq = f"{run_id}-{camera}-", 0
 
     def write(self, event: dict) -> None:
         with self._lock:
-            self._group.write({"camera": self.camera, **event})
+            self._seq += 1
+            self._group.write({"event_id": f"{self._prefix}{self._seq}", "camera": self.camera, **event})
 
 
 @dataclass
@@ -279,6 +285,7 @@ class CameraWorker:
         log,
         on_frame=None,
         resume_after=None,
+        run_id: str = "",
     ):
         """resume_after: a file camera skips its frames up to this media time (a camera resumed
         on another node of a cluster, video/ray_site.py)."""
@@ -291,7 +298,7 @@ class CameraWorker:
         self.live = source_kind(spec.source) in ("webcam", "stream")
         labels = detector.classifier.labels
         counters = [LineCounter(n, p, labels) for n, p in spec.lines.items()] + [ZoneCounter(n, p, labels) for n, p in spec.zones.items()]
-        sinks = [_CameraSink(site_sink, spec.name, lock)] if site_sink is not None else []
+        sinks = [_CameraSink(site_sink, spec.name, lock, run_id)] if site_sink is not None else []
         self.camera = Camera(
             detector,
             spec.detect_fps,
@@ -405,8 +412,11 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
     )
     group.open()
     lock = threading.Lock()
+    import uuid
+
+    run_id = uuid.uuid4().hex[:8]
     workers = [
-        CameraWorker(spec, detector, group, lock, VIDEO_DEFAULTS, stop, log, frame_hook(spec.name) if frame_hook else None)
+        CameraWorker(spec, detector, group, lock, VIDEO_DEFAULTS, stop, log, frame_hook(spec.name) if frame_hook else None, run_id=run_id)
         for spec in site.cameras
     ]
     auto = [w for w in workers if w.spec.auto_scale and w.live]  # a file is read at its own pace: never late
@@ -488,6 +498,12 @@ def site_totals(cameras: dict, labels) -> dict:
         **{l: sum(c.get(l, 0) for c in cameras.values()) for l in labels},
     }
     totals["compliance_rate"] = round(totals["with_mask"] / totals["people"], 4) if totals["people"] else None
+    from .counting import count_totals
+
+    final = Counter()
+    for c in cameras.values():
+        final.update({l: (c.get("final") or {}).get(l, 0) for l in labels})
+    totals["final"] = count_totals(final, labels)  # people whose label is final: only grows
     states = [c.get("health", {}).get("state") for c in cameras.values()]
     totals["cameras_running"] = sum(1 for s in states if s == "running")
     totals["cameras_down"] = sum(1 for s in states if s in ("down", "reconnecting"))

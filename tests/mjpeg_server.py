@@ -10,12 +10,15 @@ import cv2
 
 
 class MjpegServer:
-    def __init__(self, frames, port: int = 0, fps: float = 30.0, max_seconds: float = 60.0, stall_after: int | None = None):
+    def __init__(
+        self, frames, port: int = 0, fps: float = 30.0, max_seconds: float = 60.0, stall_after: int | None = None, stall_every: bool = False
+    ):
         self.jpegs = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes() for f in frames]
         self.fps = fps
         self.max_seconds = max_seconds  # every response ends by itself: no test can hang on it
         self.sent = 0
         self.stall_after = stall_after  # first connection goes silent (but stays open) after this many frames
+        self.stall_every = stall_every  # every connection does (a camera that stalls and comes back, again and again)
         self.connections = 0
         self._port = port
         self._httpd = None
@@ -37,7 +40,7 @@ class MjpegServer:
                 self.end_headers()
                 t_end = time.monotonic() + server.max_seconds
                 server.connections += 1
-                stall = server.stall_after if server.connections == 1 else None
+                stall = server.stall_after if server.connections == 1 or server.stall_every else None
                 i = 0
                 try:
                     while time.monotonic() < t_end and not getattr(self.server, "closing", False):

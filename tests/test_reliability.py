@@ -10,42 +10,11 @@ import time
 import numpy as np
 import pytest
 from mjpeg_server import MjpegServer
+from silent_server import SilentServer
 
 pytest.importorskip("trackers")
 
 LABELS = ("with_mask", "without_mask", "mask_worn_incorrectly")
-
-
-class SilentServer:
-    """Accepts TCP connections and never sends a byte: a camera that hangs every open."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self._stop = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        self.sock.settimeout(0.2)
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-                self.held.append(conn)  # kept open, never answered
-            except OSError:
-                continue
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/stream.mjpg"
-
-    def close(self):
-        self._stop.set()
-        for c in self.held:
-            c.close()
-        self.sock.close()
 
 
 def test_mqtt_events_from_many_threads_never_deadlock_with_paho(broker):

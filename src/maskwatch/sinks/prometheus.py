@@ -157,7 +157,7 @@ class PrometheusSink(Sink):
         for output, st in (state.get("outputs") or {}).items():
             if not isinstance(st, dict):
                 continue
-            for key in ("sent", "failed", "dropped", "events_sent", "events_unsent"):
+            for key in ("sent", "failed", "dropped", "events_sent"):
                 if isinstance(st.get(key), (int, float)):
                     family(
                         f"output_{key.removeprefix('events_')}_total",
@@ -165,4 +165,8 @@ class PrometheusSink(Sink):
                         ["output"],
                         f"Events {key.removeprefix('events_')} by an output",
                     ).add_metric([output], st[key])
+            if isinstance(st.get("events_unsent"), (int, float)):  # goes down as a broker comes back: a gauge
+                family("output_unsent", "gauge", ["output"], "Events an output holds, not yet acknowledged").add_metric(
+                    [output], st["events_unsent"]
+                )
         yield from families.values()

@@ -44,7 +44,7 @@ DEFAULT_DETECT_FPS = 5.0
 STOP_WAIT_S = 3.0  # how long a stopping site waits for its camera threads, all together
 RETRY_MAX_S = 30.0
 
-CAMERA_KEYS = {"name", "source", "detect_fps", "detect_scale", "lines", "zones", "out", "fps", "blur"}
+CAMERA_KEYS = {"name", "source", "detect_fps", "detect_scale", "lines", "zones", "out", "fps", "blur", "loop"}
 MQTT_KEYS = {"mqtt", "mqtt_prefix", "mqtt_discovery_prefix", "mqtt_password_file", "mqtt_ca"}
 OUTPUT_KEYS = {"summary", "events", "webhook", "metrics_port", "metrics_host", *MQTT_KEYS}
 TOP_KEYS = {"cameras", "outputs", "stop"}
@@ -67,6 +67,7 @@ class CameraSpec:
     out: str | None = None
     fps: float | None = None  # a frames folder's rate
     blur: bool = False
+    loop: bool = False  # a file played again from its start when it ends (a demo, a soak test)
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,9 @@ def load_site(path: str | Path) -> SiteSpec:
         out = cam.get("out")
         if out is not None and (not isinstance(out, str) or not out.lower().endswith((".mp4", ".avi"))):
             raise ValueError(f'{where}: out must be a .mp4 or .avi file name, e.g. out = "door.mp4", got {out!r}')
-        if not isinstance(cam.get("blur", False), bool):
-            raise ValueError(f"{where}: blur must be true or false, got {cam['blur']!r}")
+        for key in ("blur", "loop"):
+            if not isinstance(cam.get(key, False), bool):
+                raise ValueError(f"{where}: {key} must be true or false, got {cam[key]!r}")
         scale = cam.get("detect_scale", 1.0)
         auto = scale == "auto"
         if auto:
@@ -174,6 +176,7 @@ def load_site(path: str | Path) -> SiteSpec:
                 out=out,
                 fps=None if rate is None else float(rate),
                 blur=bool(cam.get("blur", False)),
+                loop=bool(cam.get("loop", False)),
             )
         )
     mqtt = None
@@ -313,6 +316,7 @@ class CameraWorker:
         self.resume_after = resume_after
         self.last_ts: float | None = None  # the time of the last analysed frame (media time for files)
         self._video = video
+        self._source = None  # the FrameSource open now
         self._started = time.monotonic()
         self.thread = threading.Thread(target=self._run, name=f"maskwatch-camera-{spec.name}", daemon=True)
 
@@ -320,6 +324,7 @@ class CameraWorker:
         from .sources import FrameSource
 
         delay, index = 1.0, 0
+        offset = 0.0  # media time of the plays before this one (loop = true)
         while not self._stop.is_set():
             try:
                 source = FrameSource(
@@ -343,6 +348,7 @@ class CameraWorker:
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
             delay = 1.0
+            self._source = source
             opened = time.monotonic() - self._started  # a live frame's timestamp counts from about here
             self.health.state, self.health.error = "running", None
             h = self.health
@@ -359,7 +365,7 @@ class CameraWorker:
                     self.health.reconnects = base_reconnects + source.stats.reconnects
                     # Live: when the frame was read, on the site's clock (one clock across reopenings);
                     # files: media time.
-                    ts = opened + frame.timestamp if self.live else frame.timestamp
+                    ts = opened + frame.timestamp if self.live else offset + frame.timestamp
                     if not self.live and self.resume_after is not None and ts <= self.resume_after:
                         continue  # analysed before, by this camera's previous run
                     self.camera.process(frame.image, index, ts)
@@ -376,6 +382,9 @@ class CameraWorker:
                 source.close()
             if source.error:
                 self.health.error = source.error
+            if not self.live and self.spec.loop and not source.error and not self._stop.is_set() and self.last_ts is not None:
+                offset = self.last_ts + 1.0 / max(source.fps, 1.0)  # the next play goes on in time
+                continue
             if not self.live or self._stop.is_set():
                 self.health.state = "ended" if not self.live else "stopped"
                 if source.error and not self.live:
@@ -385,11 +394,15 @@ class CameraWorker:
             self._log(f"{self.spec.name}: source lost ({self.health.error}); retrying")
 
     def summary(self) -> dict:
+        health = self.health.to_dict()
+        source = self._source
+        if health["state"] == "running" and source is not None and source.reconnecting:
+            health["state"] = "reconnecting"  # the source reopens a lost stream by itself: not running now
         return {
             "source": self.spec.source,
             "detect_fps": self.spec.detect_fps,
             "detect_scale": "auto" if self.spec.auto_scale else self.spec.detect_scale,
-            "health": self.health.to_dict(),
+            "health": health,
             **self.camera.summary(),
         }
 

@@ -84,6 +84,7 @@ class FrameSource:
         self._child = None  # a stream's CaptureProcess
         self._child_counts = (0, 0)  # frames read and skipped by the children before this one
         self._last_counts = (0, 0)  # and by this one, as its last message said
+        self.reconnecting = False  # True while a lost stream is being reopened (a camera's health says so)
         if self.kind == "folder":
             self._files = sorted(f for f in Path(spec).iterdir() if f.suffix.lower() in IMAGE_EXTS)
             if not self._files:
@@ -316,6 +317,13 @@ class FrameSource:
         self._put(_End())
 
     def _reconnect(self):
+        self.reconnecting = True
+        try:
+            return self._reconnect_until_deadline()
+        finally:
+            self.reconnecting = False
+
+    def _reconnect_until_deadline(self):
         deadline = time.monotonic() + self.reconnect_timeout
         delay = 0.25
         while not self._stop.is_set() and time.monotonic() < deadline:

@@ -9,7 +9,8 @@ def check_schema(doc: dict) -> None:
     assert {"model", "images"} <= set(doc)
     assert set(doc["model"]) == {"classifier", "detector", "labels_from", "version"}
     for img in doc["images"]:
-        assert set(img) == {"file", "width", "height", "error", "faces"}
+        assert set(img) - {"retry"} == {"file", "width", "height", "error", "faces"}
+        assert "retry" not in img or (img["error"] and img["retry"] is True)
         for face in img["faces"]:
             assert set(face) == FACE_KEYS
             assert len(face["box"]) == 4 and face["label"] in LABELS

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -239,3 +240,89 @@ def test_discovery_of_a_camera_removed_from_the_site_is_deleted(broker):
     late.close()
     assert mine not in late.retained and theirs in late.retained
     assert any(t.startswith("homeassistant/sensor/maskwatch_new/") for t in late.retained)
+
+
+def test_photos_are_never_overwritten_and_one_writer_per_jsonl(examples, tmp_path, capsys):
+    """--out on the photos' own folder is refused before anything is written; a second writer
+    of one JSONL is refused while the first holds it; nothing the user had changes."""
+    import fcntl
+    import os
+    import shutil
+
+    from maskwatch.cli import main
+
+    ow = tmp_path / "ow"
+    ow.mkdir()
+    shutil.copy(examples / "street_717.jpg", ow / "party.jpg")
+    shutil.copy(examples / "street_717.jpg", ow / "party.png")
+    before = {p.name: p.read_bytes() for p in ow.iterdir()}
+    assert main(["image", str(ow), "--out", str(ow), "-q"]) == 2
+    assert main(["image", str(ow / "party.png"), "--out", str(ow), "-q"]) == 2
+    assert main(["image", str(ow), "--out", str(ow / "annotated"), "-q"]) == 2  # a second run would annotate them
+    assert main(["image", str(ow / "party.jpg"), "--json", str(ow / "party.jpg"), "--no-save"]) == 2
+    assert "it would be destroyed" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in ow.iterdir()} == before
+    jsonl = tmp_path / "r.jsonl"
+    jsonl.write_text('{"maskwatch": {}}\n')
+    fd = os.open(jsonl, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another run writing it
+    try:
+        assert main(["image", str(ow / "party.jpg"), "--jsonl", str(jsonl), "--no-save", "-q"]) == 2
+        assert "another maskwatch run is writing this file" in capsys.readouterr().err
+    finally:
+        os.close(fd)
+    assert jsonl.read_text() == '{"maskwatch": {}}\n'
+
+
+def test_resume_refuses_a_damaged_line_and_other_settings_and_retries_what_may_change(examples, tmp_path, capsys):
+    import json
+    import shutil
+
+    from maskwatch.cli import main
+
+    d = tmp_path / "in"
+    d.mkdir()
+    for name in ("a", "b", "c"):
+        shutil.copy(examples / "street_717.jpg", d / f"{name}.jpg")
+    out = tmp_path / "r.jsonl"
+    assert main(["image", str(d), "--jsonl", str(out), "--no-save", "-q"]) == 0
+    lines = out.read_text().splitlines()
+    # b failed for a reason that can change; a's line is then damaged in the middle
+    rec = json.loads(lines[2])
+    lines[2] = json.dumps({**rec, "faces": [], "width": None, "height": None, "error": "internal error: X", "retry": True})
+    out.write_text("\n".join(lines) + "\n")
+    assert main(["image", str(d), "--jsonl", str(out), "--no-save", "-q", "--resume"]) == 0
+    assert "1 to go" in capsys.readouterr().err
+    good = out.read_text()
+    assert main(["image", str(d), "--jsonl", str(out), "--no-save", "-q", "--resume", "--conf", "0.6"]) == 2
+    assert "models or settings differ" in capsys.readouterr().err
+    damaged = good.splitlines()
+    damaged[1] = damaged[1][:20]
+    out.write_text("\n".join(damaged) + "\n")
+    assert main(["image", str(d), "--jsonl", str(out), "--no-save", "-q", "--resume"]) == 2
+    assert "line 2 is damaged" in capsys.readouterr().err
+    assert out.read_text() == "\n".join(damaged) + "\n"  # nothing dropped
+
+
+def test_models_of_the_wrong_kind_are_one_line_when_they_load(examples, tmp_path, capsys):
+    """#45: a valid ONNX of another shape as --classifier wrote 'internal error' for every photo;
+    a truncated, random or text --detector was an internal error with a traceback (exit 3)."""
+    from maskwatch.classify import DEFAULT_CLASSIFIER
+    from maskwatch.cli import main
+
+    torch = pytest.importorskip("torch")
+    wrong = tmp_path / "wrong.onnx"
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(112 * 112 * 3, 5))
+    torch.onnx.export(model, torch.zeros(1, 112, 112, 3), str(wrong), input_names=["x"], dynamo=False)
+    photo = str(examples / "street_717.jpg")
+    assert main(["image", photo, "--classifier", str(wrong), "--no-save", "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "gives outputs of shape (1, 5)" in err and len(err.splitlines()) == 1
+    text = tmp_path / "text.onnx"
+    text.write_text("not a model\n")
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(Path(DEFAULT_CLASSIFIER.file).read_bytes()[:5000])
+    for bad in (text, cut, Path(DEFAULT_CLASSIFIER.file)):
+        assert main(["image", photo, "--detector", str(bad), "--no-save", "-q"]) == 2, bad
+        err = capsys.readouterr().err.strip()
+        assert "detector model" in err and len(err.splitlines()) == 1, err

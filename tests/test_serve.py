@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -267,7 +268,14 @@ def test_live_view_streams_frames_and_counts(tmp_path, examples):
                 time.sleep(0.3)
                 m = _metrics(s.url)
             assert m[key] > 20
-            people = sum(v for (name, labels), v in m.items() if name == "maskwatch_people_total" and dict(labels).get("camera") == "live")
+            # people whose track ended are in the counter, people still in view in the gauge
+            people = sum(
+                v
+                for (name, labels), v in m.items()
+                if name in ("maskwatch_people_total", "maskwatch_people_now")
+                and dict(labels).get("camera") == "live"
+                and "label" in dict(labels)
+            )
             assert people >= 3
     finally:
         s.stop()
@@ -440,3 +448,26 @@ def test_live_view_counts_door_lines_and_zones_as_video_does(walk_clip, tmp_path
     assert stats["lines"]["door"]["in"] == want["lines"]["door"]["in"] and stats["lines"]["door"]["out"] == want["lines"]["door"]["out"]
     assert stats["lines"]["door"]["in_total"] + stats["lines"]["door"]["out_total"] >= 2  # the clip's walkers cross it
     assert stats["zones"]["left"]["entered"] == want["zones"]["left"]["entered"]
+
+
+def test_the_docs_page_never_reflects_the_query_and_a_foreign_host_is_refused(server):
+    """#45: /docs?token=<script> put the payload into the page; a loopback server answered any
+    Host (open to DNS rebinding)."""
+    import http.client
+
+    payload = '"></script><script>alert(1)</script>'
+    status, body = get(server.url + "/docs?token=" + urllib.parse.quote(payload))
+    assert status == 200 and b"<script>alert(1)" not in body and payload.encode() not in body
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    conn.request("GET", "/api/health", headers={"Host": "attacker.example"})
+    assert conn.getresponse().status == 421
+    conn.close()
+    assert get(server.url + "/api/health")[0] == 200  # its own name still answers
+    status, _ = get(f"http://localhost:{server.port}/api/health")
+    assert status == 200
+
+
+def test_a_blank_or_spaced_token_is_refused(capsys):
+    for token in (" ", "a b", ""):
+        assert main(["serve", "--token", token, "--port", "1"]) == 2
+        assert "--token" in capsys.readouterr().err

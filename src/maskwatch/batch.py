@@ -69,7 +69,7 @@ class FileProcessor:
         try:
             result, image = self.detector.process_file(path, data)
         except Exception as exc:  # a bug on one odd file must not end a million-file run
-            return ImageResult(file=path, error=f"internal error: {type(exc).__name__}: {exc}")
+            return ImageResult(file=path, error=f"internal error: {type(exc).__name__}: {exc}", retry=True)
         if image is not None and self.job.out_dir:
             import cv2
 
@@ -88,6 +88,7 @@ class FileProcessor:
                 ok = False
             if not ok:
                 result.error = f"faces found, but the annotated image {target} could not be written"
+                result.retry = True
         return result
 
 
@@ -186,7 +187,7 @@ def _run_pool(files: list[str], job: JobSpec, workers: int, work=_work) -> Itera
                 try:
                     yield pool.submit(work, p).result()
                 except BrokenProcessPool:
-                    yield ImageResult(file=p, error=WORKER_DIED)
+                    yield ImageResult(file=p, error=WORKER_DIED, retry=True)
                     pool.shutdown(wait=False, cancel_futures=True)
                     pool = new_pool()
     finally:

@@ -49,6 +49,23 @@ class MaskClassifier:
         # Each class's share of the training draws, when the model says (`maskwatch train` writes it).
         self.class_prior: dict[str, float] | None = json.loads(meta["class_prior"]) if "class_prior" in meta else None
         self.flip_below = 0.9
+        self._check_shape(path)
+
+    def _check_shape(self, path: Path) -> None:
+        """One blank crop at load: a model of another input or output shape is one line now (it
+        wrote "internal error" for every photo, and a resume took those files as done)."""
+        x = np.zeros((1, self.input_size, self.input_size, 3), np.float32)
+        try:
+            p = self._session.run(None, {self._input_name: x})[0]
+        except Exception as exc:
+            raise ValueError(
+                f"classifier model {path} does not take 1x{self.input_size}x{self.input_size}x3 face crops: {str(exc).splitlines()[0]}"
+            ) from None
+        if p.shape != (1, len(self.model_labels)):
+            raise ValueError(
+                f"classifier model {path} gives outputs of shape {tuple(p.shape)}, expected (1, {len(self.model_labels)}): "
+                f"one probability per label ({', '.join(self.model_labels)})"
+            )
 
     def balancing_weights(self) -> np.ndarray | None:
         """Per mask class (in `labels` order), 1 / its training prior, scaled to mean 1: probabilities

@@ -58,6 +58,9 @@ class ImageResult:
     height: int | None = None
     faces: list[Face] = field(default_factory=list)
     error: str | None = None
+    # The error may go away on another try (an internal error, a worker that died, a write that
+    # failed), unlike a file that cannot be decoded: `--resume` runs these files again.
+    retry: bool = False
 
     def counts(self) -> dict[str, int]:
         out = {label: 0 for label in LABELS}
@@ -68,16 +71,19 @@ class ImageResult:
     @classmethod
     def from_dict(cls, d: dict) -> ImageResult:
         faces = [Face.from_dict(f) for f in d["faces"]]
-        return cls(file=d["file"], width=d["width"], height=d["height"], faces=faces, error=d["error"])
+        return cls(file=d["file"], width=d["width"], height=d["height"], faces=faces, error=d["error"], retry=bool(d.get("retry")))
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "file": self.file,
             "width": self.width,
             "height": self.height,
             "error": self.error,
             "faces": [f.to_dict() for f in self.faces],
         }
+        if self.error and self.retry:
+            out["retry"] = True
+        return out
 
     def summary(self) -> str:
         if self.error:

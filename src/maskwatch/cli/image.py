@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, non_negative_int, settings_from
+from .options import EXIT_OK, EXIT_SOME_FAILED, add_pipeline_options, add_review_options, non_negative_int, review_sink, settings_from
 
 
 def add_parser(sub) -> None:
@@ -19,6 +19,11 @@ def add_parser(sub) -> None:
     p.add_argument("--parquet", metavar="FILE", help="write one row per image to a Parquet file (needs pyarrow)")
     p.add_argument("--resume", action="store_true", help="skip files already in the --jsonl output and append the rest")
     p.add_argument(
+        "--resume-any-settings",
+        action="store_true",
+        help="with --resume: go on even if the file was written with other models or settings (mixes results)",
+    )
+    p.add_argument(
         "--workers",
         type=non_negative_int,
         default=0,
@@ -29,6 +34,7 @@ def add_parser(sub) -> None:
     p.add_argument("--address", help="with --engine ray: cluster address ('auto', 'ray://head:10001'); default: a local Ray")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--quiet", "-q", action="store_true", help="no per-face summary")
+    add_review_options(p)
     add_pipeline_options(p)
 
 
@@ -51,6 +57,7 @@ def run(args) -> int:
     files = expand_inputs(args.paths)
     if not files:
         raise ValueError(f"no images found in {' '.join(args.paths)}")
+    check_outputs(args, files)
     from ..pipeline import Detector
 
     # Built once here: a bad model is one line before any output is opened, and the header
@@ -71,7 +78,13 @@ def run(args) -> int:
                 print(f"  face {i}: {f.label} {f.score:.2f} (face {f.face_score:.2f}) at [{box}]", file=report_to)
 
     with contextlib.ExitStack() as stack:
-        sinks = [stack.enter_context(s) for s in photo_sinks(header, args.json, args.csv, args.jsonl, args.parquet, args.resume)]
+        sinks = [
+            stack.enter_context(s)
+            for s in photo_sinks(header, args.json, args.csv, args.jsonl, args.parquet, args.resume, args.resume_any_settings)
+        ]
+        review = review_sink(args, detector, camera="photos")
+        if review is not None:
+            sinks.append(stack.enter_context(review))
         done = set().union(*(getattr(s, "done", set()) for s in sinks))
         if done:
             before = len(files)
@@ -101,7 +114,39 @@ def run(args) -> int:
     tail = f"; annotated images in {out_dir}/" if out_dir else ""
     print(f"{n - report.failed}/{n} image(s) processed{tail}", file=sys.stderr)
     print(_totals_line(report.totals), file=sys.stderr)
+    if review is not None:
+        print(f"review: {review.kept} face(s) kept for a look in {args.review} (of {review.seen})", file=sys.stderr)
     return EXIT_SOME_FAILED if report.failed else EXIT_OK
+
+
+def check_outputs(args, files: list[str]) -> None:
+    """Refused before anything is written: an output that is an input, two outputs on one file,
+    and annotated copies in a folder the photos come from (`--out photos/` replaced the originals,
+    and `photos/x.png` would overwrite an unrelated `photos/x.jpg`) or inside a folder searched for
+    photos (a second run would annotate the annotations)."""
+    import os
+    from pathlib import Path
+
+    from ..paths import is_local_file, refuse_collisions
+
+    refuse_collisions(
+        [("the photo", f) for f in files],
+        [("--json", args.json), ("--csv", args.csv), ("--jsonl", args.jsonl), ("--parquet", args.parquet)],
+    )
+    if args.no_save:
+        return
+    out = Path(os.path.realpath(args.out))
+    searched = {Path(os.path.realpath(p)) for p in args.paths if is_local_file(p) and Path(p).is_dir()}
+    parents = {Path(os.path.realpath(f)).parent for f in files if is_local_file(f)}
+    for folder in searched | parents:
+        if out == folder or (folder in searched and out.is_relative_to(folder)):
+            raise ValueError(
+                f"--out {args.out}: is (or is inside) {folder}, where the photos are read from: annotated copies would "
+                "replace or be mixed with the originals; choose another folder"
+            )
+    for what, path in (("--json", args.json), ("--csv", args.csv), ("--jsonl", args.jsonl), ("--parquet", args.parquet)):
+        if path and is_local_file(path) and Path(os.path.realpath(path)).parent == out and path.lower().endswith(".jpg"):
+            raise ValueError(f"{what} {path}: is inside --out {args.out} under an annotated copy's name; write it elsewhere")
 
 
 def _totals_line(totals: dict[str, int]) -> str:

@@ -256,3 +256,39 @@ def stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+
+
+def add_review_options(p) -> None:
+    """--review STORE: keep the faces the models are unsure of, for a person to label (the same
+    for photos and video)."""
+    p.add_argument(
+        "--review", metavar="STORE", help="keep the faces the model is unsure of (and a few sure ones) in this review store (a folder)"
+    )
+    p.add_argument(
+        "--review-per-hour",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with --review: at most N faces per camera per hour, the least sure kept (default: 500)",
+    )
+
+
+def review_sink(args, detector, camera: str):
+    """The ReviewSink --review asks for, or None."""
+    if not getattr(args, "review", None):
+        return None
+    import sys
+
+    from ..review.select import ReviewPolicy
+    from ..review.sink import ReviewSink
+
+    policy = ReviewPolicy() if args.review_per_hour is None else ReviewPolicy(per_hour=args.review_per_hour)
+    return ReviewSink(
+        args.review,
+        conf=detector.settings.conf,
+        margin=detector.classifier.margin,
+        model=detector.info().get("classifier"),
+        camera=camera,
+        policy=policy,
+        log=lambda m: print(f"maskwatch: {m}", file=sys.stderr),
+    )

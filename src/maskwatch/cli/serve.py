@@ -44,7 +44,15 @@ def add_parser(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
     p.add_argument("--port", type=port_number, default=8000, help="(default: %(default)s)")
     p.add_argument("--token", help="required for the page and API (or set MASKWATCH_TOKEN); mandatory off loopback")
+    p.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests for this Host name (a reverse proxy's); a loopback server answers only its own names",
+    )
     p.add_argument("--source", metavar="SRC", help="also show a live camera/stream with counts (as in `maskwatch video`)")
+    p.add_argument("--review", metavar="STORE", help="answer the faces of a review store at /review (keys 1 2 3 0, s to skip, u to undo)")
     p.add_argument("--site", metavar="SITE.toml", help="also run every camera of a site file and show them at /site (JSON at /api/site)")
     add_counter_options(p)  # drawn and counted in the live view (--source)
     p.add_argument(
@@ -68,7 +76,9 @@ def run(args) -> int:
     import ipaddress
     import os
 
-    token = args.token or os.environ.get("MASKWATCH_TOKEN")
+    token = args.token if args.token is not None else os.environ.get("MASKWATCH_TOKEN")
+    if token is not None and (not token.strip() or token != token.strip() or any(ord(c) < 33 or ord(c) > 126 for c in token)):
+        raise ValueError("--token: use printable characters with no spaces (it travels in an HTTP header)")
     try:
         loopback = args.host == "localhost" or ipaddress.ip_address(args.host).is_loopback
     except ValueError:
@@ -93,6 +103,10 @@ def run(args) -> int:
         from ..video.site import load_site
 
         site = load_site(args.site)  # a bad file is one line before the models load
+    if args.review:
+        from ..review.store import ReviewStore
+
+        ReviewStore(args.review, create=False)  # a missing, newer or damaged store is one line now
     if args.source or args.site:
         from ..video.tracking import load_bytetrack
 
@@ -102,6 +116,7 @@ def run(args) -> int:
     print(
         f"maskwatch: serving on http://{args.host}:{args.port}/ (API docs at /docs"
         + ("; the site at /site" if site else "")
+        + ("; the review page at /review" if args.review else "")
         + ("; the in-browser page at /local/" if args.in_browser else "")
         + ")",
         file=sys.stderr,
@@ -113,10 +128,11 @@ def run(args) -> int:
 def serve_config(args, token: str | None, site=None):
     """The ServeConfig the options describe. The upload API and the live view each keep their own
     defaults (photo, video); what the user gave applies to both (`--upscale` included)."""
-    from ..serve.app import ServeConfig
+    from ..serve.app import ServeConfig, allowed_hosts
     from ..settings import PHOTO, VIDEO
 
     return ServeConfig(
+        allowed_hosts=allowed_hosts(args.host, args.allow_host),
         token=token,
         max_upload_mb=args.max_upload_mb,
         max_pixels=args.max_pixels,
@@ -124,6 +140,7 @@ def serve_config(args, token: str | None, site=None):
         idle_timeout=min(IDLE_TIMEOUT_S, args.body_timeout),
         source=args.source,
         site=site,
+        review=args.review,
         settings=settings_from(args, PHOTO),
         live_settings=settings_from(args, VIDEO),
         in_browser=args.in_browser,

@@ -27,6 +27,15 @@ def add_parser(sub) -> None:
         help="train from a pack of crops (from --save-pack) instead of --data; --split/--part keep one part of its annotated photos",
     )
     p.add_argument(
+        "--reviews",
+        metavar="STORE",
+        help="fine-tune a classifier (--base, default the shipped one) on the answered faces of this review store, "
+        "replaying --data (default: the base model's own training data, where it is on this machine)",
+    )
+    p.add_argument("--base", metavar="ONNX", help="with --reviews: the classifier to start from (default: the shipped one)")
+    p.add_argument("--steps", type=positive_int, default=300, help="with --reviews: training steps (default: %(default)s)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="with --reviews: learn from the first N answers only")
+    p.add_argument(
         "--save-pack",
         metavar="NPZ",
         help="load --data (with the synthetic and non-face options) into one "
@@ -127,6 +136,10 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from ..train.engine import TrainConfig, train
 
+    if args.reviews:
+        return _run_reviews(args)
+    if args.base or args.limit or args.steps != 300:
+        raise ValueError("--base, --steps and --limit go with --reviews STORE")
     if bool(args.data) == bool(args.pack):
         raise ValueError("give the training data either as --data SRC ... or as --pack NPZ")
     if args.save_pack and not args.data:
@@ -192,4 +205,27 @@ def run(args) -> int:
         print(f"maskwatch: wrote {args.save_pack}: {len(packed)} crops, {size / 1e6:.1f} MB of JPEG", file=sys.stderr)
         return EXIT_OK
     train(cfg, log=log, samples=samples)
+    return EXIT_OK
+
+
+def _run_reviews(args) -> int:
+    from ..train.reviews import ReviewTrainConfig, train_from_reviews
+
+    if args.pack:
+        raise ValueError("--reviews replays --data folders and annotation files, not a --pack")
+    if args.base and not os.path.isfile(args.base):
+        raise ValueError(f"--base model not found: {args.base}")
+    cfg = ReviewTrainConfig(
+        store=args.reviews,
+        out=args.out,
+        base=args.base,
+        replay=args.data,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        seed=args.seed,
+        threads=args.threads,
+        progress=not args.no_progress,
+    )
+    train_from_reviews(cfg, log=lambda msg: print(msg, file=sys.stderr))
     return EXIT_OK

@@ -113,7 +113,12 @@ class RetinaFace:
             box_adjust = (0.0, 0.0, 0.0, 0.0)
         self.box_adjust = tuple(float(v) for v in (spec.box_adjust if box_adjust is None else box_adjust))
         self.spec = spec
-        self._session = make_session(detector_weights(spec), settings.threads)
+        try:
+            self._session = make_session(detector_weights(spec), settings.threads)
+        except Exception as exc:  # onnxruntime raises its own types: a truncated, random or text file
+            raise ValueError(
+                f"cannot load detector model {spec.file}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from None
         self._input_name = self._session.get_inputs()[0].name
         # Detectors trained with `train-detector --mask-head` carry a 4th output: class probabilities per anchor.
         outputs = [o.name for o in self._session.get_outputs()]
@@ -122,6 +127,23 @@ class RetinaFace:
         self.mask_labels: tuple[str, ...] | None = tuple(json.loads(meta["mask_labels"])) if has_head else None
         self._prior_cache: dict[tuple[int, int], np.ndarray] = {}
         self._prior_lock = threading.Lock()  # one detector may serve many request threads
+        self._check_outputs()
+
+    def _check_outputs(self) -> None:
+        """One pass on a blank 64x64 image at load: a model of another shape is one line now,
+        not an internal error on every photo later."""
+        net_in, (ph, pw) = self.prepare(np.zeros((64, 64, 3), np.uint8), 1.0)
+        try:
+            outs = self._session.run(None, {self._input_name: net_in})
+        except Exception as exc:
+            raise ValueError(f"detector model {self.spec.file} does not take a 1x3xHxW image: {str(exc).splitlines()[0]}") from None
+        n = len(self._priors(ph, pw))
+        want = (4, 2, 10)
+        if len(outs) < 3 or any(o.ndim != 3 or o.shape[:2] != (1, n) or o.shape[2] != k for o, k in zip(outs, want)):
+            got = ", ".join(str(tuple(o.shape)) for o in outs)
+            raise ValueError(
+                f"detector model {self.spec.file} is not a RetinaFace of this kind: outputs {got}, expected (1, {n}, 4), (1, {n}, 2), (1, {n}, 10)"
+            )
 
     def scale_for(self, height: int, width: int) -> float:
         longest = max(height, width)

@@ -45,11 +45,15 @@ class ServeConfig:
     idle_timeout: float = IDLE_TIMEOUT_S
     source: str | None = None
     site: object | None = None  # a video.site.SiteSpec: every camera of it on /site
+    review: str | None = None  # a review store: its faces to answer on /review
     settings: Settings = PHOTO  # the upload API's (photos)
     live_settings: Settings = VIDEO  # the live view's (video)
     in_browser: bool = False  # also serve the page that runs the models in the browser, at /local/
     lines: tuple[str, ...] = ()  # the live view's door lines and zones, as --line / --zone give them
     zones: tuple[str, ...] = ()
+    # Host headers answered: None answers any (a public bind, behind its token); a loopback bind
+    # answers only its own names, so a page elsewhere cannot reach it by DNS rebinding.
+    allowed_hosts: frozenset[str] | None = None
 
 
 class LiveView:
@@ -227,6 +231,8 @@ def create_app(cfg: ServeConfig, detector=None):
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
+        if cfg.allowed_hosts is not None and _host_name(request.headers.get("host", "")) not in cfg.allowed_hosts:
+            return error(421, "this server does not answer for that Host (use --allow-host NAME behind a reverse proxy)")
         # With a token, everything is behind it (the docs and schema too) but a bare liveness check.
         # The in-browser page (/local/) is the package's own code and models, no user data, and its
         # module and model requests cannot carry a token: it is open as /livez is.
@@ -263,10 +269,14 @@ def create_app(cfg: ServeConfig, detector=None):
 
     @app.get("/docs", include_in_schema=False)
     def docs(request: Request):
+        from urllib.parse import quote
+
         from fastapi.openapi.docs import get_swagger_ui_html
 
         token = request.query_params.get("token")
-        suffix = f"?token={token}" if token else ""  # the page's own requests carry the token it was opened with
+        # The page's own requests carry the token it was opened with, percent-encoded: a query
+        # string is never put into the page as it came (it was a reflected script injection).
+        suffix = f"?token={quote(token, safe='')}" if token else ""
         return get_swagger_ui_html(
             openapi_url=f"/openapi.json{suffix}",
             title="maskwatch API",
@@ -310,6 +320,8 @@ def create_app(cfg: ServeConfig, detector=None):
 
         @app.get("/local/{name:path}", include_in_schema=False)
         def local_page(name: str):
+            if "\x00" in name:
+                return error(404, "not found")
             path = (local_dir / (name or "index.html")).resolve()
             if not path.is_relative_to(local_dir) or not path.is_file():
                 return error(404, "not found")
@@ -377,6 +389,12 @@ def create_app(cfg: ServeConfig, detector=None):
 
             return StreamingResponse(frames(), media_type="multipart/x-mixed-replace; boundary=frame")
 
+    if cfg.review:
+        from ..review.store import ReviewStore
+        from .review_routes import add_review_routes
+
+        add_review_routes(app, ReviewStore(cfg.review), error)
+
     if site is not None:
 
         @app.get("/site", response_class=HTMLResponse, include_in_schema=False)
@@ -400,6 +418,31 @@ def create_app(cfg: ServeConfig, detector=None):
             return Response(jpg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
     return app
+
+
+def _host_name(host: str) -> str:
+    """The name of a Host header, without its port; IPv6 in brackets kept as is."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def allowed_hosts(bind: str, extra=()) -> frozenset[str] | None:
+    """The Host names a server bound to `bind` answers: its own and the loopback names for a
+    loopback bind, plus `extra`; None (any) for a public bind without `extra`."""
+    import ipaddress
+
+    try:
+        loopback = bind == "localhost" or ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        loopback = False
+    names = {h.strip().lower() for h in extra if h.strip()}
+    if not loopback and not names:
+        return None
+    if loopback:
+        names |= {"localhost", "127.0.0.1", "[::1]", bind.lower() if ":" not in bind else f"[{bind.lower()}]"}
+    return frozenset(names)
 
 
 def _metrics(detector):

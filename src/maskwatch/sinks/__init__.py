@@ -21,11 +21,12 @@ def photo_sinks(
     jsonl: str | None = None,
     parquet: str | None = None,
     resume: bool = False,
+    resume_any_settings: bool = False,
 ) -> list[Sink]:
     """The sinks `maskwatch image` options ask for (each path, or "-" for stdout)."""
     out: list[Sink] = []
     if jsonl:
-        out.append(StdoutJsonl(header) if jsonl == "-" else JsonlSink(jsonl, header, resume=resume))
+        out.append(StdoutJsonl(header) if jsonl == "-" else JsonlSink(jsonl, header, resume=resume, any_settings=resume_any_settings))
     if json:
         out.append(JsonSink(json, header))
     if csv:

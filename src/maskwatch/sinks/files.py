@@ -101,48 +101,97 @@ class JsonlSink(Sink):
     leaves only whole lines (each line goes out in one write; a torn last line is cut on resume).
     The first line is the header, {"maskwatch": {"model": ..., "settings": ...}}.
 
-    With resume=True, `done` holds the files already in the output; new lines are appended.
+    One writer per file: an advisory lock (flock) held while open; a second run on the same file
+    is refused (two at once left NUL bytes and torn lines). With resume=True, `done` holds the
+    files already in the output, except those whose error may go away (`retry`); new lines are
+    appended. A resume is refused when the file's header names other models or settings (unless
+    `any_settings`), or when a line before the last is damaged (its number is given): only a torn
+    last line, what a crash leaves, is repaired.
     """
 
     name = "jsonl"
 
-    def __init__(self, path: str, header: dict, resume: bool = False):
+    def __init__(self, path: str, header: dict, resume: bool = False, any_settings: bool = False):
         self.path = Path(path)
         self.header = header
         self.resume = resume
+        self.any_settings = any_settings
         self.done: set[str] = set()
         self._fd: int | None = None
 
     def open(self):
+        import fcntl
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.resume and self.path.exists():
-            self.done = self._scan_and_repair()
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND, 0o644)
-            if self.path.stat().st_size == 0:
+        resuming = self.resume and self.path.exists()
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)  # no O_TRUNC before the lock is ours
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise ValueError(
+                f"--jsonl {self.path}: another maskwatch run is writing this file; wait for it to end or write elsewhere"
+            ) from None
+        try:
+            if resuming and os.fstat(fd).st_size:
+                self.done = self._scan_and_repair(fd)
+            else:
+                os.ftruncate(fd, 0)
+            self._fd = fd
+            if os.fstat(fd).st_size == 0:
                 self._line({HEADER_KEY: self.header})
-        else:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            self._line({HEADER_KEY: self.header})
+        except BaseException:
+            os.close(fd)
+            self._fd = None
+            raise
 
     def _line(self, record: dict) -> None:
-        os.write(self._fd, (json.dumps(record) + "\n").encode("utf-8"))
+        data = (json.dumps(record) + "\n").encode("utf-8")
+        try:
+            os.write(self._fd, data)
+        except OSError as exc:
+            raise OSError(exc.errno, f"{self.path}: {exc.strerror}") from None
 
-    def _scan_and_repair(self) -> set[str]:
-        done, good_end = set(), 0
-        with open(self.path, "rb") as fh:
-            for line in fh:
+    def _scan_and_repair(self, fd: int) -> set[str]:
+        last: dict[str, bool] = {}  # file -> done (its last line decides: a retried file's new line wins)
+        good_end = 0
+        with open(fd, "rb", closefd=False) as fh:
+            fh.seek(0)
+            for n, line in enumerate(fh, 1):
                 if not line.endswith(b"\n"):
-                    break  # torn by a crash: cut below, and the file is done again
+                    break  # torn by a crash: cut below, and that file is done again
                 try:
                     record = json.loads(line)
-                    if HEADER_KEY not in record:
-                        done.add(record["file"])
-                except (ValueError, KeyError, TypeError):
-                    break
+                    header = record.get(HEADER_KEY) if n == 1 else None
+                    if header is None:
+                        last[record["file"]] = not (record.get("error") and record.get("retry"))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    raise ValueError(
+                        f"--resume {self.path}: line {n} is damaged (not a result line); nothing was changed: "
+                        "repair or remove that line, or start a new file"
+                    ) from None
+                if header is not None:
+                    self._check_header(header)
                 good_end += len(line)
-        if good_end != self.path.stat().st_size:
-            os.truncate(self.path, good_end)
-        return done
+        if good_end != os.fstat(fd).st_size:
+            os.ftruncate(fd, good_end)
+        return {f for f, done in last.items() if done}
+
+    def _check_header(self, before: dict) -> None:
+        """The run being resumed used these models and settings: a resume with others would mix
+        results (refused unless any_settings)."""
+        if self.any_settings or not isinstance(before, dict):
+            return
+        diff = []
+        for part in ("model", "settings"):
+            # compared as the file holds them (a tuple of this run is a list there)
+            old, new = before.get(part) or {}, json.loads(json.dumps(self.header.get(part) or {}, default=str))
+            diff += [f"{part}.{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        if diff:
+            raise ValueError(
+                f"--resume {self.path}: this run's models or settings differ from the file's ({'; '.join(diff[:3])}"
+                f"{'; ...' if len(diff) > 3 else ''}); use the same options, or --resume-any-settings to mix them"
+            )
 
     def write(self, result: ImageResult) -> None:
         self._line(result.to_dict())
@@ -150,7 +199,7 @@ class JsonlSink(Sink):
     def close(self):
         if self._fd is not None:
             os.fsync(self._fd)
-            os.close(self._fd)
+            os.close(self._fd)  # and the lock with it
             self._fd = None
 
 

@@ -283,3 +283,32 @@ def test_train_on_answers_fine_tunes_the_shipped_classifier_on_the_cpu(examples,
     assert metrics["held_out"]["faces"] > 0 and -1 <= metrics["held_out"]["accuracy"]["diff"] <= 1
     # Options of the review fine-tune without --reviews are refused.
     assert main(["train", "--data", str(replay / "classes"), "--base", str(out)]) == 2
+
+
+def test_video_and_site_keep_one_face_per_track(examples, tmp_path, capsys):
+    pytest.importorskip("supervision")
+    from maskwatch.clips import make_pan_clip
+    from maskwatch.review.store import ReviewStore
+
+    clip = tmp_path / "clip.avi"
+    make_pan_clip([examples / "group_698.jpg", examples / "street_717.jpg"], clip, frames_per_photo=40)
+    store_dir = tmp_path / "store"
+    assert main(["video", "--source", str(clip), "--review", str(store_dir), "--review-per-hour", "1000"]) == 0
+    err = capsys.readouterr().err
+    faces = ReviewStore(store_dir).faces()
+    assert faces and f"review: {len(faces)} face(s) kept" in err
+    assert all(f["track_id"] is not None and f["frame"] is not None for f in faces)
+    assert len({f["track_id"] for f in faces}) == len(faces)  # one per track
+    assert {f["why"] for f in faces} <= {"unsure", "flip", "sample"}
+    # The same from a site file's [review] table.
+    site = tmp_path / "site.toml"
+    site_store = tmp_path / "site_store"
+    site.write_text(
+        f'stop = "when-files-end"\n[review]\nstore = "{site_store}"\n[[cameras]]\nname = "door"\nsource = "{clip}"\ndetect_fps = 25\n'
+    )
+    assert main(["site", str(site), "--summary", str(tmp_path / "s.json")]) == 0
+    site_faces = ReviewStore(site_store).faces()
+    assert site_faces and {f["camera"] for f in site_faces} == {"door"}
+    site.write_text(f'[review]\nstore = 5\n[[cameras]]\nname = "door"\nsource = "{clip}"\n')
+    assert main(["site", str(site)]) == 2
+    assert "[review]: store must be a folder" in capsys.readouterr().err

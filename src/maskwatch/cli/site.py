@@ -43,6 +43,9 @@ def add_parser(sub) -> None:
         help="with --engine ray: CPUs reserved per camera actor; a cluster needs room for a lost node's cameras (default: %(default)s)",
     )
     add_state_options(p)  # on the command line, they override [outputs]
+    p.add_argument(
+        "--review", metavar="STORE", help="keep the faces the model is unsure of in this review store (overrides [review] store)"
+    )
     add_pipeline_options(p, VIDEO)
 
 
@@ -61,11 +64,18 @@ def run(args) -> int:
         mqtt=mqtt_target(args) or site.mqtt,
         metrics_port=args.metrics_port if args.metrics_port is not None else site.metrics_port,
         metrics_host=args.metrics_host if args.metrics_port is not None else site.metrics_host,
+        review_store=args.review or site.review_store,
     )
     check_site_outputs(site)  # before any model or camera
     quiet_opencv()
     stop_on_sigterm()
-    detector = make_detector(args, VIDEO)  # a bad model option is one line here, before any cluster work
+    if site.review_store:
+        from ..review.store import ReviewStore
+
+        ReviewStore(site.review_store)  # a newer or damaged store is one line, before any camera
+    # The site file's classifier (e.g. one `train --reviews` made for it) unless --classifier names one.
+    changes = {"classifier": site.classifier} if site.classifier and not args.classifier else {}
+    detector = make_detector(args, VIDEO, **changes)  # a bad model option is one line here, before any cluster work
     log = lambda msg: print(f"maskwatch: {msg}", file=sys.stderr)  # noqa: E731
     if args.engine == "ray":
         from ..video.ray_site import run_site_ray

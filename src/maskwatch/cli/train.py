@@ -30,7 +30,7 @@ def add_parser(sub) -> None:
         "--reviews",
         metavar="STORE",
         help="fine-tune a classifier (--base, default the shipped one) on the answered faces of this review store, "
-        "replaying --data (default: the base model's own training data, where it is on this machine)",
+        "replaying --data or a --pack (default: the base model's own training data, where it is on this machine)",
     )
     p.add_argument("--base", metavar="ONNX", help="with --reviews: the classifier to start from (default: the shipped one)")
     p.add_argument("--steps", type=positive_int, default=300, help="with --reviews: training steps (default: %(default)s)")
@@ -211,8 +211,8 @@ def run(args) -> int:
 def _run_reviews(args) -> int:
     from ..train.reviews import ReviewTrainConfig, train_from_reviews
 
-    if args.pack:
-        raise ValueError("--reviews replays --data folders and annotation files, not a --pack")
+    if args.pack and args.data:
+        raise ValueError("--reviews replays either --data or a --pack, not both")
     if args.base and not os.path.isfile(args.base):
         raise ValueError(f"--base model not found: {args.base}")
     cfg = ReviewTrainConfig(
@@ -220,6 +220,7 @@ def _run_reviews(args) -> int:
         out=args.out,
         base=args.base,
         replay=args.data,
+        replay_pack=args.pack,
         steps=args.steps,
         batch_size=args.batch_size,
         limit=args.limit,

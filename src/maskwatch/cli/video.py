@@ -11,6 +11,7 @@ from .options import (
     EXIT_SOME_FAILED,
     add_counter_options,
     add_pipeline_options,
+    add_review_options,
     add_state_options,
     make_detector,
     mqtt_target,
@@ -70,6 +71,7 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--name", metavar="NAME", help="the camera's name in MQTT topics and metrics (default: from the source)")
     add_state_options(p)
+    add_review_options(p)
     add_pipeline_options(p, VIDEO)
 
 
@@ -131,6 +133,22 @@ def run(args) -> int:
     )
     quiet_opencv()
     detector = make_detector(args, VIDEO)
+    if args.review:
+        from ..review.select import ReviewPolicy
+        from ..review.video import TrackReviewer
+        from ..video.run import camera_name
+
+        policy = ReviewPolicy() if args.review_per_hour is None else ReviewPolicy(per_hour=args.review_per_hour)
+        cfg.reviewer = TrackReviewer(
+            args.review,
+            args.name or camera_name(args.source),
+            args.source,
+            detector.settings.conf,
+            detector.classifier.margin,
+            detector.info().get("classifier"),
+            policy,
+            log=lambda msg: print(f"maskwatch: {msg}", file=sys.stderr),
+        )
     summary = run_video(detector, cfg, log=lambda msg: print(f"maskwatch: {msg}", file=sys.stderr))
     keys = (
         "stopped",
@@ -146,6 +164,8 @@ def run(args) -> int:
         "reconnects",
     )
     print(json.dumps({k: summary[k] for k in keys}))
+    if cfg.reviewer is not None:
+        print(f"review: {cfg.reviewer.kept} face(s) kept for a look in {args.review} (of {cfg.reviewer.tracks} people)", file=sys.stderr)
     if summary["stopped"].startswith("error"):
         print(f"maskwatch: error: {summary['stopped'][7:]}", file=sys.stderr)
         return EXIT_SOME_FAILED

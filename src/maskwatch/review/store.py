@@ -194,6 +194,11 @@ class ReviewStore:
         """Keep one face (its crops written first): its id, or None when it is a duplicate or
         the camera's hour is full of faces less sure than it."""
         crop = crop_face(image, c.box, margin, CROP_SIZE)
+        return self.add_crops(crop, context_image(image, c.box), image.shape[:2], c, margin, model, per_hour)
+
+    def add_crops(self, crop, context, size: tuple[int, int], c: Candidate, margin: float, model=None, per_hour=None) -> int | None:
+        """As add(), with the crops cut already (video keeps a track's least sure look until the
+        track ends, not its whole frame); size: the frame's (height, width)."""
         h = _dhash(crop)
         seen_at = c.seen_at if c.seen_at is not None else time.time()
         hour = time.strftime("%Y-%m-%dT%H", time.gmtime(seen_at))
@@ -229,8 +234,8 @@ class ReviewStore:
                     c.frame,
                     c.track_id,
                     json.dumps([round(float(v), 1) for v in c.box]),
-                    int(image.shape[1]),
-                    int(image.shape[0]),
+                    int(size[1]),
+                    int(size[0]),
                     None if c.landmarks is None else json.dumps(c.landmarks),
                     json.dumps({k: round(float(v), 4) for k, v in c.probs.items()}),
                     float(c.face_score),
@@ -245,7 +250,7 @@ class ReviewStore:
             face_id = cur.lastrowid
             # Written inside the transaction: a face is never in the table without its crops.
             _write_jpeg(self.crops / f"{face_id}.jpg", crop)
-            _write_jpeg(self.crops / f"{face_id}_context.jpg", context_image(image, c.box))
+            _write_jpeg(self.crops / f"{face_id}_context.jpg", context)
             return face_id
 
         return self._run(insert)

@@ -29,6 +29,7 @@ class ReviewTrainConfig:
     out: str
     base: str | None = None  # None: the shipped classifier
     replay: list[str] | None = None  # None: the base model's trained_on, where it is on this machine
+    replay_pack: str | None = None  # instead: a pack of crops from `maskwatch train --save-pack`
     steps: int = 300
     batch_size: int = 64
     lr: float = 3e-4
@@ -126,7 +127,18 @@ def train_from_reviews(cfg: ReviewTrainConfig, log=print) -> dict:
     if replay_sources is None:
         replay_sources = [s for s in json.loads(meta.get("trained_on", "[]")) if Path(s.rsplit(":", 1)[0]).exists()]
     replay = None
-    if replay_sources and cfg.replay_share > 0:
+    if cfg.replay_pack and cfg.replay_share > 0:
+        from .pack import load_pack, pack_margin
+
+        if abs(pack_margin(cfg.replay_pack) - margin) > 1e-6:
+            raise ValueError(f"{cfg.replay_pack} holds crops cut with margin {pack_margin(cfg.replay_pack)}; the base model's is {margin}")
+        replay, replay_sources = load_pack(cfg.replay_pack, synthetic=False, detected=False)
+        keep = [i for i, k in enumerate(replay.labels) if replay.classes[k] in classes]
+        replay = replay.subset(np.array(keep))
+        replay.labels = np.array([classes.index(replay.classes[k]) for k in replay.labels], np.int64)
+        replay.classes = classes
+        log(f"replay: {len(replay)} crops from {cfg.replay_pack} ({replay.class_counts()})")
+    elif replay_sources and cfg.replay_share > 0:
         replay = load_samples(replay_sources, margin=margin, log=lambda m: None)
         log(f"replay: {len(replay)} faces from {', '.join(replay_sources)}")
         with torch.no_grad():  # the base model's own answers on them, what replay holds on to

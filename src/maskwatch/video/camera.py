@@ -41,8 +41,10 @@ class Camera:
         counters: list | None = None,
         log=print,
         detect_scale: float = 1.0,
+        reviewer=None,
     ):
         self.step = FrameStep(detector, fps, video, tracker, detect_scale)
+        self.reviewer = reviewer  # review.video.TrackReviewer: faces kept for a person's look
         self.people = PeopleCounter(detector.classifier.labels)
         self.counters = [self.people, *(counters or [])]
         self.outputs = outputs
@@ -71,6 +73,8 @@ class Camera:
         if step.detected:  # carried frames add nothing a counter has not seen
             for c in self.counters:
                 self.events.write_all(c.observe(step.observed, index, timestamp, **self._geometry(c)))
+            if self.reviewer is not None:
+                self.reviewer.observe(image, step)
         self._end(step.ended)
         self.last_ts = timestamp
         timing = {k: v - before[k] for k, v in self.step.timing.items() if v > before[k]}
@@ -97,6 +101,8 @@ class Camera:
         if tracks:
             for c in self.counters:
                 self.events.write_all(c.end(tracks))
+            if self.reviewer is not None:
+                self.reviewer.end(tracks)
 
     def _draw(self, image: np.ndarray, step) -> str | None:
         import cv2

@@ -46,6 +46,7 @@ class VideoConfig:
     on_frame: Callable[[np.ndarray, dict], None] | None = None  # annotated frame and live counts (web view)
     stop: threading.Event | None = None  # set by another thread (or a signal, cli.video) to end the run
     sinks: list = field(default_factory=list)  # more outputs (Sinks), e.g. the web server's metrics
+    reviewer: object | None = None  # a review.video.TrackReviewer (--review STORE)
 
 
 def camera_name(source: str) -> str:
@@ -95,7 +96,7 @@ def run_video(detector, cfg: VideoConfig, log=print) -> dict:
             cfg.events, cfg.webhook, cfg.mqtt, cfg.metrics_port, cfg.metrics_host, detector.classifier.labels, name, log=log
         ) + list(cfg.sinks)
         outputs = CameraOutputs(cfg.out, cfg.show, cfg.blur, cfg.on_frame, sinks)
-        camera = Camera(detector, source.fps, outputs, cfg.video, cfg.tracker, cfg.counters, log=log)
+        camera = Camera(detector, source.fps, outputs, cfg.video, cfg.tracker, cfg.counters, log=log, reviewer=cfg.reviewer)
     except BaseException:
         source.close()
         raise

@@ -47,7 +47,8 @@ RETRY_MAX_S = 30.0
 CAMERA_KEYS = {"name", "source", "detect_fps", "detect_scale", "lines", "zones", "out", "fps", "blur", "loop"}
 MQTT_KEYS = {"mqtt", "mqtt_prefix", "mqtt_discovery_prefix", "mqtt_password_file", "mqtt_ca"}
 OUTPUT_KEYS = {"summary", "events", "webhook", "metrics_port", "metrics_host", *MQTT_KEYS}
-TOP_KEYS = {"cameras", "outputs", "stop"}
+TOP_KEYS = {"cameras", "outputs", "stop", "review", "classifier"}
+REVIEW_KEYS = {"store", "per_hour"}
 # When a site ends by itself: "auto" (the default) with its files when it has only files, never
 # while it has a live camera; "when-files-end" also stops live cameras then; "never" runs until
 # Ctrl-C / SIGTERM whatever the files do.
@@ -81,6 +82,9 @@ class SiteSpec:
     metrics_host: str = "127.0.0.1"
     stop: str = "auto"  # STOP_RULES
     file: str | None = None  # the site file (an input: never written to)
+    review_store: str | None = None  # [review] store: faces kept for a person's look (review/)
+    review_per_hour: int | None = None
+    classifier: str | None = None  # the site's own classifier (e.g. from `train --reviews`); --classifier wins
 
 
 def _unknown(keys, known, where: str) -> None:
@@ -196,6 +200,18 @@ def load_site(path: str | Path) -> SiteSpec:
             raise ValueError(f"{path} [outputs]: {exc}".replace("--mqtt-", "mqtt_").replace("--mqtt", "mqtt")) from None
     elif MQTT_KEYS & set(outputs):
         raise ValueError(f'{path} [outputs]: {sorted(MQTT_KEYS & set(outputs))[0]} without mqtt: add mqtt = "mqtt://host:1883"')
+    review = data.get("review", {})
+    if not isinstance(review, dict):
+        raise ValueError(f'{path}: [review] must be a table, e.g. [review] store = "reviews"')
+    _unknown(review, REVIEW_KEYS, f"{path} [review]")
+    if review and not isinstance(review.get("store"), str):
+        raise ValueError(f'{path} [review]: store must be a folder name, e.g. store = "reviews"')
+    per_hour = review.get("per_hour")
+    if per_hour is not None and (isinstance(per_hour, bool) or not isinstance(per_hour, int) or per_hour < 1):
+        raise ValueError(f"{path} [review]: per_hour must be a whole number of faces, 1 or more, got {per_hour!r}")
+    classifier = data.get("classifier")
+    if classifier is not None and (not isinstance(classifier, str) or not Path(classifier).is_file()):
+        raise ValueError(f"{path}: classifier {classifier!r} is not a model file (a .onnx from maskwatch train)")
     port = outputs.get("metrics_port")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
         raise ValueError(f"{path} [outputs]: metrics_port must be a port number in 1-65535, got {port!r}")
@@ -209,6 +225,9 @@ def load_site(path: str | Path) -> SiteSpec:
         str(outputs.get("metrics_host", "127.0.0.1")),
         stop_rule,
         str(path),
+        review.get("store"),
+        per_hour,
+        classifier,
     )
 
 
@@ -289,9 +308,10 @@ class CameraWorker:
         on_frame=None,
         resume_after=None,
         run_id: str = "",
+        reviewer=None,
     ):
         """resume_after: a file camera skips its frames up to this media time (a camera resumed
-        on another node of a cluster, video/ray_site.py)."""
+        on another node of a cluster, video/ray_site.py); reviewer: a review.video.TrackReviewer."""
         from .camera import Camera, CameraOutputs
         from .lines import LineCounter
         from .sources import source_kind
@@ -311,6 +331,7 @@ class CameraWorker:
             counters,
             log=lambda m: log(f"{spec.name}: {m}"),
             detect_scale=spec.detect_scale,
+            reviewer=reviewer,
         )
         self.health = Health(detect_scale=spec.detect_scale)
         self.resume_after = resume_after
@@ -428,8 +449,38 @@ def run_site(detector, site: SiteSpec, stop: threading.Event | None = None, log=
     import uuid
 
     run_id = uuid.uuid4().hex[:8]
+
+    def reviewer(spec):
+        if not site.review_store:
+            return None
+        from ..review.select import ReviewPolicy
+        from ..review.video import TrackReviewer
+
+        policy = ReviewPolicy() if site.review_per_hour is None else ReviewPolicy(per_hour=site.review_per_hour)
+        return TrackReviewer(
+            site.review_store,
+            spec.name,
+            spec.source,
+            detector.settings.conf,
+            detector.classifier.margin,
+            detector.info().get("classifier"),
+            policy,
+            log,
+        )
+
     workers = [
-        CameraWorker(spec, detector, group, lock, VIDEO_DEFAULTS, stop, log, frame_hook(spec.name) if frame_hook else None, run_id=run_id)
+        CameraWorker(
+            spec,
+            detector,
+            group,
+            lock,
+            VIDEO_DEFAULTS,
+            stop,
+            log,
+            frame_hook(spec.name) if frame_hook else None,
+            run_id=run_id,
+            reviewer=reviewer(spec),
+        )
         for spec in site.cameras
     ]
     auto = [w for w in workers if w.spec.auto_scale and w.live]  # a file is read at its own pace: never late

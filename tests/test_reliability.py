@@ -3,6 +3,7 @@ that accept and never answer, an MJPEG camera that stalls) and checks nothing ha
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -326,3 +327,14 @@ def test_models_of_the_wrong_kind_are_one_line_when_they_load(examples, tmp_path
         assert main(["image", photo, "--detector", str(bad), "--no-save", "-q"]) == 2, bad
         err = capsys.readouterr().err.strip()
         assert "detector model" in err and len(err.splitlines()) == 1, err
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs Linux's /dev/full")
+@pytest.mark.parametrize("option", ["--csv", "--json", "--jsonl"])
+def test_a_full_disk_names_the_output(examples, option, capsys):
+    """#45: a full disk stopped the run with '[Errno 28] No space left on device', no file named."""
+    from maskwatch.cli import main
+
+    assert main(["image", str(examples / "street_717.jpg"), "--no-save", "-q", option, "/dev/full"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "/dev/full" in err[0] and "No space left" in err[0]

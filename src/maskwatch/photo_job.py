@@ -96,7 +96,11 @@ def run_batch(
         for result in results:
             report.processed += 1
             for s in sinks or ():
-                s.write(result)
+                try:
+                    s.write(result)
+                except OSError as exc:  # a full disk: say which output (the others are whole up to here)
+                    where = getattr(s, "path", None) or getattr(s, "name", "output")
+                    raise OSError(exc.errno, f"cannot write {where}: {exc.strerror or exc}") from None
             if result.error:
                 report.failed += 1
             else:

@@ -89,6 +89,11 @@ class Detector:
         self._head_order = [head.index(l) for l in self.classifier.labels] if self.labels_from != "classifier" else None
 
     @property
+    def face_detector(self):
+        """The face detector backend (detectors/): the in-browser page reads its anchor spec."""
+        return self._faces
+
+    @property
     def face_detector_name(self) -> str:
         return self._faces.name
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -39,13 +40,16 @@ class _TextSink(Sink):
         if self._fh is None:
             return
         try:
-            self._end()
-        finally:
-            fh, self._fh = self._fh, None
-            if fh is not sys.stdout:
-                fh.close()
-            else:
-                fh.flush()
+            try:
+                self._end()
+            finally:
+                fh, self._fh = self._fh, None
+                if fh is not sys.stdout:
+                    fh.close()
+                else:
+                    fh.flush()
+        except OSError as exc:  # the buffered tail hits a full disk at close: name the file
+            raise OSError(exc.errno, f"cannot write {self.path}: {exc.strerror or exc}") from None
 
     def _start(self):
         pass
@@ -135,7 +139,7 @@ class JsonlSink(Sink):
         try:
             if resuming and os.fstat(fd).st_size:
                 self.done = self._scan_and_repair(fd)
-            else:
+            elif stat.S_ISREG(os.fstat(fd).st_mode):  # a device or a pipe has nothing to empty
                 os.ftruncate(fd, 0)
             self._fd = fd
             if os.fstat(fd).st_size == 0:
@@ -150,7 +154,7 @@ class JsonlSink(Sink):
         try:
             os.write(self._fd, data)
         except OSError as exc:
-            raise OSError(exc.errno, f"{self.path}: {exc.strerror}") from None
+            raise OSError(exc.errno, f"cannot write {self.path}: {exc.strerror}") from None
 
     def _scan_and_repair(self, fd: int) -> set[str]:
         last: dict[str, bool] = {}  # file -> done (its last line decides: a retried file's new line wins)

@@ -87,7 +87,7 @@ def check_points(values, where: str, min_points: int, max_points: int | None = N
     return values
 
 
-def _detections(tracks, held: dict | None = None):
+def track_detections(tracks, held: dict | None = None):
     """supervision detections of the tracks seen now, plus `held`: id -> last box of tracks
     alive but not seen this frame."""
     import supervision as sv
@@ -145,7 +145,7 @@ class LineCounter:
         self._frame, self._time = frame, ts
         seen = {t.id for t in tracks}
         held = {tid: box for tid, box in self._last_box.items() if tid not in seen}
-        crossed_in, crossed_out = self._line(frame_size).trigger(_detections(tracks, held))
+        crossed_in, crossed_out = self._line(frame_size).trigger(track_detections(tracks, held))
         for t in tracks:
             self._last_box[t.id] = np.asarray(t.box, np.float32)
             if t.id not in self._first:

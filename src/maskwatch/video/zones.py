@@ -16,7 +16,7 @@ import numpy as np
 
 from ..types import LABELS
 from .counting import event
-from .lines import _detections, check_points
+from .lines import check_points, track_detections
 
 LEAVE_AFTER = 2  # detections outside in a row before a face has left
 
@@ -57,7 +57,7 @@ class ZoneCounter:
     def observe(self, tracks, frame: int, ts: float, frame_size=None) -> list[dict]:
         if frame_size is None:
             return []
-        inside = self._polygon(frame_size).trigger(_detections(tracks)) if tracks else np.zeros(0, bool)
+        inside = self._polygon(frame_size).trigger(track_detections(tracks)) if tracks else np.zeros(0, bool)
         events = []
         seen = set()
         for t, now_in in zip(tracks, inside):

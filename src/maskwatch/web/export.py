@@ -73,7 +73,7 @@ def page_config(detector) -> dict:
     from ..settings import VIDEO
     from ..video.tracking import TrackerConfig
 
-    faces = detector._faces
+    faces = detector.face_detector
     if not isinstance(faces, rf.RetinaFace):
         raise MaskwatchError(f"the page runs the RetinaFace detectors only, not {faces.name}")
     spec, cls = faces.spec, detector.classifier
@@ -153,7 +153,7 @@ def export_web(out: str | os.PathLike, ort: str | os.PathLike | None = None, det
         (out / "ort" / "LICENSE.txt").write_text(ORT_LICENCE.format(version=ORT_VERSION))
         from ..detectors.retinaface import detector_weights
 
-        (out / cfg["files"]["detector"]).write_bytes(detector_weights(detector._faces.spec))
+        (out / cfg["files"]["detector"]).write_bytes(detector_weights(detector.face_detector.spec))
         shutil.copyfile(detector.classifier.path, out / cfg["files"]["classifier"])
         (out / "config.json").write_text(json.dumps(cfg, indent=1))
     except OSError as exc:

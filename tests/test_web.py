@@ -266,3 +266,57 @@ def test_pipeline_js_resizes_and_crops_as_opencv_does_byte_for_byte(tmp_path):
     for case, want in zip(cases, expected):
         got = np.fromfile(case["out"], np.uint8)
         assert got.size == want.size and np.array_equal(got, want.reshape(-1)), case
+
+
+def test_the_page_under_a_hostile_user(site, browser, examples, tmp_path):
+    """#45 item 11: photos picked while the models load, a batch's progress and totals, the same
+    photo twice, CSV and JSON downloads with the header, clear, small drawings, file://."""
+    import csv
+    import io
+    import time
+
+    p, chromium = browser
+    b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    try:
+        page = b.new_page()
+
+        def slow_config(route):  # the models load slowly: photos are picked before they are ready
+            time.sleep(2)
+            route.continue_()
+
+        page.route("**/config.json", slow_config)
+        page.goto(site + "/", wait_until="domcontentloaded")
+        photos = [str(f) for f in sorted(examples.glob("*.jpg"))]
+        page.set_input_files("#pick", photos[:2])
+        assert not page.evaluate("window.maskwatchReady === true")
+        page.wait_for_function("window.maskwatchResults.length === 2", timeout=120000)
+        page.wait_for_function("document.querySelector('#t-photos') !== null", timeout=10000)
+        # The same photo again counts once; a batch says where it is.
+        page.set_input_files("#pick", photos[:3])
+        page.wait_for_function("window.maskwatchResults.length === 3", timeout=120000)
+        page.wait_for_function("!document.querySelector('.busy')", timeout=30000)
+        assert "already analysed" in page.inner_text("#status")
+        assert page.inner_text("#t-photos").startswith("3 photo")
+        widths = page.evaluate("[...document.querySelectorAll('#results canvas')].map((c) => c.width)")
+        assert len(widths) == 3 and max(widths) <= 1200
+        with page.expect_download() as dl:
+            page.click("#dl-json")
+        doc = json.loads(Path(dl.value.path()).read_text())
+        assert set(doc) == {"model", "settings", "images"} and doc["model"]["classifier"] and len(doc["images"]) == 3
+        with page.expect_download() as dl:
+            page.click("#dl-csv")
+        rows = list(csv.DictReader(io.StringIO(Path(dl.value.path()).read_text())))
+        assert len(rows) == sum(len(r["faces"]) for r in doc["images"]) and {"file", "label", "p_with_mask"} <= set(rows[0])
+        page.click("#clear")
+        assert page.evaluate("window.maskwatchResults.length") == 0 and page.inner_text("#results") == ""
+        # Opened as a file: a message, not "Loading the models..." for ever.
+        local = b.new_page()
+        index = tmp_path / "index.html"
+        shutil.copy(Path(__file__).resolve().parents[1] / "src" / "maskwatch" / "web" / "index.html", index)
+        shutil.copy(Path(__file__).resolve().parents[1] / "src" / "maskwatch" / "web" / "app.js", tmp_path / "app.js")
+        local.goto(index.as_uri())
+        time.sleep(1)
+        text = local.inner_text("body")
+        assert "Loading the models" not in text and "opened as a file" in text and "http.server" in text
+    finally:
+        b.close()

@@ -16,10 +16,11 @@ ort.env.wasm.wasmPaths = new URL("./ort/", import.meta.url).href;
 ort.env.wasm.numThreads = self.crossOriginIsolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
 ort.env.wasm.proxy = false;
 
-const cfg = await (await fetch("config.json")).json();
-const pipeline = await Pipeline.load(ort, "./", cfg);
-$("engine").textContent = `ONNX Runtime Web (wasm, ${ort.env.wasm.numThreads} thread${ort.env.wasm.numThreads > 1 ? "s" : ""}), maskwatch ${cfg.version}.`;
-window.maskwatchReady = true;
+// Photos picked or dropped while the models load wait for them (they were dropped before).
+let loaded;
+const ready = new Promise((resolve, reject) => { loaded = {resolve, reject}; });
+const MAX_SHOWN_PX = 1200;  // each result is drawn at most this wide: 90 full-size photos made a 68,000 px page
+const seen = new Set();  // name, size and date of every photo analysed: the same photo twice counts once
 
 function say(text, cls) {
   const d = document.createElement("div"); d.className = "msg " + cls; d.textContent = text;
@@ -37,13 +38,15 @@ async function decode(file) {
   const bitmap = await createImageBitmap(file, {imageOrientation: "from-image", colorSpaceConversion: "none", premultiplyAlpha: "none"});
   const canvas = document.createElement("canvas"); canvas.width = bitmap.width; canvas.height = bitmap.height;
   const ctx = canvas.getContext("2d", {willReadFrequently: true}); ctx.drawImage(bitmap, 0, 0);
-  return {canvas, img: toBGR(ctx.getImageData(0, 0, bitmap.width, bitmap.height).data, bitmap.width, bitmap.height)};
+  const img = toBGR(ctx.getImageData(0, 0, bitmap.width, bitmap.height).data, bitmap.width, bitmap.height);
+  bitmap.close();
+  return {canvas, img};
 }
 
 const drop = $("drop"), pick = $("pick");
 drop.onclick = () => pick.click();
 drop.onkeydown = (e) => { if (e.key === "Enter" || e.key === " ") pick.click(); };
-pick.onchange = () => analyse([...pick.files]);
+pick.onchange = () => { analyse([...pick.files]); pick.value = ""; };
 drop.ondragover = (e) => { e.preventDefault(); drop.classList.add("over"); };
 drop.ondragleave = () => drop.classList.remove("over");
 drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove("over"); analyse([...e.dataTransfer.files]); };
@@ -51,14 +54,22 @@ drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove("over"); analys
 let queue = Promise.resolve();
 function analyse(files) {  // one photo at a time, in the order given; a bad one is reported and skipped
   queue = queue.then(async () => {
-    const busy = say(`Analysing ${files.length} photo(s)…`, "busy");
+    const busy = say(pipeline ? `Analysing ${files.length} photo(s)…` : "Waiting for the models to load…", "busy");
+    const pipe = await ready.catch(() => null);
+    if (!pipe) { busy.remove(); return; }
+    let i = 0;
     for (const file of files) {
+      i++;
+      busy.textContent = `Analysing photo ${i} of ${files.length}: ${file.name}`;
+      const key = `${file.name}|${file.size}|${file.lastModified}`;
+      if (seen.has(key)) { say(`${file.name} is already analysed above: not counted again`, "note"); continue; }
+      seen.add(key);
       let record;
       try {
         if (!file.size) throw new Error("is empty (0 bytes)");
         const {canvas, img} = await decode(file).catch(() => { throw new Error("is not a readable image (corrupt or unsupported format)"); });
         const t0 = performance.now();
-        const faces = await pipeline.faces(img, "photo");
+        const faces = await pipe.faces(img, "photo");
         window.maskwatchTimings.push(performance.now() - t0);
         record = {file: file.name, width: img.width, height: img.height, error: null, faces};
         show(record, canvas);
@@ -67,30 +78,45 @@ function analyse(files) {  // one photo at a time, in the order given; a bad one
         say(record.error, "error");
       }
       window.maskwatchResults.push(record);
+      totals();  // after each photo, not at the end of the batch
     }
     busy.remove(); totals();
   });
   return queue;
 }
 
-function drawFaces(ctx, faces, w, h, labelOf) {
-  const lw = Math.max(2, Math.round(Math.max(w, h) / 400));
-  ctx.font = Math.max(12, lw * 6) + "px system-ui";
+function drawFaces(ctx, faces, w, h, labelOf, scale = 1) {
+  const lw = Math.max(2, Math.round(Math.max(w, h) * scale / 400));
+  const size = Math.max(12, lw * 6);
+  ctx.font = size + "px system-ui";
+  const placed = [];  // label boxes drawn so far: in a crowd, a label that would cover another moves or is left out
+  const hits = (r) => placed.some((q) => r[0] < q[2] && q[0] < r[2] && r[1] < q[3] && q[1] < r[3]);
   for (const f of faces) {
-    const label = labelOf(f), [x1, y1, x2, y2] = f.box;
-    ctx.strokeStyle = ctx.fillStyle = COLORS[label] || "#999"; ctx.lineWidth = lw;
+    const label = labelOf(f), [x1, y1, x2, y2] = f.box.map((v) => v * scale);
+    ctx.strokeStyle = COLORS[label] || "#999"; ctx.lineWidth = lw;
     ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
     const text = label ? SHORT[label] + (f.score != null ? " " + Math.round(f.score * 100) + "%" : "") : "…";
-    const tw = ctx.measureText(text).width, th = lw * 6 + 4;
-    ctx.fillRect(x1, Math.max(0, y1 - th), tw + 6, th); ctx.fillStyle = "#fff"; ctx.fillText(text, x1 + 3, Math.max(th - 4, y1 - 4));
+    const tw = ctx.measureText(text).width + 6, th = size + 4;
+    let r = [x1, Math.max(0, y1 - th), x1 + tw, Math.max(0, y1 - th) + th];
+    if (hits(r)) r = [x1, y2, x1 + tw, y2 + th];  // below the box instead
+    if (hits(r)) continue;  // the colour of the box still says the label
+    placed.push(r);
+    ctx.fillStyle = COLORS[label] || "#999"; ctx.fillRect(r[0], r[1], tw, th);
+    ctx.fillStyle = "#fff"; ctx.fillText(text, r[0] + 3, r[3] - 4);
   }
 }
 
-function show(record, canvas) {
+function show(record, full) {
   const div = document.createElement("div"); div.className = "result";
   const title = document.createElement("h3"); title.textContent = `${record.file} — ${record.faces.length} face(s)`;
+  // Drawn small: the full-size pixels are not kept once the photo is analysed.
+  const scale = Math.min(1, MAX_SHOWN_PX / record.width);
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(record.width * scale); canvas.height = Math.round(record.height * scale);
+  canvas.getContext("2d").drawImage(full, 0, 0, canvas.width, canvas.height);
+  full.width = full.height = 0;
   canvas.dataset.faces = record.faces.length;
-  drawFaces(canvas.getContext("2d"), record.faces, record.width, record.height, (f) => f.label);
+  drawFaces(canvas.getContext("2d"), record.faces, record.width, record.height, (f) => f.label, scale);
   const table = document.createElement("table");
   table.innerHTML = "<tr><th>#</th><th>label</th><th>probability</th><th>face score</th><th>box</th></tr>";
   record.faces.forEach((f, i) => {
@@ -102,24 +128,67 @@ function show(record, canvas) {
 }
 
 function totals() {
-  const c = Object.fromEntries(cfg.labels.map((l) => [l, 0])); let n = 0;
+  const labels = cfg ? cfg.labels : Object.keys(COLORS);
+  const c = Object.fromEntries(labels.map((l) => [l, 0])); let n = 0;
   for (const r of window.maskwatchResults) for (const f of r.faces) { c[f.label]++; n++; }
   const rate = n ? Math.round(100 * c.with_mask / n) + "%" : "–";
-  $("totals").innerHTML = `<b id="t-faces">${n} faces</b><b class="with_mask">${c.with_mask} mask</b><b class="without_mask">${c.without_mask} no mask</b>` +
-    `<b class="mask_worn_incorrectly">${c.mask_worn_incorrectly} incorrect</b><b id="t-rate">compliance ${rate}</b>`;
-  $("dl-json").disabled = !window.maskwatchResults.length;
+  const photos = window.maskwatchResults.length;
+  $("totals").innerHTML = photos ? `<b id="t-photos">${photos} photo(s)</b><b id="t-faces">${n} faces</b><b class="with_mask">${c.with_mask} mask</b><b class="without_mask">${c.without_mask} no mask</b>` +
+    `<b class="mask_worn_incorrectly">${c.mask_worn_incorrectly} incorrect</b><b id="t-rate">compliance ${rate}</b>` : "";
+  for (const id of ["dl-json", "dl-csv", "clear"]) $(id).disabled = !photos;
 }
 
-$("dl-json").onclick = () => {
+function download(name, type, text) {
   const a = document.createElement("a");
-  a.href = URL.createObjectURL(new Blob([JSON.stringify({images: window.maskwatchResults}, null, 1)], {type: "application/json"}));
-  a.download = "maskwatch.json"; a.click();
+  a.href = URL.createObjectURL(new Blob([text], {type}));
+  a.download = name; a.click();
+}
+
+// The header every maskwatch output has: the models and settings the faces came from.
+$("dl-json").onclick = () => download("maskwatch.json", "application/json",
+  JSON.stringify({model: cfg.model, settings: cfg.settings, images: window.maskwatchResults}, null, 1));
+
+// The columns of `maskwatch image --csv`.
+$("dl-csv").onclick = () => {
+  const labels = cfg.labels;
+  const q = (v) => { const t = v == null ? "" : String(v); return /[",\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t; };
+  const rows = [["file", "face", "x1", "y1", "x2", "y2", "face_score", "label", "score", ...labels.map((l) => "p_" + l), "error"]];
+  for (const r of window.maskwatchResults) {
+    if (r.error) { rows.push([r.file, "", "", "", "", "", "", "", "", ...labels.map(() => ""), r.error]); continue; }
+    r.faces.forEach((f, i) => rows.push([r.file, i, ...f.box.map((v) => Math.round(v * 10) / 10), f.face_score, f.label, f.score, ...labels.map((l) => f.probs[l]), ""]));
+  }
+  download("maskwatch.csv", "text/csv", rows.map((row) => row.map(q).join(",")).join("\r\n") + "\r\n");
 };
+
+$("clear").onclick = () => {
+  window.maskwatchResults.length = 0; window.maskwatchTimings.length = 0; seen.clear();
+  $("results").replaceChildren(); $("status").replaceChildren(); totals();
+};
+
+let cfg = null, pipeline = null;
+if (location.protocol === "file:") {
+  const msg = "This page was opened as a file: browsers do not let a page load its models from file://. Serve its folder instead: " +
+    "python -m http.server -d THIS_FOLDER (one thread), or maskwatch serve --in-browser (several threads).";
+  $("engine").textContent = msg; say(msg, "error"); loaded.reject(new Error(msg));
+} else {
+  try {
+    cfg = await (await fetch("config.json")).json();
+    pipeline = await Pipeline.load(ort, "./", cfg);
+    const n = ort.env.wasm.numThreads;
+    $("engine").textContent = `ONNX Runtime Web (wasm, ${n} thread${n > 1 ? "s" : ""}${n > 1 ? "" : ": a plain file server gives one; maskwatch serve --in-browser gives several"}), maskwatch ${cfg.version}.`;
+    window.maskwatchReady = true;
+    loaded.resolve(pipeline);
+  } catch (err) {
+    const msg = `The models could not be loaded (${err.message}): serve this folder with a web server and reload.`;
+    $("engine").textContent = msg; say(msg, "error"); loaded.reject(err);
+  }
+}
 
 // ---- camera: every frame the device can keep up with, a tracker so a person counts once ----
 let stream = null;
 window.maskwatchLive = {running: false, frames: 0, detections: 0, people: 0, counts: {}, ms_per_frame: null, seconds: 0};
 $("cam").onclick = async () => {
+  if (!pipeline) { say("The models are not loaded yet: start the camera once they are.", "busy"); return; }
   if (stream) { stream.getTracks().forEach((t) => t.stop()); stream = null; $("cam").textContent = "Start the camera"; window.maskwatchLive.running = false; return; }
   try { stream = await navigator.mediaDevices.getUserMedia({video: true, audio: false}); } catch (err) { say("camera: " + err.message, "error"); return; }
   $("cam").textContent = "Stop the camera";

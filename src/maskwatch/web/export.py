@@ -81,6 +81,9 @@ def page_config(detector) -> dict:
     rejects = cls.rejects_non_faces
     weights = cls.balancing_weights()
     return {
+        # The header of every maskwatch output (`image --json`): the page's JSON download has it too.
+        "model": detector.info(),
+        "settings": detector.settings.to_dict(),
         "labels": list(cls.labels),
         "files": {"detector": "models/face_detector.onnx", "classifier": "models/mask_classifier.onnx"},
         "detector": {

@@ -41,7 +41,7 @@ def maskwatch(*args: str, log: Path) -> float:
     return time.monotonic() - t0
 
 
-def split_halves(annotations: str, out: Path) -> tuple[Path, Path, list[str]]:
+def split_halves(annotations: str, out: Path, max_photos: int | None = None) -> tuple[Path, Path, list[str]]:
     """The photos of `annotations` in two halves by a hash of their names (reviewed, test), written
     as annotation files with absolute paths; the reviewed half's photo paths."""
     from maskwatch.datasets import load_annotations
@@ -55,10 +55,12 @@ def split_halves(annotations: str, out: Path) -> tuple[Path, Path, list[str]]:
         )
     paths = []
     for name, entries in halves.items():
+        entries = entries[:max_photos] if max_photos else entries
         p = out / f"{name}.json"
         p.write_text(json.dumps({"info": {"name": f"{annotations}, {name} half"}, "images": entries}))
         paths.append(p)
-    return paths[0], paths[1], [e["file"] for e in halves["reviewed"]]
+    reviewed = halves["reviewed"][:max_photos] if max_photos else halves["reviewed"]
+    return paths[0], paths[1], [e["file"] for e in reviewed]
 
 
 def main() -> None:
@@ -76,6 +78,7 @@ def main() -> None:
     )
     ap.add_argument("--bootstrap", type=int, default=200)
     ap.add_argument("--json", help="write the figures here (default: OUT/results.json)")
+    ap.add_argument("--max-photos", type=int, help="use only this many photos of each half (a quick check of the plumbing)")
     args = ap.parse_args()
 
     out = Path(args.out)
@@ -84,7 +87,7 @@ def main() -> None:
     store = out / "store"
     if store.exists():
         sys.exit(f"{store} exists: give a new --out (the store is the site's state)")
-    reviewed, test, photos = split_halves(args.annotations, out)
+    reviewed, test, photos = split_halves(args.annotations, out, args.max_photos)
     timings = {}
     print(f"photos: {len(photos)} reviewed, the rest in {test.name}", flush=True)
     timings["queue_s"] = maskwatch(

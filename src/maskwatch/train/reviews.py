@@ -141,12 +141,12 @@ def train_from_reviews(cfg: ReviewTrainConfig, log=print) -> dict:
     elif replay_sources and cfg.replay_share > 0:
         replay = load_samples(replay_sources, margin=margin, log=lambda m: None)
         log(f"replay: {len(replay)} faces from {', '.join(replay_sources)}")
-        with torch.no_grad():  # the base model's own answers on them, what replay holds on to
-            replay_targets = np.concatenate(
-                [base.predict_crops(np.stack([plain(im, size) for im in replay.images[s : s + 256]])) for s in range(0, len(replay), 256)]
-            )
     else:
         log("replay: none (no --data, and the base model's training data is not on this machine)")
+    if replay is not None:  # the base model's own answers on them: what replay holds on to
+        replay_targets = np.concatenate(
+            [base.predict_crops(np.stack([plain(im, size) for im in replay.images[s : s + 256]])) for s in range(0, len(replay), 256)]
+        )
 
     net = OnnxGraphModule(proto)
     net.train()

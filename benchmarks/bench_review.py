@@ -77,6 +77,13 @@ def main() -> None:
         help="replay a pack of crops (maskwatch train --data ... --non-faces --save-pack): loads in seconds, with non-faces",
     )
     ap.add_argument("--bootstrap", type=int, default=200)
+    ap.add_argument(
+        "--keep",
+        choices=["unsure", "all"],
+        default="all",
+        help="faces queued: the product's default (the unsure ones and a few sure ones) or every face, the least sure "
+        "answered first (default: all: the reviewed half of ilc val is small)",
+    )
     ap.add_argument("--json", help="write the figures here (default: OUT/results.json)")
     ap.add_argument("--max-photos", type=int, help="use only this many photos of each half (a quick check of the plumbing)")
     args = ap.parse_args()
@@ -91,7 +98,19 @@ def main() -> None:
     timings = {}
     print(f"photos: {len(photos)} reviewed, the rest in {test.name}", flush=True)
     timings["queue_s"] = maskwatch(
-        "image", *photos, "--classifier", args.base, "--no-save", "-q", "--review", str(store), "--review-per-hour", "100000", log=log
+        "image",
+        *photos,
+        "--classifier",
+        args.base,
+        "--no-save",
+        "-q",
+        "--review",
+        str(store),
+        "--review-per-hour",
+        "100000",
+        "--review-keep",
+        args.keep,
+        log=log,
     )
     timings["import_s"] = maskwatch("review", "import", str(store), "--annotations", str(reviewed), log=log)
     from maskwatch.review.store import ReviewStore

@@ -45,6 +45,12 @@ def test_photos_fill_a_store_once_and_answers_come_in_and_go_out(examples, tmp_p
     for f in kept:  # each with its crops, box, probabilities and size
         assert store.crop_path(f["id"]).is_file() and store.crop_path(f["id"], context=True).is_file()
         assert len(f["box"]) == 4 and set(f["probs"]) >= {"with_mask", "without_mask", "mask_worn_incorrectly"} and f["width"] > 0
+    # --review-keep all: every face, the ones the default leaves out marked "extra", asked last.
+    every = tmp_path / "every"
+    assert main(["image", str(photos), "--no-save", "-q", "--review", str(every), "--review-keep", "all"]) == 0
+    all_faces = ReviewStore(every).faces()
+    assert len(all_faces) > len(kept) and {f["why"] for f in all_faces} >= {"extra"}
+    assert ReviewStore(every).next_face()["why"] != "extra"
     # A second run over the same photos keeps no face twice.
     assert main(["image", str(photos), "--no-save", "-q", "--review", str(store_dir)]) == 0
     assert len(store.faces()) == len(kept)

@@ -271,6 +271,12 @@ def add_review_options(p) -> None:
         metavar="N",
         help="with --review: at most N faces per camera per hour, the least sure kept (default: 500)",
     )
+    p.add_argument(
+        "--review-keep",
+        choices=["unsure", "all"],
+        default="unsure",
+        help="with --review: the faces the model is unsure of and a few sure ones (default), or every face (a person labels all)",
+    )
 
 
 def review_sink(args, detector, camera: str):
@@ -279,10 +285,9 @@ def review_sink(args, detector, camera: str):
         return None
     import sys
 
-    from ..review.select import ReviewPolicy
     from ..review.sink import ReviewSink
 
-    policy = ReviewPolicy() if args.review_per_hour is None else ReviewPolicy(per_hour=args.review_per_hour)
+    policy = review_policy(args)
     return ReviewSink(
         args.review,
         conf=detector.settings.conf,
@@ -292,3 +297,13 @@ def review_sink(args, detector, camera: str):
         policy=policy,
         log=lambda m: print(f"maskwatch: {m}", file=sys.stderr),
     )
+
+
+def review_policy(args):
+    """The ReviewPolicy of --review-per-hour and --review-keep."""
+    from ..review.select import ReviewPolicy
+
+    changes = {"keep_all": getattr(args, "review_keep", "unsure") == "all"}
+    if getattr(args, "review_per_hour", None) is not None:
+        changes["per_hour"] = args.review_per_hour
+    return ReviewPolicy(**changes)

@@ -18,6 +18,7 @@ from .options import (
     positive_float,
     positive_int,
     quiet_opencv,
+    review_policy,
 )
 
 
@@ -134,11 +135,10 @@ def run(args) -> int:
     quiet_opencv()
     detector = make_detector(args, VIDEO)
     if args.review:
-        from ..review.select import ReviewPolicy
         from ..review.video import TrackReviewer
         from ..video.run import camera_name
 
-        policy = ReviewPolicy() if args.review_per_hour is None else ReviewPolicy(per_hour=args.review_per_hour)
+        policy = review_policy(args)
         cfg.reviewer = TrackReviewer(
             args.review,
             args.name or camera_name(args.source),

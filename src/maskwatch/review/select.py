@@ -22,6 +22,9 @@ class ReviewPolicy:
     sample_rate: float = 0.03  # share of sure faces kept
     min_px: float = 12.0  # smaller faces carry too little for a person (or a model) to tell
     per_hour: int | None = 500  # faces kept per camera per hour (None: no bound)
+    # Keep every face, the ones this policy would leave out marked "extra": for a new site or a
+    # small set where a person labels everything (the least sure still come first on the page).
+    keep_all: bool = False
 
 
 def _stable_fraction(key: str) -> float:
@@ -32,7 +35,7 @@ def _stable_fraction(key: str) -> float:
 def judge(probs: dict, face_score: float, box, conf: float, key: str, policy: ReviewPolicy) -> tuple[str, float] | None:
     """(why, unsureness) for a face worth keeping, None for one to leave out."""
     x1, y1, x2, y2 = box
-    if min(x2 - x1, y2 - y1) < policy.min_px:
+    if min(x2 - x1, y2 - y1) < policy.min_px and not policy.keep_all:
         return None
     p = sorted((float(probs.get(label, 0.0)) for label in LABELS), reverse=True)
     margin = p[0] - p[1]
@@ -45,4 +48,4 @@ def judge(probs: dict, face_score: float, box, conf: float, key: str, policy: Re
         return "unsure", unsureness
     if _stable_fraction(key) < policy.sample_rate:
         return "sample", unsureness
-    return None
+    return ("extra", unsureness) if policy.keep_all else None

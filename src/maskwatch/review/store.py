@@ -47,7 +47,7 @@ CREATE TABLE IF NOT EXISTS faces (
     probs TEXT NOT NULL,               -- the model's probabilities, by label
     face_score REAL NOT NULL,
     predicted TEXT,
-    why TEXT NOT NULL,                 -- unsure, flip or sample
+    why TEXT NOT NULL,                 -- unsure, flip, sample, or extra (--review-keep all)
     unsureness REAL NOT NULL,          -- higher: less sure (1 - margin of the top two)
     dhash INTEGER NOT NULL,            -- of the crop: near-identical faces are kept once
     margin REAL NOT NULL,              -- the crop's margin around the box
@@ -215,7 +215,7 @@ class ReviewStore:
                 if n >= per_hour:
                     # Full: the new face takes the place of the surest unanswered one, if it is less sure.
                     row = db.execute(
-                        "SELECT id, unsureness FROM faces WHERE camera = ? AND hour = ? AND label IS NULL AND why != 'sample' "
+                        "SELECT id, unsureness FROM faces WHERE camera = ? AND hour = ? AND label IS NULL AND why NOT IN ('sample', 'extra') "
                         "ORDER BY unsureness LIMIT 1",
                         (c.camera, hour),
                     ).fetchone()
@@ -271,7 +271,7 @@ class ReviewStore:
             row = db.execute(
                 "SELECT * FROM faces WHERE label IS NULL AND lease_until < ?"
                 + (f" AND id NOT IN ({marks})" if exclude else "")
-                + " ORDER BY why = 'sample', unsureness DESC, id LIMIT 1",
+                + " ORDER BY why IN ('sample', 'extra'), unsureness DESC, id LIMIT 1",
                 (now, *exclude),
             ).fetchone()
             if row is None:

@@ -54,8 +54,11 @@ def review_samples(store, classes: tuple[str, ...], limit: int | None = None, se
     if dropped:
         log(f"reviews: {dropped} answer(s) not among the model's classes ({', '.join(classes)}) left out")
     if limit is not None and len(faces) > limit:
-        # The first answers given (as a site would have them after N reviews).
-        faces = sorted(faces, key=lambda f: (f["answered_at"] or 0, f["id"]))[:limit]
+        # The first answers given, as a site would have them after N reviews; answers given at
+        # once (an import) in the page's order: the least sure first, the sampled sure ones last.
+        faces = sorted(faces, key=lambda f: (round(f["answered_at"] or 0), f["why"] in ("sample", "extra"), -f["unsureness"], f["id"]))[
+            :limit
+        ]
     if not faces:
         raise ValueError(
             f"review store {store.path}: no answered faces to learn from (answer some at maskwatch serve --review, or review import)"

@@ -83,7 +83,6 @@ def page_config(detector) -> dict:
     return {
         # The header of every maskwatch output (`image --json`): the page's JSON download has it too.
         "model": detector.info(),
-        "settings": detector.settings.to_dict(),
         "labels": list(cls.labels),
         "files": {"detector": "models/face_detector.onnx", "classifier": "models/mask_classifier.onnx"},
         "detector": {

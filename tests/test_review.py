@@ -318,3 +318,26 @@ def test_video_and_site_keep_one_face_per_track(examples, tmp_path, capsys):
     site.write_text(f'[review]\nstore = 5\n[[cameras]]\nname = "door"\nsource = "{clip}"\n')
     assert main(["site", str(site)]) == 2
     assert "[review]: store must be a folder" in capsys.readouterr().err
+
+
+def test_a_locked_store_is_one_line_and_loses_nothing(tmp_path, monkeypatch, capsys):
+    """Another program holds the store (an exclusive transaction) past the busy wait: the answer
+    is refused in one line, the store keeps what it had, and goes on once the lock is gone."""
+    import maskwatch.review.store as store_mod
+    from maskwatch.review.store import ReviewStore
+
+    store = ReviewStore(tmp_path / "s")
+    face_id = store.add(_noise(5), _candidate(0, 0.9), margin=0.15)
+    store.answer(face_id, "with_mask", "tab")
+    monkeypatch.setattr(store_mod, "BUSY_MS", 200)
+    other = sqlite3.connect(tmp_path / "s" / "review.sqlite", isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(ValueError, match="locked|another program"):
+            store.answer(face_id, "without_mask", "tab")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert store.faces(answered=True)[0]["label"] == "with_mask"
+    store.answer(face_id, "without_mask", "tab")
+    assert store.faces(answered=True)[0]["label"] == "without_mask"

@@ -338,3 +338,25 @@ def test_a_full_disk_names_the_output(examples, option, capsys):
     assert main(["image", str(examples / "street_717.jpg"), "--no-save", "-q", option, "/dev/full"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "/dev/full" in err[0] and "No space left" in err[0]
+
+
+def test_special_and_huge_files_are_refused_before_they_are_read(tmp_path, capsys):
+    """#45 item 7: /dev/zero grew past 17 GB in 60 s; a FIFO waited for a writer; a 3 GB file was
+    read whole to be refused."""
+    import resource
+
+    from maskwatch.cli import main
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    huge = tmp_path / "huge.jpg"
+    with huge.open("wb") as fh:  # sparse: 3 GB on paper, nothing on disk
+        fh.truncate(3 * 2**30)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.monotonic()
+    files = [str(f) for f in (fifo, huge)] + (["/dev/zero"] if os.path.exists("/dev/zero") else [])
+    assert main(["image", *files, "--no-save", "-q"]) == 1
+    assert time.monotonic() - t0 < 30
+    err = capsys.readouterr().err
+    assert "pipe.jpg is not a regular file" in err and "huge.jpg is too large" in err
+    assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) < 200_000  # KB: nothing read whole

@@ -205,6 +205,7 @@ def test_serve_in_browser_page_is_isolated_for_threads_and_open_without_the_toke
         status, body = get(s.url + "/local/config.json")
         assert status == 200 and json.loads(body)["modes"]["photo"]["conf"] == 0.25
         assert get(s.url + "/local/%2e%2e/%2e%2e/etc/passwd")[0] == 404
+        assert get(s.url + "/local/%00")[0] == 404 and get(s.url + "/local/a%00.js")[0] == 404  # was a 500
         requests: list[str] = []
         b, page = open_page(browser, s.url + "/local", requests=requests)
         try:

@@ -64,7 +64,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     try:
         # Checked on the open file, before a byte is read: /dev/zero, a FIFO or a 3 GB file was
         # read whole first (17 GB of memory in 60 s for /dev/zero).
-        with open(path, "rb", buffering=0) as fh:
+        # O_NONBLOCK: opening a FIFO for reading would wait for a writer (regular files ignore it).
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb", buffering=0) as fh:
             st = os.fstat(fh.fileno())
             if stat.S_ISDIR(st.st_mode):
                 raise ValueError(f"{path} is a directory")

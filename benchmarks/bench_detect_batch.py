@@ -39,9 +39,9 @@ def main() -> None:
     ap.add_argument("--scales", type=float, nargs="+", default=[1.0, 0.75, 0.5])
     args = ap.parse_args()
 
-    from maskwatch._ort import make_session
     from maskwatch.detectors.retinaface import FINETUNED_DETECTOR, RetinaFace, detector_weights
     from maskwatch.imageio import read_image
+    from maskwatch.runtimes.onnxruntime import make_session
     from maskwatch.settings import VIDEO
 
     photos = sorted(Path(args.images).glob("*.png")) + sorted(Path(args.images).glob("*.jpg"))

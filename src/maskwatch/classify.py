@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ._ort import make_session
 from .crops import crop_face
+from .runtimes import make_session
 from .specs import DEFAULT_CLASSIFIER, sha256_file
 from .types import LABELS, NOT_A_FACE
 
@@ -26,14 +26,18 @@ class MaskClassifier:
     box is to hold a face at all; `labels` are then the mask classes only.
     """
 
-    def __init__(self, model: str | Path | None = None, threads: int | None = None, flip: bool | None = None):
+    def __init__(self, model: str | Path | None = None, threads: int | None = None, flip: bool | None = None, runtime: str = "onnxruntime"):
         path = Path(model) if model else DEFAULT_CLASSIFIER.file
         if not path.is_file():
             raise ValueError(f"classifier model not found: {path}")
         if model is None and DEFAULT_CLASSIFIER.sha256 and sha256_file(path) != DEFAULT_CLASSIFIER.sha256:
             raise ValueError(f"the shipped classifier {path} is damaged (sha256 mismatch): reinstall maskwatch")
         try:
-            self._session = make_session(str(path), threads)
+            self._session = make_session(str(path), threads, runtime)
+        except ValueError as exc:
+            if "runtime" in str(exc):  # OpenVINO missing, or no bf16 on this CPU
+                raise
+            raise ValueError(f"cannot load classifier model {path}: {str(exc).splitlines()[0]}") from None
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ValueError(f"cannot load classifier model {path}: {str(exc).splitlines()[0]}") from None
         meta = self._session.get_modelmeta().custom_metadata_map

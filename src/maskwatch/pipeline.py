@@ -71,7 +71,7 @@ class Detector:
                 raise ValueError("give the classifier once: classifier= (model= is its older name)")
             changes["classifier"] = changes.pop("model")
         settings = settings.but(**changes)
-        self.classifier = MaskClassifier(settings.classifier, threads=settings.threads, flip=settings.flip)
+        self.classifier = MaskClassifier(settings.classifier, threads=settings.threads, flip=settings.flip, runtime=settings.runtime)
         # The face threshold follows the classifier unless one was given.
         self.settings = settings.resolved(self.classifier.rejects_non_faces)
         self._faces = load_detector(self.settings)

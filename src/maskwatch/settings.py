@@ -65,6 +65,7 @@ class Settings:
     flip: bool | None = None
     threads: int | None = None  # CPU threads for inference; None: all cores
     face_trust: tuple[float, float] = FACE_TRUST_PX  # face probability ignored under [0] px tall, in full from [1]
+    runtime: str = "onnxruntime"  # runtimes.RUNTIMES: onnxruntime, openvino, openvino-bf16, auto
 
     def __post_init__(self):
         # One-line errors for every caller (CLI, API, site file), NaN and infinity included.
@@ -84,6 +85,10 @@ class Settings:
         if not (len(trust) == 2 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in trust) and 0 <= trust[0] <= trust[1]):
             raise ValueError(f"face_trust must be two heights in pixels, 0 <= low <= high, got {self.face_trust}")
         object.__setattr__(self, "face_trust", tuple(float(v) for v in trust))
+        from .runtimes import RUNTIMES
+
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {self.runtime!r}")
         if not self.detector:
             object.__setattr__(self, "detector", DEFAULT_DETECTOR)
 

@@ -137,6 +137,13 @@ def add_pipeline_options(p: argparse.ArgumentParser, preset=None, per_preset: st
         "but a close-up can come back as several boxes)",
     )
     p.add_argument("--threads", type=positive_int, default=None, help="CPU threads for inference (default: all cores)")
+    p.add_argument(
+        "--runtime",
+        choices=["auto", "onnxruntime", "openvino", "openvino-bf16"],
+        default=None,
+        help="inference runtime: onnxruntime (default), openvino (float32, pip install 'maskwatch[openvino]'), "
+        "openvino-bf16 (bfloat16 on CPUs that have it), or auto (the faster float32 one here, measured once)",
+    )
 
 
 class Parser(argparse.ArgumentParser):
@@ -171,6 +178,7 @@ def settings_from(args, preset=None):
         upscale=args.upscale,
         max_side=args.max_side,
         threads=args.threads,
+        runtime=getattr(args, "runtime", None),
         labels_from=args.labels_from,
         pyramid=not args.single_scale,
         raw_boxes=args.raw_boxes,

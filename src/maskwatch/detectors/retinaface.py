@@ -17,9 +17,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .._ort import make_session
 from ..boxes import inside_share
 from ..errors import MaskwatchError
+from ..runtimes import make_session
 from ..settings import PHOTO, Settings
 from ..specs import MODELS_DIR, sha256_bytes
 from .base import FaceBoxes
@@ -114,7 +114,11 @@ class RetinaFace:
         self.box_adjust = tuple(float(v) for v in (spec.box_adjust if box_adjust is None else box_adjust))
         self.spec = spec
         try:
-            self._session = make_session(detector_weights(spec), settings.threads)
+            self._session = make_session(detector_weights(spec), settings.threads, settings.runtime)
+        except ValueError as exc:
+            if "runtime" in str(exc):  # OpenVINO missing, or no bf16 on this CPU
+                raise
+            raise ValueError(f"cannot load detector model {spec.file}: {exc}") from None
         except Exception as exc:  # onnxruntime raises its own types: a truncated, random or text file
             raise ValueError(
                 f"cannot load detector model {spec.file}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"

@@ -6,6 +6,7 @@ import os
 
 
 def make_session(model: bytes | str, threads: int | None = None):
+    """An ONNX Runtime CPU session (the default runtime)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()

@@ -190,7 +190,8 @@ class JsonlSink(Sink):
         for part in ("model", "settings"):
             # compared as the file holds them (a tuple of this run is a list there)
             old, new = before.get(part) or {}, json.loads(json.dumps(self.header.get(part) or {}, default=str))
-            diff += [f"{part}.{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+            # A key only one side has is a setting one version of maskwatch lacks, not a change.
+            diff += [f"{part}.{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) & set(new)) if old.get(k) != new.get(k)]
         if diff:
             raise ValueError(
                 f"--resume {self.path}: this run's models or settings differ from the file's ({'; '.join(diff[:3])}"

@@ -287,6 +287,14 @@ def test_train_on_answers_fine_tunes_the_shipped_classifier_on_the_cpu(examples,
     assert out.stat().st_size < 6_000_000  # float16 weights, as shipped
     metrics = json.loads((tmp_path / "site_metrics.json").read_text())
     assert metrics["held_out"]["faces"] > 0 and -1 <= metrics["held_out"]["accuracy"]["diff"] <= 1
+    # --tail-layers: only the last layers change, the rest stays the shipped model's, byte for byte.
+    tail = tmp_path / "tail.onnx"
+    assert main([*args[:4], str(tail), *args[5:], "--tail-layers", "2"]) == 0
+    assert "fine-tuning 2 layers" in capsys.readouterr().err
+    base = {i.name: i.raw_data for i in onnx.load(str(MaskClassifier().path)).graph.initializer}
+    new = {i.name: i.raw_data for i in onnx.load(str(tail)).graph.initializer}
+    changed = [k for k in base if base[k] != new[k]]
+    assert 0 < len(changed) <= 4 and "mean" not in changed and "std" not in changed
     # Options of the review fine-tune without --reviews are refused.
     assert main(["train", "--data", str(replay / "classes"), "--base", str(out)]) == 2
 

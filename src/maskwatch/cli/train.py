@@ -36,6 +36,13 @@ def add_parser(sub) -> None:
     p.add_argument("--steps", type=positive_int, default=300, help="with --reviews: training steps (default: %(default)s)")
     p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="with --reviews: learn from the first N answers only")
     p.add_argument(
+        "--tail-layers",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="with --reviews: train only the last N weighted layers (default: all)",
+    )
+    p.add_argument(
         "--save-pack",
         metavar="NPZ",
         help="load --data (with the synthetic and non-face options) into one "
@@ -138,8 +145,8 @@ def run(args) -> int:
 
     if args.reviews:
         return _run_reviews(args)
-    if args.base or args.limit or args.steps != 300:
-        raise ValueError("--base, --steps and --limit go with --reviews STORE")
+    if args.base or args.limit or args.tail_layers or args.steps != 300:
+        raise ValueError("--base, --steps, --limit and --tail-layers go with --reviews STORE")
     if bool(args.data) == bool(args.pack):
         raise ValueError("give the training data either as --data SRC ... or as --pack NPZ")
     if args.save_pack and not args.data:
@@ -224,6 +231,8 @@ def _run_reviews(args) -> int:
         steps=args.steps,
         batch_size=args.batch_size,
         limit=args.limit,
+        tail_layers=args.tail_layers,
+        lr=args.lr if args.lr != 1e-3 else ReviewTrainConfig.lr,  # the fine-tune's own default
         seed=args.seed,
         threads=args.threads,
         progress=not args.no_progress,

@@ -35,6 +35,7 @@ class ReviewTrainConfig:
     lr: float = 3e-4
     replay_share: float = 0.5
     distill_weight: float = 0.5  # on replayed faces: the base model's probabilities
+    tail_layers: int | None = None  # train only the last N weighted layers (None: all)
     holdout: float = 0.2
     limit: int | None = None  # use at most this many answers (the benchmark's 100, 200, ...)
     seed: int = 0
@@ -153,7 +154,21 @@ def train_from_reviews(cfg: ReviewTrainConfig, log=print) -> dict:
 
     net = OnnxGraphModule(proto)
     net.train()
-    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+    # Only convolutions and the dense layer learn; the graph's other float tensors (the input
+    # normalisation's mean and std) stay constants. float16 weights reach their node through a
+    # Cast (all Casts come first in the graph).
+    cast_of = {n.output[0]: n.input[0] for n in net.graph.node if n.op_type == "Cast" and n.input[0] in net._index}
+    layers = [[w for w in (cast_of.get(i, i) for i in n.input) if w in net._index] for n in net.graph.node if n.op_type in ("Conv", "Gemm")]
+    # With tail_layers, only the last N (a few hundred answers cannot retrain 2 M weights
+    # without drifting).
+    learn = {w for ws in (layers[-cfg.tail_layers :] if cfg.tail_layers else layers) for w in ws}
+    for name, k in net._index.items():
+        net.weights[k].requires_grad_(name in learn)
+    params = [net.weights[net._index[n]] for n in sorted(learn)]
+    log(
+        f"fine-tuning {len(layers[-cfg.tail_layers :]) if cfg.tail_layers else len(layers)} layers ({sum(p.numel() for p in params):,} weights)"
+    )
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     # Rare answers are drawn more (count ** -0.5), as the first training did.
     counts = np.bincount(train_rev.labels, minlength=len(classes)).astype(float)

@@ -85,6 +85,8 @@ def main() -> None:
         "answered first (default: all: the reviewed half of ilc val is small)",
     )
     ap.add_argument("--json", help="write the figures here (default: OUT/results.json)")
+    ap.add_argument("--reuse-store", help="train and score again on the answers of an earlier run's store (OUT/store)")
+    ap.add_argument("--train-args", default="", help="more options for maskwatch train, e.g. '--tail-layers 3'")
     ap.add_argument("--max-photos", type=int, help="use only this many photos of each half (a quick check of the plumbing)")
     args = ap.parse_args()
 
@@ -92,27 +94,33 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     log = out / "log.txt"
     store = out / "store"
-    if store.exists():
-        sys.exit(f"{store} exists: give a new --out (the store is the site's state)")
-    reviewed, test, photos = split_halves(args.annotations, out, args.max_photos)
     timings = {}
-    print(f"photos: {len(photos)} reviewed, the rest in {test.name}", flush=True)
-    timings["queue_s"] = maskwatch(
-        "image",
-        *photos,
-        "--classifier",
-        args.base,
-        "--no-save",
-        "-q",
-        "--review",
-        str(store),
-        "--review-per-hour",
-        "100000",
-        "--review-keep",
-        args.keep,
-        log=log,
-    )
-    timings["import_s"] = maskwatch("review", "import", str(store), "--annotations", str(reviewed), log=log)
+    if args.reuse_store:  # the answers of an earlier run: only the training and scoring again
+        store = Path(args.reuse_store)
+        reviewed, test = store.parent / "reviewed.json", store.parent / "test.json"
+        photos = []
+    elif store.exists():
+        sys.exit(f"{store} exists: give a new --out (the store is the site's state), or --reuse-store {store}")
+    else:
+        reviewed, test, photos = split_halves(args.annotations, out, args.max_photos)
+        print(f"photos: {len(photos)} reviewed, the rest in {test.name}", flush=True)
+    if photos:
+        timings["queue_s"] = maskwatch(
+            "image",
+            *photos,
+            "--classifier",
+            args.base,
+            "--no-save",
+            "-q",
+            "--review",
+            str(store),
+            "--review-per-hour",
+            "100000",
+            "--review-keep",
+            args.keep,
+            log=log,
+        )
+        timings["import_s"] = maskwatch("review", "import", str(store), "--annotations", str(reviewed), log=log)
     from maskwatch.review.store import ReviewStore
 
     counts = ReviewStore(store, create=False).counts()
@@ -138,6 +146,7 @@ def main() -> None:
             "--no-progress",
             *extra,
             *replay,
+            *args.train_args.split(),
             log=log,
         )
         metrics = json.loads((out / f"site_{n or 'all'}_metrics.json").read_text())

@@ -363,7 +363,9 @@ def main(argv=None) -> int:
         and report["counter_decrease_count"] == 0
         and report["sigterm_to_summary_s"] < 5
     )
-    print(f"soak: {'PASS' if ok else 'FAIL'} (RSS growth {report['rss_growth']})")
+    rss_ok = report["rss_growth"] is not None and report["rss_growth"] < 0.10  # the target
+    print(f"soak: {'PASS' if ok and rss_ok else 'FAIL'} (RSS growth {report['rss_growth']}{'' if rss_ok else ', over the 10 % target'})")
+    ok = ok and rss_ok
     return 0 if ok else 1
 
 

@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the real broker and MJPEG server of the tests
 
 WARMUP_S = 30  # models loaded, every camera opened or given up: RSS from here
+RSS_EVERY_S = 60  # the site process's RSS is sampled this often
+
 HANG_S = 10.0
 BROKER_EVERY_S, BROKER_DOWN_S = 20.0, 5.0
 KILL_EVERY_S, KILL_DOWN_S = 30.0, 5.0
@@ -255,6 +257,8 @@ def soak(minutes: float, images: Path, fps: float = 2.0, log=print) -> dict:
     end = t0 + minutes * 60
     next_broker, next_kill = t0 + BROKER_EVERY_S, t0 + KILL_EVERY_S
     rss_start = None
+    rss_series: list[int] = []
+    next_rss = float("inf")
     broker_restarts = camera_kills = 0
     started_scraping = False
     try:
@@ -267,6 +271,10 @@ def soak(minutes: float, images: Path, fps: float = 2.0, log=print) -> dict:
                 started_scraping = True
             if rss_start is None and now - t0 >= WARMUP_S:
                 rss_start = rss_kb(proc.pid)
+                next_rss = now + RSS_EVERY_S
+            if rss_start is not None and now >= next_rss:  # the shape tells warm-up from a leak
+                rss_series.append(rss_kb(proc.pid)[0])
+                next_rss += RSS_EVERY_S
             if now >= next_broker:
                 broker.stop()
                 time.sleep(BROKER_DOWN_S)
@@ -333,6 +341,7 @@ def soak(minutes: float, images: Path, fps: float = 2.0, log=print) -> dict:
         "rss_kb_start": rss_start,
         "rss_kb_end": rss_end,
         "rss_growth": round(rss_end[0] / rss_start[0] - 1, 4) if rss_start and rss_start[0] else None,
+        "rss_kb_every_minute": rss_series,
         "sigterm_to_summary_s": round(to_summary, 2),
         "sigterm_to_exit_s": round(to_exit, 2),
         "frames_analysed": {k: c["health"]["frames_analysed"] for k, c in summary["cameras"].items()},

@@ -21,3 +21,12 @@ def crop_face(image: np.ndarray, box, margin: float, size: int) -> np.ndarray:
         crop = cv2.copyMakeBorder(crop, *pads, cv2.BORDER_REPLICATE)
     interp = cv2.INTER_AREA if crop.shape[0] > size else cv2.INTER_LINEAR
     return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def dhash(image: np.ndarray) -> int:
+    """A 64-bit difference hash: near-identical images differ in a few bits (training's photo
+    groups, the review store's duplicates)."""
+    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA)
+    bits = (small[:, 1:] > small[:, :-1]).reshape(-1)
+    return int(np.packbits(bits).view(">u8")[0])

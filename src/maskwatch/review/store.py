@@ -8,6 +8,7 @@ the region around it with the box drawn (what the person looks at).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -18,7 +19,7 @@ import cv2
 import numpy as np
 
 from ..boxes import square_crop_box
-from ..crops import crop_face
+from ..crops import crop_face, dhash
 from ..types import LABELS, NOT_A_FACE
 
 SCHEMA_VERSION = 1
@@ -90,10 +91,8 @@ class Candidate:
 
 
 def _dhash(image: np.ndarray) -> int:
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA)
-    bits = (small[:, 1:] > small[:, :-1]).reshape(-1)
-    return int(np.packbits(bits).view(">u8")[0].astype(np.int64))  # SQLite holds signed 64-bit
+    h = dhash(image)
+    return h - (1 << 64) if h >= 1 << 63 else h  # SQLite holds signed 64-bit integers
 
 
 def context_image(image: np.ndarray, box) -> np.ndarray:
@@ -142,7 +141,7 @@ class ReviewStore:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")  # an answer acknowledged is an answer on disk
             db.row_factory = sqlite3.Row
-            return _Closing(db)
+            return contextlib.closing(db)
         except sqlite3.DatabaseError as exc:
             raise ValueError(f"review store {self.path}: {DB_NAME} is damaged or not a maskwatch store ({exc})") from None
 
@@ -371,19 +370,6 @@ class ReviewStore:
         if image is None:
             raise ValueError(f"review store {self.path}: crop {path.name} is missing or damaged")
         return image
-
-
-class _Closing:
-    """A connection used as `with`: closed at the end (sqlite3's own `with` only commits)."""
-
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.db
-
-    def __exit__(self, *exc):
-        self.db.close()
 
 
 def _write_jpeg(path: Path, image: np.ndarray) -> None:

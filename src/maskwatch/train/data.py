@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..boxes import greedy_match, iou_matrix
-from ..crops import crop_face
+from ..crops import crop_face, dhash  # noqa: F401  (dhash: also this module's, for its callers)
 from ..datasets import canonical_label, load_annotations, parse_source
 from ..imageio import IMAGE_EXTS, read_image
 from ..types import LABELS, NOT_A_FACE
@@ -47,13 +47,6 @@ class Samples:
 
     def class_counts(self) -> dict[str, int]:
         return {label: int((self.labels == i).sum()) for i, label in enumerate(self.classes)}
-
-
-def dhash(image: np.ndarray) -> int:
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-    small = cv2.resize(grey, (9, 8), interpolation=cv2.INTER_AREA)
-    bits = (small[:, 1:] > small[:, :-1]).reshape(-1)
-    return int(np.packbits(bits).view(">u8")[0])
 
 
 def _source_stem(path: Path) -> str:

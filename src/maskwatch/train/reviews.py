@@ -50,8 +50,9 @@ class ReviewTrainConfig:
 def review_samples(store, classes: tuple[str, ...], limit: int | None = None, seed: int = 0, log=print) -> tuple[Samples, list[int]]:
     """The answered faces as Samples (groups: one per photo, or per camera track), and their ids.
     Not-a-face answers go to the not_a_face class when the model has one, else are left out."""
-    faces = [f for f in store.faces(answered=True) if f["label"] in classes]
-    dropped = len(store.faces(answered=True)) - len(faces)
+    answered = store.faces(answered=True)
+    faces = [f for f in answered if f["label"] in classes]
+    dropped = len(answered) - len(faces)
     if dropped:
         log(f"reviews: {dropped} answer(s) not among the model's classes ({', '.join(classes)}) left out")
     if limit is not None and len(faces) > limit:
@@ -216,13 +217,14 @@ def train_from_reviews(cfg: ReviewTrainConfig, log=print) -> dict:
 
     net.eval()
     new_proto = net.to_proto(proto)
+    used = set(ids)  # looked up once per answer below, not rebuilt for each
     reviewed = {
         "store": str(Path(cfg.store).resolve()),
         "answers": len(reviews),
         "learnt_from": len(train_rev),
         "held_out": len(held),
         "answer_ids_sha256": hashlib.sha256(",".join(map(str, sorted(ids))).encode()).hexdigest(),
-        "last_answer_at": max(f["answered_at"] or 0 for f in store.faces(answered=True) if f["id"] in set(ids)),
+        "last_answer_at": max(f["answered_at"] or 0 for f in store.faces(answered=True) if f["id"] in used),
         "replay": replay_sources or [],
         "steps": cfg.steps,
     }

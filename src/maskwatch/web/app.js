@@ -166,22 +166,17 @@ $("clear").onclick = () => {
 };
 
 let cfg = null, pipeline = null;
-if (location.protocol === "file:") {
-  const msg = "This page was opened as a file: browsers do not let a page load its models from file://. Serve its folder instead: " +
-    "python -m http.server -d THIS_FOLDER (one thread), or maskwatch serve --in-browser (several threads).";
-  $("engine").textContent = msg; say(msg, "error"); loaded.reject(new Error(msg));
-} else {
-  try {
-    cfg = await (await fetch("config.json")).json();
-    pipeline = await Pipeline.load(ort, "./", cfg);
-    const n = ort.env.wasm.numThreads;
-    $("engine").textContent = `ONNX Runtime Web (wasm, ${n} thread${n > 1 ? "s" : ""}${n > 1 ? "" : ": a plain file server gives one; maskwatch serve --in-browser gives several"}), maskwatch ${cfg.version}.`;
-    window.maskwatchReady = true;
-    loaded.resolve(pipeline);
-  } catch (err) {
-    const msg = `The models could not be loaded (${err.message}): serve this folder with a web server and reload.`;
-    $("engine").textContent = msg; say(msg, "error"); loaded.reject(err);
-  }
+// (Opened as file://, this module never runs: index.html's inline script says why.)
+try {
+  cfg = await (await fetch("config.json")).json();
+  pipeline = await Pipeline.load(ort, "./", cfg);
+  const n = ort.env.wasm.numThreads;
+  $("engine").textContent = `ONNX Runtime Web (wasm, ${n} thread${n > 1 ? "s" : ""}${n > 1 ? "" : ": a plain file server gives one; maskwatch serve --in-browser gives several"}), maskwatch ${cfg.version}.`;
+  window.maskwatchReady = true;
+  loaded.resolve(pipeline);
+} catch (err) {
+  const msg = `The models could not be loaded (${err.message}): serve this folder with a web server and reload.`;
+  $("engine").textContent = msg; say(msg, "error"); loaded.reject(err);
 }
 
 // ---- camera: every frame the device can keep up with, a tracker so a person counts once ----

@@ -1,8 +1,9 @@
 """Models compared on the same photos: each against the first, on the same bootstrap resamples
 of the photos (a paired interval), which is how every recipe in the model card was chosen.
 
-A model is named CLASSIFIER[@DETECTOR[@single]]: a classifier .onnx (or `shipped`), optionally a
-face detector name or .onnx, optionally `single` for one detector pass (no coarse pass).
+A model is named CLASSIFIER[+PARTS[:WEIGHT]][@DETECTOR[@single]]: a classifier .onnx (or
+`shipped`), optionally a part check .onnx (or `off`) and its weight, optionally a face detector
+name or .onnx, optionally `single` for one detector pass (no coarse pass).
 """
 
 from __future__ import annotations
@@ -19,17 +20,34 @@ class ModelSpec:
     classifier: str | None  # None: the shipped one
     detector: str | None  # None: the caller's default
     single_scale: bool = False
+    parts: str | None = None  # a part check .onnx or "off"; None: the caller's default
+    part_weight: float | None = None
 
     @classmethod
     def parse(cls, text: str) -> "ModelSpec":
-        classifier, _, rest = text.partition("@")
+        models, _, rest = text.partition("@")
         detector, _, mode = rest.partition("@")
         if mode not in ("", "single"):
             raise ValueError(f"{text}: the third part of CLASSIFIER@DETECTOR@MODE can only be 'single'")
-        return cls(None if classifier in ("", "shipped") else classifier, detector or None, mode == "single")
+        classifier, _, parts = models.partition("+")
+        parts, _, weight = parts.partition(":")
+        w = None
+        if weight:
+            try:
+                w = float(weight)
+            except ValueError:
+                raise ValueError(f"{text}: the part check's weight must be a number, got {weight!r}") from None
+        return cls(None if classifier in ("", "shipped") else classifier, detector or None, mode == "single", parts or None, w)
 
     def name(self) -> str:
-        parts = [Path(self.classifier).name if self.classifier else "shipped"]
+        first = Path(self.classifier).name if self.classifier else "shipped"
+        if self.parts:
+            first += (
+                "+"
+                + (Path(self.parts).name if self.parts != "off" else "off")
+                + (f":{self.part_weight:g}" if self.part_weight is not None else "")
+            )
+        parts = [first]
         if self.detector or self.single_scale:
             parts.append(Path(self.detector).name if self.detector else "shipped")
         return "@".join(parts + (["single"] if self.single_scale else []))

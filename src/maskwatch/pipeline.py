@@ -12,8 +12,8 @@ from .detectors import FaceBoxes, detector_name, load_detector
 from .face_score import SizeTrust, face_scores
 from .imageio import decode_image, read_image
 from .settings import PHOTO, Settings
-from .specs import DEFAULT_CLASSIFIER
-from .types import Face, ImageResult
+from .specs import DEFAULT_CLASSIFIER, DEFAULT_PARTS
+from .types import LABELS, Face, ImageResult
 
 
 def model_info(settings: Settings = PHOTO) -> dict:
@@ -21,7 +21,18 @@ def model_info(settings: Settings = PHOTO) -> dict:
     from ._version import __version__
 
     name = Path(settings.classifier).stem if settings.classifier else DEFAULT_CLASSIFIER.name
-    return {"classifier": name, "detector": detector_name(settings.detector), "labels_from": settings.labels_from, "version": __version__}
+    parts = parts_file(settings)
+    info = {"classifier": name, "detector": detector_name(settings.detector), "labels_from": settings.labels_from, "version": __version__}
+    return info if parts is None else {**info, "parts": parts.stem}
+
+
+def parts_file(settings: Settings) -> Path | None:
+    """The part check model these settings use, or None (off, or none shipped)."""
+    if settings.parts == "off":
+        return None
+    if settings.parts:
+        return Path(settings.parts)
+    return DEFAULT_PARTS if DEFAULT_PARTS.is_file() else None
 
 
 def as_bgr8(image: np.ndarray) -> np.ndarray:
@@ -85,6 +96,16 @@ class Detector:
             if set(head) != set(self.classifier.labels):
                 raise ValueError(f"detector labels {', '.join(head)} differ from classifier labels {', '.join(self.classifier.labels)}")
         self.labels_from = settings.labels_from
+        parts = parts_file(self.settings)
+        if parts is not None and self.labels_from != "classifier":
+            raise ValueError("the part check (--parts) works with the classifier's labels only (--labels-from classifier)")
+        if parts is not None and self.classifier.labels != LABELS:
+            raise ValueError(f"the part check needs a classifier of the labels {', '.join(LABELS)}")
+        self.parts = None
+        if parts is not None:
+            from .parts import PartChecker
+
+            self.parts = PartChecker(parts, threads=settings.threads, runtime=settings.runtime, weight=settings.part_weight)
         # Columns of the detector's head, reordered to the classifier's label order.
         self._head_order = [head.index(l) for l in self.classifier.labels] if self.labels_from != "classifier" else None
 
@@ -130,29 +151,47 @@ class Detector:
         return self._probs_and_faceness(image, found, rows)[0]
 
     def _probs_and_faceness(self, image: np.ndarray, found: FaceBoxes, rows: np.ndarray | None = None):
+        """Class probabilities, face probabilities and the part check's (n, 5) answers (NaN rows:
+        not checked) for the faces `rows` of `found`."""
         rows = np.arange(len(found)) if rows is None else np.asarray(rows, np.int64)
+        parts = np.full((len(rows), 5), np.nan, np.float32)
         head = None
         if self._head_order is not None and found.mask_probs is not None:
             head = found.mask_probs[rows][:, self._head_order]
             if self.labels_from == "detector":
-                return head, np.ones(len(rows), np.float32)
+                return head, np.ones(len(rows), np.float32), parts
         crop, face = self.classifier.predict_with_faceness(image, found.xyxy[rows])
-        return (crop if head is None else (crop + head) / 2), face
+        probs = crop if head is None else (crop + head) / 2
+        if self.parts is not None and len(rows):
+            from .parts import combine
+
+            landmarks = None if found.landmarks is None else found.landmarks[rows]
+            look = self.parts.checkable(found.heights[rows], landmarks)
+            if look.size:
+                parts[look] = self.parts.predict(image, landmarks[look])
+                probs = probs.copy()
+                probs[look] = combine(probs[look], parts[look], self.parts.weight)
+        return probs, face, parts
 
     def classify(self, image: np.ndarray, found: FaceBoxes) -> list[Face]:
         """Classify already-found faces (e.g. boxes carried by a tracker).
 
         With a classifier that knows non-faces, face_score is the detector's score times the
         classifier's face probability, and boxes that fall under the threshold are dropped."""
-        probs, faceness = self._probs_and_faceness(image, found)
+        from .parts import reason
+
+        probs, faceness, parts = self._probs_and_faceness(image, found)
         scores = face_scores(found.scores, faceness, found.heights, SizeTrust(*self.settings.face_trust))
         labels = self.classifier.labels
         out = []
-        for box, fs, p in zip(found.xyxy, scores, probs):
+        for box, fs, p, part in zip(found.xyxy, scores, probs, parts):
             if self.classifier.rejects_non_faces and fs < self.settings.conf:
                 continue
             k = int(np.argmax(p))
-            out.append(Face(tuple(float(v) for v in box), float(fs), labels[k], float(p[k]), {l: float(v) for l, v in zip(labels, p)}))
+            why = reason(labels[k], float(part[0]), float(part[1]))
+            out.append(
+                Face(tuple(float(v) for v in box), float(fs), labels[k], float(p[k]), {l: float(v) for l, v in zip(labels, p)}, reason=why)
+            )
         return out
 
     def process_file(self, path: str, data: bytes | None = None) -> tuple[ImageResult, np.ndarray | None]:

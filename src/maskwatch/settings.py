@@ -66,6 +66,10 @@ class Settings:
     threads: int | None = None  # CPU threads for inference; None: all cores
     face_trust: tuple[float, float] = FACE_TRUST_PX  # face probability ignored under [0] px tall, in full from [1]
     runtime: str = "onnxruntime"  # runtimes.RUNTIMES: onnxruntime, openvino, openvino-bf16, auto
+    # The part check (parts.py): a .onnx from `maskwatch train-parts`, "off", or None: the shipped
+    # one where the package has it (specs.DEFAULT_PARTS). part_weight None: the model's own.
+    parts: str | None = None
+    part_weight: float | None = None
 
     def __post_init__(self):
         # One-line errors for every caller (CLI, API, site file), NaN and infinity included.
@@ -85,6 +89,10 @@ class Settings:
         if not (len(trust) == 2 and all(isinstance(v, (int, float)) and math.isfinite(v) for v in trust) and 0 <= trust[0] <= trust[1]):
             raise ValueError(f"face_trust must be two heights in pixels, 0 <= low <= high, got {self.face_trust}")
         object.__setattr__(self, "face_trust", tuple(float(v) for v in trust))
+        if self.part_weight is not None and not (
+            isinstance(self.part_weight, (int, float)) and math.isfinite(self.part_weight) and self.part_weight >= 0
+        ):
+            raise ValueError(f"part_weight must be a finite number >= 0, got {self.part_weight}")
         from .runtimes import RUNTIMES
 
         if self.runtime not in RUNTIMES:

@@ -32,6 +32,11 @@ DEFAULT_CLASSIFIER = ClassifierSpec(
 )
 
 
+# The part check (parts.py): shipped only once it passes #47's measures; absent, photos keep the
+# classifier's label alone.
+DEFAULT_PARTS = MODELS_DIR / "part_check.onnx"
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -27,6 +27,9 @@ class Face:
     score: float  # probs[label]
     probs: dict[str, float]
     track_id: int | None = None
+    # Why a mask is worn incorrectly ("nose uncovered", "chin only", ...: parts.REASONS), from the
+    # part check; None for the other labels and for faces too small to check.
+    reason: str | None = None
 
     def to_dict(self) -> dict:
         d = {
@@ -36,17 +39,21 @@ class Face:
             "score": round(float(self.score), 4),
             "probs": {k: round(float(v), 4) for k, v in self.probs.items()},
         }
+        if self.reason is not None:
+            d["reason"] = self.reason
         return d if self.track_id is None else {"track_id": self.track_id, **d}
 
     @classmethod
     def from_dict(cls, d: dict) -> Face:
-        return cls(tuple(d["box"]), d["face_score"], d["label"], d["score"], d["probs"], d.get("track_id"))
+        return cls(tuple(d["box"]), d["face_score"], d["label"], d["score"], d["probs"], d.get("track_id"), d.get("reason"))
 
     def to_row(self, labels=LABELS) -> dict:
-        """Flat: to_dict with the probabilities as p_<label> columns (CSV, Parquet)."""
+        """Flat: to_dict with the probabilities as p_<label> columns (CSV, Parquet); `reason`
+        always a column (empty where there is none)."""
         d = self.to_dict()
         probs = d.pop("probs")
-        return {**d, **{f"p_{label}": probs.get(label) for label in labels}}
+        reason = d.pop("reason", None)
+        return {**d, **{f"p_{label}": probs.get(label) for label in labels}, "reason": reason}
 
 
 @dataclass

@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from ..errors import MaskwatchError
-from . import ensemble, evaluate, export_web, image, review, serve, site, train, train_detector, video
+from . import ensemble, evaluate, export_web, image, review, serve, site, train, train_detector, train_parts, video
 from .options import EXIT_BUG, EXIT_ERROR, EXIT_OK, EXIT_SOME_FAILED, Parser
 
 __all__ = ["main", "build_parser", "COMMANDS", "EXIT_OK", "EXIT_SOME_FAILED", "EXIT_ERROR", "EXIT_BUG"]
@@ -23,6 +23,7 @@ VERBS = {
     "serve": serve,
     "train": train,
     "train-detector": train_detector,
+    "train-parts": train_parts,
     "ensemble": ensemble,
     "export-web": export_web,
     "review": review,

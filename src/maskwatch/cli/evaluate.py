@@ -39,7 +39,7 @@ def add_parser(sub) -> None:
         nargs="+",
         metavar="MODEL",
         help="instead, compare models on the same photos, each against the first, with 95%% paired intervals: "
-        "CLASSIFIER[@DETECTOR[@single]], e.g. shipped new.onnx new.onnx@det.onnx ('shipped': the shipped "
+        "CLASSIFIER[+PARTS[:WEIGHT]][@DETECTOR[@single]], e.g. shipped new.onnx new.onnx@det.onnx ('shipped': the shipped "
         "classifier; @single: one detector pass); --bootstrap sets the resamples (default 200)",
     )
     add_pipeline_options(p, EVALUATION)  # AP ranks every detection, down to a low face score
@@ -101,6 +101,8 @@ def run_compare(args) -> int:
             classifier=spec.classifier,
             detector=spec.detector or args.detector,
             pyramid=not (spec.single_scale or args.single_scale),
+            parts=spec.parts,
+            part_weight=spec.part_weight,
         )
 
     rows = compare(

@@ -23,6 +23,18 @@ def positive_float(text: str) -> float:
     return v
 
 
+def non_negative_float(text: str) -> float:
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+    return v
+
+
 def non_negative_int(text: str) -> int:
     try:
         v = int(text)
@@ -144,6 +156,20 @@ def add_pipeline_options(p: argparse.ArgumentParser, preset=None, per_preset: st
         help="inference runtime: onnxruntime (default), openvino (float32, pip install 'maskwatch[openvino]'), "
         "openvino-bf16 (bfloat16 on CPUs that have it), or auto (the faster float32 one here, measured once)",
     )
+    p.add_argument(
+        "--parts",
+        metavar="ONNX|off",
+        default=None,
+        help="the part check (nose and mouth looked at closely on faces 40 px and up; reasons for masks worn incorrectly): "
+        "a model from `maskwatch train-parts`, or off (default: the shipped one, where there is one)",
+    )
+    p.add_argument(
+        "--part-weight",
+        type=non_negative_float,
+        default=None,
+        metavar="W",
+        help="how much the part check's class counts beside the classifier's, p * q**W (default: the model's own)",
+    )
 
 
 class Parser(argparse.ArgumentParser):
@@ -179,6 +205,8 @@ def settings_from(args, preset=None):
         max_side=args.max_side,
         threads=args.threads,
         runtime=getattr(args, "runtime", None),
+        parts=getattr(args, "parts", None),
+        part_weight=getattr(args, "part_weight", None),
         labels_from=args.labels_from,
         pyramid=not args.single_scale,
         raw_boxes=args.raw_boxes,

@@ -85,7 +85,7 @@ class CsvSink(_TextSink):
 
     name = "csv"
 
-    FIELDS = ["file", "face", "x1", "y1", "x2", "y2", "face_score", "label", "score", *[f"p_{l}" for l in LABELS], "error"]
+    FIELDS = ["file", "face", "x1", "y1", "x2", "y2", "face_score", "label", "score", *[f"p_{l}" for l in LABELS], "reason", "error"]
 
     def _start(self):
         self._writer = csv.writer(self._fh)
@@ -93,7 +93,7 @@ class CsvSink(_TextSink):
 
     def write(self, result: ImageResult) -> None:
         if result.error:
-            self._writer.writerow([result.file, "", "", "", "", "", "", "", "", *[""] * len(LABELS), result.error])
+            self._writer.writerow([result.file, "", "", "", "", "", "", "", "", *[""] * len(LABELS), "", result.error])
             return
         for i, f in enumerate(result.faces):
             row = f.to_row()
@@ -236,6 +236,7 @@ class ParquetSink(Sink):
                 ("label", pa.string()),
                 ("score", pa.float32()),
                 *[(f"p_{l}", pa.float32()) for l in LABELS],
+                ("reason", pa.string()),
             ]
         )
         self._schema = pa.schema(

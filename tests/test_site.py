@@ -127,6 +127,8 @@ def test_a_site_of_four_cameras_with_one_dead(clips, tmp_path, capsys, monkeypat
             "camera 'b' out o.mp4 is also camera 'a' out",
         ),
         ('[outputs]\nsummary = "s.json"\nevents = "s.json"\n[[cameras]]\nname = "a"\nsource = "x"\n', "give each output its own file"),
+        ('runtime = "tensorrt"\n[[cameras]]\nname = "a"\nsource = "x"\n', "runtime must be one of auto, onnxruntime"),
+        ('parts = "nope.onnx"\n[[cameras]]\nname = "a"\nsource = "x"\n', "parts 'nope.onnx' is not a model file"),
     ],
 )
 def test_bad_site_files_are_one_line(tmp_path, text, message, capsys, monkeypatch):
@@ -138,6 +140,15 @@ def test_bad_site_files_are_one_line(tmp_path, text, message, capsys, monkeypatc
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert (tmp_path / "x.mp4").read_bytes() == b"a video the user has"
+
+
+def test_site_file_runtime_and_parts_keys(tmp_path):
+    from maskwatch.video.site import load_site
+
+    site = tmp_path / "s.toml"
+    site.write_text('runtime = "onnxruntime"\nparts = "off"\n[[cameras]]\nname = "a"\nsource = "x"\n')
+    spec = load_site(site)
+    assert spec.runtime == "onnxruntime" and spec.parts == "off"
 
 
 def test_zones_and_lines_as_lists_of_points(tmp_path):

@@ -69,6 +69,29 @@ def test_a_lasting_change_is_an_event():
     assert len(changes) == 1 and changes[0]["from"] == "with_mask" and changes[0]["to"] == "mask_worn_incorrectly"
 
 
+def test_a_track_worn_incorrectly_gets_its_reason_from_the_part_check():
+    """classify may give (probs, part answers): the track averages the nose and mouth answers
+    of the frames the part check saw, and its faces and events say why it is worn incorrectly."""
+    t = FaceTracker(config=TrackerConfig(classify_every=1))
+    faces = []
+    for i in range(12):
+        fb = boxes(100 + 2 * i, 300 + 2 * i)
+        probs = np.array([INCORRECT, INCORRECT], np.float32)
+        # nose bare, mouth covered on the first face; the second not checked (too small: NaN)
+        parts = np.array([[0.1, 0.9, 0.1, 0.1, 0.8], [np.nan] * 5], np.float32)
+        faces = t.update(fb, lambda rows, p=probs, q=parts: (p[rows], q[rows]), i, i / 30)
+    assert sorted((f.reason or "") for f in faces) == ["", "nose uncovered"]
+    appear = [e for e in t.events if e["event"] == "appear"]
+    assert sorted(e.get("reason", "") for e in appear) == ["", "nose uncovered"]
+    # A label other than incorrect has no reason, whatever the part check said.
+    t2 = FaceTracker(config=TrackerConfig(classify_every=1))
+    for i in range(8):
+        out = t2.update(
+            boxes(100 + 2 * i), lambda rows: (np.array([WITH], np.float32)[rows], np.array([[0.1, 0.9, 0.1, 0.1, 0.8]])[rows]), i, i / 30
+        )
+    assert out[0].reason is None and all("reason" not in e for e in t2.events)
+
+
 def test_tracks_end_and_counts_add_up():
     t = FaceTracker(config=TrackerConfig(lost_frames=5, classify_every=1))
     # two people for 10 frames, then only the first one for 10 more

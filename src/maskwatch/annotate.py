@@ -49,6 +49,8 @@ class FaceAnnotator:
         thickness, font = _scale(out.shape)
         for face in _largest_first(faces, lambda f: f.box):
             text = f"{SHORT.get(face.label, face.label)} {face.score:.0%}" if self.show_label else None
+            if text and face.reason:  # why it is worn incorrectly (the part check)
+                text += f": {face.reason}"
             draw_labelled_box(out, face.box, COLORS.get(face.label, UNDECIDED), text, thickness, font)
         return out
 

@@ -150,6 +150,12 @@ class Detector:
         `self.classifier.labels` order. Boxes without head output (from a tracker) use the classifier."""
         return self._probs_and_faceness(image, found, rows)[0]
 
+    def probs_and_parts(self, image: np.ndarray, found: FaceBoxes, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """class_probs, and the part check's (n, 5) answers (NaN rows: not checked), for video's
+        tracker: a track's reason comes from its faces' nose and mouth answers."""
+        probs, _, parts = self._probs_and_faceness(image, found, rows)
+        return probs, parts
+
     def _probs_and_faceness(self, image: np.ndarray, found: FaceBoxes, rows: np.ndarray | None = None):
         """Class probabilities, face probabilities and the part check's (n, 5) answers (NaN rows:
         not checked) for the faces `rows` of `found`."""

@@ -73,8 +73,13 @@ def run(args) -> int:
         from ..review.store import ReviewStore
 
         ReviewStore(site.review_store)  # a newer or damaged store is one line, before any camera
-    # The site file's classifier (e.g. one `train --reviews` made for it) unless --classifier names one.
+    # The site file's classifier (e.g. one `train --reviews` made for it) unless --classifier names
+    # one; the same for its runtime and part check.
     changes = {"classifier": site.classifier} if site.classifier and not args.classifier else {}
+    if site.runtime and not args.runtime:
+        changes["runtime"] = site.runtime
+    if site.parts and not args.parts:
+        changes["parts"] = site.parts
     detector = make_detector(args, VIDEO, **changes)  # a bad model option is one line here, before any cluster work
     log = lambda msg: print(f"maskwatch: {msg}", file=sys.stderr)  # noqa: E731
     if args.engine == "ray":

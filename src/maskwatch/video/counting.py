@@ -12,8 +12,11 @@ from ..types import LABELS
 
 
 def event(kind: str, t, frame: int, ts: float, labels, **extra) -> dict:
-    """One video event record (JSON Lines, webhook, MQTT): what happened to which track, when."""
-    return {
+    """One video event record (JSON Lines, webhook, MQTT): what happened to which track, when;
+    with `reason` where the label it gives is a mask worn incorrectly and the part check saw why."""
+    from ..parts import reason
+
+    out = {
         "event": kind,
         "track": t.id,
         "frame": frame,
@@ -21,6 +24,11 @@ def event(kind: str, t, frame: int, ts: float, labels, **extra) -> dict:
         **extra,
         "probs": {l: round(float(v), 4) for l, v in zip(labels, t.ema)},
     }
+    parts = getattr(t, "parts", None)
+    why = None if parts is None else reason(extra.get("label", extra.get("to")), float(parts[0]), float(parts[1]))
+    if why:
+        out["reason"] = why
+    return out
 
 
 class PeopleCounter:

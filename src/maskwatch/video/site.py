@@ -47,7 +47,7 @@ RETRY_MAX_S = 30.0
 CAMERA_KEYS = {"name", "source", "detect_fps", "detect_scale", "lines", "zones", "out", "fps", "blur", "loop"}
 MQTT_KEYS = {"mqtt", "mqtt_prefix", "mqtt_discovery_prefix", "mqtt_password_file", "mqtt_ca"}
 OUTPUT_KEYS = {"summary", "events", "webhook", "metrics_port", "metrics_host", *MQTT_KEYS}
-TOP_KEYS = {"cameras", "outputs", "stop", "review", "classifier"}
+TOP_KEYS = {"cameras", "outputs", "stop", "review", "classifier", "runtime", "parts"}
 REVIEW_KEYS = {"store", "per_hour"}
 # When a site ends by itself: "auto" (the default) with its files when it has only files, never
 # while it has a live camera; "when-files-end" also stops live cameras then; "never" runs until
@@ -85,6 +85,8 @@ class SiteSpec:
     review_store: str | None = None  # [review] store: faces kept for a person's look (review/)
     review_per_hour: int | None = None
     classifier: str | None = None  # the site's own classifier (e.g. from `train --reviews`); --classifier wins
+    runtime: str | None = None  # runtimes.RUNTIMES; --runtime wins
+    parts: str | None = None  # a part check .onnx or "off"; --parts wins
 
 
 def _unknown(keys, known, where: str) -> None:
@@ -212,6 +214,14 @@ def load_site(path: str | Path) -> SiteSpec:
     classifier = data.get("classifier")
     if classifier is not None and (not isinstance(classifier, str) or not Path(classifier).is_file()):
         raise ValueError(f"{path}: classifier {classifier!r} is not a model file (a .onnx from maskwatch train)")
+    runtime = data.get("runtime")
+    from ..runtimes import RUNTIMES
+
+    if runtime is not None and runtime not in RUNTIMES:
+        raise ValueError(f"{path}: runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    parts = data.get("parts")
+    if parts is not None and (not isinstance(parts, str) or (parts != "off" and not Path(parts).is_file())):
+        raise ValueError(f'{path}: parts {parts!r} is not a model file (a .onnx from maskwatch train-parts) or "off"')
     port = outputs.get("metrics_port")
     if port is not None and (isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535):
         raise ValueError(f"{path} [outputs]: metrics_port must be a port number in 1-65535, got {port!r}")
@@ -228,6 +238,8 @@ def load_site(path: str | Path) -> SiteSpec:
         review.get("store"),
         per_hour,
         classifier,
+        runtime,
+        parts,
     )
 
 

@@ -78,7 +78,7 @@ class FrameStep:
             if probs is not None:
                 return probs[rows]
             c0 = time.perf_counter()
-            p = self.detector.class_probs(image, found, rows)
+            p = self.detector.probs_and_parts(image, found, rows)
             spent += time.perf_counter() - c0
             return p
 

@@ -32,6 +32,10 @@ class Track:
     last_classified: int = -1
     look: np.ndarray | None = None  # colour histogram of the face at its last sighting
     prob_sum: np.ndarray | None = None  # sum of every classified frame's probabilities
+    # The part check's (nose covered, mouth covered), averaged over the frames it looked at the
+    # face (NaN until it has): the reason of a track worn incorrectly.
+    parts: np.ndarray = field(default_factory=lambda: np.full(2, np.nan))
+    part_looks: int = 0
 
 
 @dataclass
@@ -209,7 +213,8 @@ class FaceTracker:
 
     def update(self, found: FaceBoxes, classify, frame: int, timestamp: float, image: np.ndarray | None = None) -> list[Face]:
         """Associate this frame's faces with tracks; `classify(rows)` gives class probabilities
-        for the rows of `found` that need them (new tracks, and each track every few frames).
+        for the rows of `found` that need them (new tracks, and each track every few frames),
+        or (probabilities, part check answers (n, 2+): NaN rows not checked).
         `image`: the frame, so that re-linking can compare how faces look (optional)."""
         import supervision as sv
 
@@ -226,9 +231,14 @@ class FaceTracker:
         # Classifying every face on every frame is the costliest stage; a track's label is
         # smoothed anyway, so settled tracks are re-checked every `classify_every` frames.
         need = [row for tid, row in pairs if self._needs_class(tid, frame)]
-        probs = dict(zip(need, self._weighted(classify(np.array(need, np.int64))))) if need else {}
+        probs, parts = {}, {}
+        if need:
+            got = classify(np.array(need, np.int64))
+            p, part = got if isinstance(got, tuple) else (got, None)
+            probs = dict(zip(need, self._weighted(p)))
+            parts = dict(zip(need, part[:, :2])) if part is not None else {}
         result = [
-            self._observe(tid, found.xyxy[row], float(found.scores[row]), probs.get(row), frame, timestamp, looks[row])
+            self._observe(tid, found.xyxy[row], float(found.scores[row]), probs.get(row), frame, timestamp, looks[row], parts.get(row))
             for tid, row in pairs
         ]
         self.observed = [self.tracks[tid] for tid, _ in pairs]
@@ -347,11 +357,17 @@ class FaceTracker:
             out.append(self._face(t, box, 0.0))
         return out
 
-    def _observe(self, tid, box, face_score, p, frame, ts, look=None) -> Face:
+    def _observe(self, tid, box, face_score, p, frame, ts, look=None, parts=None) -> Face:
         t = self.tracks.get(tid)
+        if parts is not None and not np.isnan(parts).any():
+            if t is not None:
+                t.part_looks += 1
+                t.parts = parts if t.part_looks == 1 else t.parts + (parts - t.parts) / t.part_looks
         if t is None:
             t = self.tracks[tid] = Track(tid, frame, ts, frame, ts, box, p.astype(np.float64).copy(), last_classified=frame)
             t.observations, t.prob_sum = 1, p.astype(np.float64).copy()
+            if parts is not None and not np.isnan(parts).any():
+                t.parts, t.part_looks = np.asarray(parts, np.float64).copy(), 1
         else:
             if p is not None:
                 a = self.cfg.smoothing
@@ -386,7 +402,10 @@ class FaceTracker:
     def _face(self, t: Track, box: np.ndarray, face_score: float) -> Face:
         probs = dict(zip(self.labels, map(float, t.ema)))
         score = probs[t.status] if t.status is not None else max(probs.values())
-        return Face(tuple(float(v) for v in box), face_score, t.status, score, probs, track_id=t.id)
+        from ..parts import reason
+
+        why = reason(t.status, float(t.parts[0]), float(t.parts[1]))
+        return Face(tuple(float(v) for v in box), face_score, t.status, score, probs, track_id=t.id, reason=why)
 
     def _end_lost(self, frame: int) -> None:
         for tid in [tid for tid, t in self.tracks.items() if frame - t.last_frame > self.cfg.lost_frames]:

@@ -102,7 +102,7 @@ def reasons(classifier: str, parts: str, weight: float, annotations: str, out: P
         if not faces:
             continue
         iou = iou_matrix(np.array([g[:4] for g in gts]), np.array([f.box for f in faces]))
-        for g, k in greedy_match(iou, 0.5):
+        for _, k in greedy_match(iou, 0.5):
             f = faces[k]
             if f.label != "mask_worn_incorrectly":
                 continue

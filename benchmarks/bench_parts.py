@@ -143,15 +143,15 @@ def main() -> None:
         print(f"weight chosen on {args.tune}: {weight:g} {report['tune']}", flush=True)
     report["weight"] = weight
     report["accuracy"] = {}
-    for i, annotations in enumerate(args.report):
+    for i, data in enumerate(args.report):
         rows = compare(
             [f"{args.classifier}+off", f"{args.classifier}+{args.parts}:{weight:g}"],
-            annotations,
+            data,
             args.out / f"report_{i}.json",
             args.bootstrap,
         )
         base, new = rows.values()
-        report["accuracy"][annotations] = {
+        report["accuracy"][data] = {
             "base": {"map50": base["map50"], **base["ap50"]},
             "parts": {"map50": new["map50"], **new["ap50"]},
             "vs_base": new["vs_first"],

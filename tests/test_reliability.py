@@ -360,3 +360,14 @@ def test_special_and_huge_files_are_refused_before_they_are_read(tmp_path, capsy
     err = capsys.readouterr().err
     assert "pipe.jpg is not a regular file" in err and "huge.jpg is too large" in err
     assert (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) < 200_000  # KB: nothing read whole
+
+
+def test_the_site_tunes_glibcs_allocator_unless_told_not_to(monkeypatch):
+    import platform
+
+    from maskwatch.video.memory import tune_allocator
+
+    glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert tune_allocator() is glibc
+    monkeypatch.setenv("MASKWATCH_MALLOC", "default")
+    assert tune_allocator() is False

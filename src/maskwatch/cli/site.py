@@ -67,6 +67,9 @@ def run(args) -> int:
         review_store=args.review or site.review_store,
     )
     check_site_outputs(site)  # before any model or camera
+    from ..video.memory import tune_allocator
+
+    tune_allocator()  # before the models and camera threads allocate (#44: RSS of a long soak)
     quiet_opencv()
     stop_on_sigterm()
     if site.review_store:

@@ -56,6 +56,9 @@ class PartChecker:
         if not (math.isfinite(self.weight) and self.weight >= 0):
             raise ValueError(f"part check weight must be a finite number >= 0, got {self.weight}")
         self.min_face_px = float(meta.get("min_face_px", MIN_FACE_PX))
+        self.mode = meta.get("combine", "head")
+        if self.mode not in COMBINE_MODES:
+            raise ValueError(f"part check model {path}: combine must be one of {', '.join(COMBINE_MODES)}, got {self.mode!r}")
         self._input = self._session.get_inputs()[0].name
 
     def checkable(self, heights: np.ndarray, landmarks: np.ndarray | None) -> np.ndarray:
@@ -72,10 +75,24 @@ class PartChecker:
         return self._session.run(None, {self._input: x})[0]
 
 
-def combine(probs: np.ndarray, parts: np.ndarray, weight: float) -> np.ndarray:
+COMBINE_MODES = ("head", "factored")
+
+
+def part_class_probs(parts: np.ndarray, mode: str = "head") -> np.ndarray:
+    """The part check's class probabilities (n, 3): its own class head, or "factored" from its
+    nose and mouth answers (with: both covered; without: neither; incorrect: one of them)."""
+    if mode == "head":
+        return parts[:, 2:]
+    if mode != "factored":
+        raise ValueError(f"part check combine mode must be one of {', '.join(COMBINE_MODES)}, got {mode!r}")
+    n, m = parts[:, 0], parts[:, 1]
+    return np.stack([n * m, (1 - n) * (1 - m), (1 - n) * m + n * (1 - m)], 1)
+
+
+def combine(probs: np.ndarray, parts: np.ndarray, weight: float, mode: str = "head") -> np.ndarray:
     """The classifier's class probabilities (n, 3) times the part check's to the `weight`, per row
     renormalised."""
-    q = np.clip(parts[:, 2:], 1e-6, 1.0) ** weight
+    q = np.clip(part_class_probs(parts, mode), 1e-6, 1.0) ** weight
     out = probs * q
     return (out / np.maximum(out.sum(1, keepdims=True), 1e-12)).astype(np.float32)
 

@@ -176,7 +176,7 @@ class Detector:
             if look.size:
                 parts[look] = self.parts.predict(image, landmarks[look])
                 probs = probs.copy()
-                probs[look] = combine(probs[look], parts[look], self.parts.weight)
+                probs[look] = combine(probs[look], parts[look], self.parts.weight, self.parts.mode)
         return probs, face, parts
 
     def classify(self, image: np.ndarray, found: FaceBoxes) -> list[Face]:

@@ -18,6 +18,15 @@ def add_parser(sub) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--data", nargs="+", metavar="SRC", help="annotations.json[:PART] files and/or folders of class folders")
     src.add_argument("--pack", type=Path, metavar="NPZ", help="train from part crops saved with --save-pack")
+    p.add_argument(
+        "--draw-masks",
+        type=Path,
+        metavar="DIR",
+        help="a MaskTheFace folder (masks.cfg, templates/): real masks drawn on bare faces, worn right, under the nose or on the chin",
+    )
+    p.add_argument(
+        "--draw-share", type=float, default=0.5, metavar="P", help="with --draw-masks: share of bare faces drawn on (default: %(default)s)"
+    )
     p.add_argument("--save-pack", type=Path, metavar="NPZ", help="with --data: also save the collected crops here")
     p.add_argument("--out", type=Path, default=Path("part_check.onnx"), help="(default: %(default)s)")
     p.add_argument("--epochs", type=positive_int, default=12, help="(default: %(default)s)")
@@ -49,7 +58,18 @@ def run(args) -> int:
         from ..detectors import load_detector
         from ..settings import PHOTO
 
-        samples = collect(args.data, load_detector(PHOTO.resolved(True)), progress=not args.no_progress)
+        photos = load_detector(PHOTO.resolved(True))
+        crops = load_detector(PHOTO.but(upscale=1.0, pyramid=False, conf=0.3).resolved(True))
+        templates = None
+        if args.draw_masks is not None:
+            from ..train.masktheface import load_templates
+
+            if not 0 < args.draw_share <= 1:
+                raise ValueError(f"--draw-share must be in (0, 1], got {args.draw_share}")
+            templates = load_templates(args.draw_masks)
+        samples = collect(
+            args.data, photos, crops, progress=not args.no_progress, templates=templates, synth_share=args.draw_share, seed=args.seed
+        )
         data = list(args.data)
         if args.save_pack:
             samples.save(args.save_pack)

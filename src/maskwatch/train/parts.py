@@ -35,33 +35,96 @@ class PartSamples:
     labels: np.ndarray  # (n,) index into LABELS
     groups: list[str]  # the photo (or file) each face came from: validation splits by it
     heights: np.ndarray  # (n,) face box height in pixels
+    # A mask drawn here (train/masktheface.py) on a bare face: trained on, never scored.
+    synthetic: np.ndarray | None = None  # (n,) bool
+    # The mouth's target where the class does not give it (a drawn mask under the nose: 1, on
+    # the chin: 0); NaN: as the class says.
+    mouth: np.ndarray | None = None  # (n,) float32
+
+    def __post_init__(self):
+        n = len(self.labels)
+        self.synthetic = np.zeros(n, bool) if self.synthetic is None else np.asarray(self.synthetic, bool)
+        self.mouth = np.full(n, np.nan, np.float32) if self.mouth is None else np.asarray(self.mouth, np.float32)
 
     def save(self, path: Path) -> None:
-        np.savez_compressed(path, crops=self.crops, labels=self.labels, groups=np.array(self.groups), heights=self.heights)
+        np.savez_compressed(
+            path,
+            crops=self.crops,
+            labels=self.labels,
+            groups=np.array(self.groups),
+            heights=self.heights,
+            synthetic=self.synthetic,
+            mouth=self.mouth,
+        )
 
     @classmethod
     def load(cls, path: Path) -> PartSamples:
         with np.load(path) as z:
-            return cls(z["crops"], z["labels"], [str(g) for g in z["groups"]], z["heights"])
+            extra = {k: z[k] for k in ("synthetic", "mouth") if k in z}
+            return cls(z["crops"], z["labels"], [str(g) for g in z["groups"]], z["heights"], **extra)
+
+    def targets(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Nose and mouth targets of samples `idx` (NaN: unknown)."""
+        y = self.labels[idx]
+        nose = np.array([TARGETS[LABELS[k]][0] for k in y], np.float32)
+        mouth = np.array([np.nan if TARGETS[LABELS[k]][1] is None else TARGETS[LABELS[k]][1] for k in y], np.float32)
+        given = ~np.isnan(self.mouth[idx])
+        mouth[given] = self.mouth[idx][given]
+        return nose, mouth
 
 
-def collect(sources: list[str], detector, size: int = PART_INPUT, progress: bool = True) -> PartSamples:
+def collect(
+    sources: list[str],
+    detector,
+    crop_detector=None,
+    size: int = PART_INPUT,
+    progress: bool = True,
+    templates: list | None = None,
+    synth_share: float = 0.0,
+    seed: int = 0,
+) -> PartSamples:
     """Part crops of every face in `sources`: annotations.json[:PART] files (the detector's face
-    matching each box at IoU >= 0.5, its landmarks) and folders of class folders (the face the
-    detector finds in each crop)."""
+    matching each box at IoU >= 0.5, its landmarks) and folders of class folders (the face
+    `crop_detector`, default `detector`, finds in each crop: one face filling the picture needs
+    no enlarging). With `templates` (masktheface.load_templates), that share of the bare faces
+    also gets a copy with a real mask drawn on, worn right, under the nose or on the chin (a
+    third each), so that a drawn mask is no cue for any one class."""
     from ..boxes import greedy_match, iou_matrix
     from ..crops import part_crops
     from ..datasets import canonical_label, load_annotations
     from ..imageio import read_image
     from .synth import find_landmarks
 
-    crops, labels, groups, heights = [], [], [], []
+    crops, labels, groups, heights, synthetic, mouth = [], [], [], [], [], []
+    rng = np.random.default_rng(seed)
 
-    def add(image, landmarks, label, group, height):
+    def add(image, landmarks, label, group, height, drawn=False, mouth_covered=np.nan):
         crops.append(part_crops(image, landmarks, size))
         labels.append(LABELS.index(label))
         groups.append(group)
         heights.append(height)
+        synthetic.append(drawn)
+        mouth.append(mouth_covered)
+        if label == "without_mask" and templates and not drawn and rng.random() < synth_share:
+            _add_drawn(image, landmarks, group, height)
+
+    def _add_drawn(image, landmarks, group, height):
+        from .masktheface import pick, wear_mask
+
+        # Only the face's surroundings are drawn on (the whole photo would cost a warp each).
+        lm = np.asarray(landmarks, np.float64).reshape(5, 2)
+        reach = 2.5 * max(float(np.hypot(*(lm[3:].mean(0) - lm[:2].mean(0)))), 4.0)
+        x1, y1 = np.maximum(np.floor(lm.min(0) - reach).astype(int), 0)
+        x2, y2 = np.minimum(np.ceil(lm.max(0) + reach).astype(int), image.shape[1::-1])
+        region, local = image[y1:y2, x1:x2], lm - (x1, y1)
+        wear = ("right", "under_nose", "chin")[int(rng.integers(3))]
+        drawn = wear_mask(region, local, pick(templates, local, rng), wear, rng)
+        label, mouth_covered = {
+            "right": ("with_mask", np.nan),
+            "under_nose": ("mask_worn_incorrectly", 1.0),
+            "chin": ("mask_worn_incorrectly", 0.0),
+        }[wear]
+        add(drawn, local, label, group, height, drawn=True, mouth_covered=mouth_covered)
 
     for source in sources:
         before = len(labels)
@@ -87,13 +150,16 @@ def collect(sources: list[str], detector, size: int = PART_INPUT, progress: bool
                         image = read_image(file)
                     except ValueError:
                         continue
-                    points = find_landmarks(detector, image)
+                    points = find_landmarks(crop_detector or detector, image)
                     if points is not None:
                         add(image, points, label, str(file), float(image.shape[0]))
-        print(f"{source}: {len(labels) - before} faces with landmarks")
+        drawn = sum(synthetic[before:])
+        print(f"{source}: {len(labels) - before - drawn} faces with landmarks" + (f", {drawn} more with a mask drawn on" if drawn else ""))
     if not labels:
         raise ValueError("no face with landmarks found in the data")
-    return PartSamples(np.stack(crops), np.array(labels, np.int64), groups, np.array(heights, np.float32))
+    return PartSamples(
+        np.stack(crops), np.array(labels, np.int64), groups, np.array(heights, np.float32), np.array(synthetic), np.array(mouth, np.float32)
+    )
 
 
 def _progress(items, on: bool, what: str):
@@ -158,8 +224,8 @@ def _augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
     out = batch.astype(np.float32)
     n = len(out)
-    gain = rng.uniform(0.7, 1.3, (n, 1, 1, 1, 1))
-    shift = rng.uniform(-25, 25, (n, 1, 1, 1, 1))
+    gain = rng.uniform(0.7, 1.3, (n, 1, 1, 1, 1)).astype(np.float32)
+    shift = rng.uniform(-25, 25, (n, 1, 1, 1, 1)).astype(np.float32)
     out = np.clip(out * gain + shift, 0, 255)
     flip = rng.random(n) < 0.5
     out[flip] = out[flip][:, :, :, ::-1]
@@ -168,18 +234,16 @@ def _augment(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         k = int(rng.integers(10, s))
         for j in range(2):
             out[i, j] = cv2.resize(cv2.resize(out[i, j], (k, k), interpolation=cv2.INTER_AREA), (s, s), interpolation=cv2.INTER_LINEAR)
-    return out
+    return out.astype(np.float32)
 
 
-def _losses(z, y):
+def _losses(z, y, nose, mouth):
     """Nose and mouth (binary, unknown targets skipped) and class (cross-entropy), per sample."""
     import torch
     import torch.nn.functional as F
 
-    nose = torch.tensor([TARGETS[LABELS[k]][0] for k in y.tolist()])
-    mouth_t = [TARGETS[LABELS[k]][1] for k in y.tolist()]
-    known = torch.tensor([t is not None for t in mouth_t], dtype=torch.float32)
-    mouth = torch.tensor([0.0 if t is None else t for t in mouth_t])
+    known = torch.from_numpy((~np.isnan(mouth)).astype(np.float32))
+    nose, mouth = torch.from_numpy(nose), torch.from_numpy(np.nan_to_num(mouth))
     bce = F.binary_cross_entropy_with_logits
     return (
         bce(z[:, 0], nose, reduction="none")
@@ -199,6 +263,7 @@ def train_parts(samples: PartSamples, cfg: PartTrainConfig) -> dict:
     names = sorted(set(samples.groups))
     gid = np.array([names.index(g) for g in samples.groups])
     train_idx, val_idx = split_by_group(gid, cfg.val_fraction, cfg.seed)
+    val_idx = val_idx[~samples.synthetic[val_idx]]  # scored on real faces only
     # Classes drawn equally often: incorrectly worn faces are about one in ten.
     counts = np.bincount(samples.labels[train_idx], minlength=len(LABELS)).astype(np.float64)
     w = 1.0 / np.maximum(counts[samples.labels[train_idx]], 1)
@@ -216,12 +281,12 @@ def train_parts(samples: PartSamples, cfg: PartTrainConfig) -> dict:
             idx = rng.choice(train_idx, cfg.batch_size, p=p)
             x = torch.from_numpy(_augment(samples.crops[idx], rng))
             y = torch.from_numpy(samples.labels[idx])
-            loss = _losses(model.logits(x), y).mean()
+            loss = _losses(model.logits(x), y, *samples.targets(idx)).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss)
+            total += loss.item()
         report = evaluate_parts(model, samples, val_idx)
         history.append({"epoch": epoch + 1, "train_loss": total / steps_per_epoch, **report})
         print(
@@ -245,8 +310,7 @@ def evaluate_parts(model, samples: PartSamples, idx: np.ndarray) -> dict:
             [model(torch.from_numpy(samples.crops[idx[i : i + 256]].astype(np.float32))).numpy() for i in range(0, len(idx), 256)]
         )
     y = samples.labels[idx]
-    nose_t = np.array([TARGETS[LABELS[k]][0] for k in y])
-    mouth_t = np.array([np.nan if TARGETS[LABELS[k]][1] is None else TARGETS[LABELS[k]][1] for k in y])
+    nose_t, mouth_t = samples.targets(idx)
     known = ~np.isnan(mouth_t)
     inc = y == LABELS.index("mask_worn_incorrectly")
     pred = out[:, 2:].argmax(1)

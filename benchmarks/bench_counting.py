@@ -294,6 +294,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int)
     ap.add_argument("--model")
     ap.add_argument("--detector")
+    ap.add_argument("--runtime", help="as `maskwatch video --runtime` (default: onnxruntime)")
+    ap.add_argument("--parts", help="as `maskwatch video --parts`: a part check .onnx, or off (default: the shipped one, where there is one)")
+    ap.add_argument("--part-weight", type=float, help="as `maskwatch video --part-weight`")
     ap.add_argument("--mirror-unsure", action="store_true", help="also classify unsure crops mirrored, as photos do (video does not)")
     ap.add_argument(
         "--class-prior",
@@ -352,6 +355,9 @@ def main() -> None:
         detector=args.detector,
         flip=args.mirror_unsure,
         threads=args.threads,
+        runtime=args.runtime,
+        parts=args.parts,
+        part_weight=args.part_weight,
     )
     summaries = []
     stride = max(1, round(FPS / args.analysed_fps))

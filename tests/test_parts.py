@@ -138,3 +138,29 @@ def test_bad_part_models_are_one_line(tmp_path):
         assert r.stderr.strip().count("\n") == 0
     r = _cli("image", EXAMPLES / "street_717.jpg", "--part-weight", "-1", "--out", tmp_path / "o")
     assert r.returncode == 2 and "--part-weight" in r.stderr
+
+
+MASKTHEFACE = ROOT.parent / "shared" / "data" / "masktheface"
+
+
+@pytest.mark.skipif(not (MASKTHEFACE / "masks.cfg").is_file(), reason="needs ../shared/data/masktheface")
+def test_real_mask_templates_are_worn_where_asked():
+    from maskwatch.train.masktheface import load_templates, pick, wear_mask
+
+    templates = load_templates(MASKTHEFACE)
+    assert len(templates) == 21 and all(t.anchors.shape == (6, 2) for t in templates)
+    # A flat grey face with its landmarks; what the mask covers is what changed.
+    face = np.full((300, 300, 3), 128, np.uint8)
+    lm = np.array([[120, 120], [180, 120], [150, 155], [127, 190], [173, 190]], np.float32)
+    rng = np.random.default_rng(0)
+    nose, mouth, eye = (150, 155), (150, 190), (120, 120)
+    for wear, nose_covered, mouth_covered in (("right", True, True), ("under_nose", False, True), ("chin", False, False)):
+        for _ in range(5):
+            out = wear_mask(face, lm, pick(templates, lm, rng), wear, rng)
+            changed = np.abs(out.astype(int) - face).sum(2) > 12
+            assert changed[nose[1], nose[0]] == nose_covered, wear
+            assert changed[mouth[1], mouth[0]] == mouth_covered, wear
+            assert not changed[eye[1], eye[0]]  # never over the eyes
+    # A face turned to one side gets a turned template.
+    turned = lm + np.array([[0, 0], [0, 0], [25, 0], [10, 0], [10, 0]], np.float32)
+    assert pick(templates, turned, rng).name.endswith(("_left", "_right"))

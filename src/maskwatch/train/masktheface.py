@@ -22,8 +22,8 @@ import numpy as np
 WEARS = ("right", "under_nose", "chin")
 # Per wear: the top edge's middle and sides, below the eye line in units of eyes -> mouth; the
 # bottom edge stays under the chin (lower for the chin wear, the mask having slid down).
-TOP = {"right": (0.25, 0.45), "under_nose": (0.78, 0.85), "chin": (1.25, 1.2)}
-BOTTOM = {"right": (1.75, 1.45), "under_nose": (1.85, 1.5), "chin": (2.1, 1.75)}
+TOP = {"right": (0.25, 0.45), "under_nose": (0.78, 0.85), "chin": (1.4, 1.32)}
+BOTTOM = {"right": (1.75, 1.45), "under_nose": (1.85, 1.5), "chin": (2.15, 1.8)}
 HALF_WIDTH = 1.05  # the mask's half width, in eye distances along the eye line
 
 
@@ -97,7 +97,8 @@ def face_points(landmarks: np.ndarray, wear: str, rng: np.random.Generator) -> n
     bottom_mid, bottom_side = bottom_mid + jitter[1], bottom_side + jitter[1]
     if wear == "under_nose":  # the top edge just under this face's own nose tip
         nose_down = float((lm[2] - eyes) @ u) / unit
-        top_mid, top_side = nose_down + 0.12 + jitter[0] * 0.5, nose_down + 0.2 + jitter[0] * 0.5
+        # (the fitted homography lifts a template's middle a little above its anchor)
+        top_mid, top_side = nose_down + 0.25 + jitter[0] * 0.5, nose_down + 0.32 + jitter[0] * 0.5
     pts = [
         centre - r * half + u * top_side * unit,
         centre + u * top_mid * unit,

@@ -295,7 +295,9 @@ def main() -> None:
     ap.add_argument("--model")
     ap.add_argument("--detector")
     ap.add_argument("--runtime", help="as `maskwatch video --runtime` (default: onnxruntime)")
-    ap.add_argument("--parts", help="as `maskwatch video --parts`: a part check .onnx, or off (default: the shipped one, where there is one)")
+    ap.add_argument(
+        "--parts", help="as `maskwatch video --parts`: a part check .onnx, or off (default: the shipped one, where there is one)"
+    )
     ap.add_argument("--part-weight", type=float, help="as `maskwatch video --part-weight`")
     ap.add_argument("--mirror-unsure", action="store_true", help="also classify unsure crops mirrored, as photos do (video does not)")
     ap.add_argument(

@@ -21,11 +21,15 @@ def free_port() -> int:
 class Broker:
     """`mosquitto -c` with a listener on 127.0.0.1 only; start() and stop() as often as a test likes."""
 
-    def __init__(self, workdir: Path, port: int | None = None):
+    def __init__(self, workdir: Path, port: int | None = None, persistent: bool = False):
+        """persistent: messages and sessions kept on disk across stop() and start() (as a real
+        broker is set up): without it, what the broker had acknowledged but not yet passed on
+        dies with each stop."""
         self.port = port or free_port()
         self.conf = Path(workdir) / "mosquitto.conf"
+        keep = f"persistence true\npersistence_location {Path(workdir).resolve()}/\n" if persistent else "persistence false\n"
         self.conf.write_text(
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{keep}"
             # a subscriber of a test must hear every event however fast they come (the default drops past 1000 queued)
             "max_queued_messages 0\n"
         )

@@ -164,3 +164,19 @@ def test_real_mask_templates_are_worn_where_asked():
     # A face turned to one side gets a turned template.
     turned = lm + np.array([[0, 0], [0, 0], [25, 0], [10, 0], [10, 0]], np.float32)
     assert pick(templates, turned, rng).name.endswith(("_left", "_right"))
+
+
+def test_train_parts_bad_input_is_one_line(tmp_path):
+    pytest.importorskip("torch")
+    r = _cli("train-parts", "--data", tmp_path / "nowhere", "--out", tmp_path / "p.onnx", "--no-progress")
+    assert r.returncode == 2 and "not found" in r.stderr and r.stderr.strip().count("\n") == 0, r.stderr
+    r = _cli("train-parts", "--pack", tmp_path / "none.npz", "--out", tmp_path / "p.onnx")
+    assert r.returncode == 2 and "pack not found" in r.stderr
+    # One unreadable photo among good ones is reported and skipped.
+    folder = tmp_path / "faces" / "with_mask"
+    folder.mkdir(parents=True)
+    (folder / "broken.jpg").write_bytes(b"not a jpeg")
+    img = cv2.imread(str(EXAMPLES / "closeup_563.jpg"))
+    cv2.imwrite(str(folder / "good.jpg"), img)
+    r = _cli("train-parts", "--data", tmp_path / "faces", "--epochs", "1", "--out", tmp_path / "p.onnx", "--no-progress")
+    assert "skipped:" in r.stdout and "broken.jpg" in r.stdout, r.stdout + r.stderr

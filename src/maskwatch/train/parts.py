@@ -129,11 +129,17 @@ def collect(
     for source in sources:
         before = len(labels)
         path = Path(source.rpartition(":")[0] if source.rpartition(":")[0].endswith(".json") else source)
+        if not path.exists():
+            raise ValueError(f"--data {source}: not found")
         if path.suffix == ".json":
             for item in _progress(load_annotations(source), progress, source):
                 if not any(b[3] - b[1] >= TRAIN_MIN_PX for b in item.boxes):
                     continue
-                image = read_image(item.path)
+                try:
+                    image = read_image(item.path)
+                except ValueError as exc:  # one unreadable photo is reported, the rest still teach
+                    print(f"skipped: {exc}")
+                    continue
                 found = detector.detect(image)
                 truth = np.array([b[:4] for b in item.boxes], np.float64)
                 if not len(found) or found.landmarks is None:
@@ -148,7 +154,8 @@ def collect(
                 for file in _progress(sorted(folder.iterdir()), progress, str(folder)):
                     try:
                         image = read_image(file)
-                    except ValueError:
+                    except ValueError as exc:
+                        print(f"skipped: {exc}")
                         continue
                     points = find_landmarks(crop_detector or detector, image)
                     if points is not None:
@@ -311,6 +318,8 @@ def train_parts(samples: PartSamples, cfg: PartTrainConfig) -> dict:
 def evaluate_parts(model, samples: PartSamples, idx: np.ndarray) -> dict:
     import torch
 
+    if len(idx) == 0:  # too few photos to hold any out
+        return {k: float("nan") for k in ("class_accuracy", "nose_accuracy", "mouth_accuracy", "incorrect_recall")}
     model.eval()
     with torch.no_grad():
         out = np.concatenate(

@@ -66,14 +66,14 @@ def main() -> None:
 
     detector = Detector(EVALUATION, classifier=args.classifier, parts=args.parts, part_weight=0.0)
     out = {}
-    for annotations in args.annotations:
-        n, gts, faces = collect(detector, annotations)
+    for data in args.annotations:
+        n, gts, faces = collect(detector, data)
         rows = {"base": score(n, gts, faces, "head", 0.0)}
         for mode in ("head", "factored"):
             for w in args.weights:
                 rows[f"{mode}:{w:g}"] = score(n, gts, faces, mode, w)
-        out[annotations] = rows
-        print(annotations)
+        out[data] = rows
+        print(data)
         for name, r in rows.items():
             print(f"  {name:16s} mAP50 {r['map50']:.4f}  " + "  ".join(f"{k} {v:.3f}" for k, v in r.items() if k != "map50"))
     if args.json:

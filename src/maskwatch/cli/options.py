@@ -154,7 +154,7 @@ def add_pipeline_options(p: argparse.ArgumentParser, preset=None, per_preset: st
         choices=["auto", "onnxruntime", "openvino", "openvino-bf16"],
         default=None,
         help="inference runtime: onnxruntime (default), openvino (float32, pip install 'maskwatch[openvino]'), "
-        "openvino-bf16 (bfloat16 on CPUs that have it), or auto (the faster float32 one here, measured once)",
+        "openvino-bf16 (bfloat16 on CPUs that have it), or auto (the fastest of these here, measured once per model)",
     )
     p.add_argument(
         "--parts",

@@ -3,8 +3,8 @@
 run(None, feeds), get_inputs(), get_outputs(), get_modelmeta().custom_metadata_map.
 
 `runtime`: "onnxruntime", "openvino" (float32), "openvino-bf16" (bfloat16 where the CPU has it:
-faster on such CPUs, its accuracy measured in docs/experiments.md), or "auto" (the faster of the
-float32 ones on this machine, measured once per model and cached: runtimes/auto.py). A new
+faster on such CPUs, its accuracy measured in the README), or "auto" (the fastest of those that
+run on this machine, measured once per model and cached: runtimes/auto.py). A new
 runtime is one new file here and one entry in RUNTIMES.
 """
 

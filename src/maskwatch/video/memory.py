@@ -23,11 +23,14 @@ MMAP_THRESHOLD = 256 * 1024  # under a 320x240 BGR frame (230 kB): every frame b
 
 
 def tune_allocator() -> bool:
-    """Set the arena cap and the mmap threshold for this process; whether it was done."""
-    if os.environ.get("MASKWATCH_MALLOC") == "default" or platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    """Set the arena cap and the mmap threshold for this process; whether it was done.
+    MASKWATCH_MALLOC=arenas sets the arena cap only."""
+    mode = os.environ.get("MASKWATCH_MALLOC", "")
+    if mode == "default" or platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return bool(libc.mallopt(M_ARENA_MAX, ARENAS)) and bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+        done = bool(libc.mallopt(M_ARENA_MAX, ARENAS))
+        return done and (mode == "arenas" or bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)))
     except (OSError, AttributeError):
         return False

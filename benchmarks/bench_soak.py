@@ -218,12 +218,10 @@ def soak(minutes: float, images: Path, fps: float = 2.0, log=print) -> dict:
     from maskwatch.imageio import read_image
 
     d = Path(tempfile.mkdtemp(prefix="maskwatch-soak-"))
-    # Persistent, as a site's broker is: an event it acknowledged survives its stops (without
-    # persistence a 30-minute run lost 7 of 66,835 acknowledged events inside the broker).
+    # Persistent, as a site's broker is: the subscriber's session and the events it acknowledged
+    # survive each stop. (Run as root, mosquitto had dropped to its own user and could not write
+    # its database in this folder, so a 30-minute run lost 7 of 66,835 acknowledged events.)
     broker = Broker(d, persistent=True)
-    # persistence: the subscriber's session and its queued events survive each broker restart
-    broker.conf.write_text(broker.conf.read_text() + f"persistence true\npersistence_location {d}/\nautosave_interval 1\n")
-    broker.conf.write_text(broker.conf.read_text().replace("persistence false\n", ""))
     broker.start()
     pics = photos(images)
     live_ports = [free_port() for _ in range(6)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -27,7 +28,13 @@ class Broker:
         dies with each stop."""
         self.port = port or free_port()
         self.conf = Path(workdir) / "mosquitto.conf"
-        keep = f"persistence true\npersistence_location {Path(workdir).resolve()}/\n" if persistent else "persistence false\n"
+        # Run as root, mosquitto drops to its own user, which cannot write its database here:
+        # `user` keeps it as whoever runs the test.
+        keep = (
+            f"persistence true\npersistence_location {Path(workdir).resolve()}/\nautosave_interval 1\nuser {getpass.getuser()}\n"
+            if persistent
+            else "persistence false\n"
+        )
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\n{keep}"
             # a subscriber of a test must hear every event however fast they come (the default drops past 1000 queued)

@@ -92,7 +92,9 @@ def run(args) -> int:
             detector.settings, site, args.address, log=log, camera_cpus=args.camera_cpus, labels=detector.classifier.labels
         )
     else:
-        summary = run_site(detector, site, log=log)
+        from ..video.memory import trimmer
+
+        summary = run_site(detector, site, log=log, on_tick=trimmer())
     for name, cam in summary["cameras"].items():
         h = cam["health"]
         print(

@@ -24,13 +24,36 @@ MMAP_THRESHOLD = 256 * 1024  # under a 320x240 BGR frame (230 kB): every frame b
 
 def tune_allocator() -> bool:
     """Set the arena cap and the mmap threshold for this process; whether it was done.
-    MASKWATCH_MALLOC=arenas sets the arena cap only."""
+    MASKWATCH_MALLOC=arenas sets the arena cap only; =trim the arena cap, and `trimmer` trims."""
     mode = os.environ.get("MASKWATCH_MALLOC", "")
     if mode == "default" or platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         done = bool(libc.mallopt(M_ARENA_MAX, ARENAS))
-        return done and (mode == "arenas" or bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)))
+        return done and (mode in ("arenas", "trim") or bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)))
     except (OSError, AttributeError):
         return False
+
+
+TRIM_EVERY_S = 10.0
+
+
+def trimmer(every_s: float = TRIM_EVERY_S):
+    """An on_tick for run_site that hands the heap's free pages back to the system
+    (malloc_trim) every `every_s` seconds, for MASKWATCH_MALLOC=trim (arena cap and trims, the
+    mmap threshold left to glibc); None otherwise."""
+    import time
+
+    if os.environ.get("MASKWATCH_MALLOC") != "trim" or platform.libc_ver()[0] != "glibc":
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    last = [time.monotonic()]
+
+    def tick(_summary=None) -> None:
+        now = time.monotonic()
+        if now - last[0] >= every_s:
+            last[0] = now
+            libc.malloc_trim(0)
+
+    return tick

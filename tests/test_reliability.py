@@ -365,9 +365,16 @@ def test_special_and_huge_files_are_refused_before_they_are_read(tmp_path, capsy
 def test_the_site_tunes_glibcs_allocator_unless_told_not_to(monkeypatch):
     import platform
 
-    from maskwatch.video.memory import tune_allocator
+    from maskwatch.video.memory import trimmer, tune_allocator
 
     glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    monkeypatch.delenv("MASKWATCH_MALLOC", raising=False)
     assert tune_allocator() is glibc
+    tick = trimmer(every_s=0.0)
+    assert (tick is not None) is glibc
+    if tick:
+        tick()  # malloc_trim runs (and returns) in this process
+    monkeypatch.setenv("MASKWATCH_MALLOC", "mmap")
+    assert tune_allocator() is glibc and trimmer() is None
     monkeypatch.setenv("MASKWATCH_MALLOC", "default")
-    assert tune_allocator() is False
+    assert tune_allocator() is False and trimmer() is None

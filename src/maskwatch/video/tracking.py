@@ -362,7 +362,8 @@ class FaceTracker:
         if parts is not None and not np.isnan(parts).any():
             if t is not None:
                 t.part_looks += 1
-                t.parts = parts if t.part_looks == 1 else t.parts + (parts - t.parts) / t.part_looks
+                parts = np.asarray(parts, np.float64)  # a running mean, its own copy
+                t.parts = parts.copy() if t.part_looks == 1 else t.parts + (parts - t.parts) / t.part_looks
         if t is None:
             t = self.tracks[tid] = Track(tid, frame, ts, frame, ts, box, p.astype(np.float64).copy(), last_classified=frame)
             t.observations, t.prob_sum = 1, p.astype(np.float64).copy()

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -50,16 +49,6 @@ print(faces)
 """
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
 def timed(cmd: list[str], env: dict | None = None) -> tuple[float, str]:
     t = time.perf_counter()
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -79,6 +68,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from maskwatch.datasets import load_annotations
+    from maskwatch.runtimes.auto import _cpu as cpu_name  # the CPU as the runtime cache names it
 
     photos = [str(i.path) for i in load_annotations(args.annotations)]
     photos = photos[: args.limit] if args.limit else photos
@@ -114,7 +104,7 @@ def main() -> None:
             print(f"run {k + 1}: " + ", ".join(f"{n} {v:.1f} s" for n, v in best.items()), flush=True)
     n = len(photos)
     report = {
-        "cpu": cpu_model(),
+        "cpu": cpu_name(),
         "cores": os.cpu_count(),
         "photos": n,
         "seconds": {k: round(v, 2) for k, v in best.items()},
